@@ -1,0 +1,475 @@
+//! The incremental decoder: whatever bytes have arrived in, whole frames out.
+//!
+//! It never buffers: it looks at the caller's bytes and says how many a frame used.
+//! "Not enough bytes yet" is the normal [`Decoded::Incomplete`], not an error. An
+//! over-long header is refused as soon as the limit has arrived without a newline,
+//! so a reader never has to hold more than `max header + MAX_DATA` bytes.
+
+use crate::fields::{
+    parse_int, ErrorCode, FieldError, FileName, LeaveReason, Secret, Time, UserName,
+};
+use crate::frame::{GuessReply, Reply, Request, ServerFrame, SessionInfo};
+use crate::{MAX_DATA, MAX_HEADER, MAX_SERVER_HEADER};
+use std::fmt;
+use std::net::SocketAddr;
+
+/// What one call to a decoder found at the front of the bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decoded<F> {
+    /// A whole frame, and how many bytes it used.
+    Frame(F, usize),
+    /// An empty line, which is not a request; drop `used` bytes and go on.
+    Blank(usize),
+    /// The frame at the front has not fully arrived.
+    Incomplete,
+}
+
+/// A frame that could not be decoded. Unless `fatal`, the reader drops `used` bytes
+/// (the bad line) and goes on; when `fatal` the stream cannot be resynchronised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    pub code: ErrorCode,
+    pub text: String,
+    pub used: usize,
+    pub fatal: bool,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code, self.text)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Decodes the client frame at the front of `buf` (header limit [`MAX_HEADER`]).
+pub fn decode_request(buf: &[u8]) -> Result<Decoded<Request>, DecodeError> {
+    decode_with(buf, MAX_HEADER, parse_request, |xfer, data| Request::Data {
+        xfer,
+        data,
+    })
+}
+
+/// Decodes the server frame at the front of `buf` (header limit [`MAX_SERVER_HEADER`]).
+pub fn decode_server_frame(buf: &[u8]) -> Result<Decoded<ServerFrame>, DecodeError> {
+    decode_with(buf, MAX_SERVER_HEADER, parse_server_frame, |xfer, data| {
+        ServerFrame::Data { xfer, data }
+    })
+}
+
+fn decode_with<F>(
+    buf: &[u8],
+    max_header: usize,
+    parse: fn(&str) -> Result<F, LineError>,
+    data: fn(u64, Vec<u8>) -> F,
+) -> Result<Decoded<F>, DecodeError> {
+    let window = &buf[..buf.len().min(max_header)];
+    let Some(nl) = window.iter().position(|&b| b == b'\n') else {
+        if buf.len() >= max_header {
+            return Err(DecodeError {
+                code: ErrorCode::LineTooLong,
+                text: format!("a line is at most {max_header} bytes"),
+                used: buf.len(),
+                fatal: true,
+            });
+        }
+        return Ok(Decoded::Incomplete);
+    };
+    let header_len = nl + 1;
+    let mut line = &buf[..nl];
+    if let [rest @ .., b'\r'] = line {
+        line = rest;
+    }
+    if line.is_empty() {
+        return Ok(Decoded::Blank(header_len));
+    }
+    let verb_end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+    if line[..verb_end].eq_ignore_ascii_case(b"DATA") {
+        let fatal = |text: String| DecodeError {
+            code: ErrorCode::BadRequest,
+            text,
+            used: buf.len(),
+            fatal: true,
+        };
+        let (xfer, len) = parse_data_header(line).map_err(fatal)?;
+        let end = header_len + len;
+        if buf.len() < end {
+            return Ok(Decoded::Incomplete);
+        }
+        return Ok(Decoded::Frame(
+            data(xfer, buf[header_len..end].to_vec()),
+            end,
+        ));
+    }
+    let err = |e: LineError| DecodeError {
+        code: e.code,
+        text: e.text,
+        used: header_len,
+        fatal: false,
+    };
+    let line = std::str::from_utf8(line).map_err(|_| {
+        err(LineError::new(
+            ErrorCode::BadRequest,
+            "a line must be valid UTF-8",
+        ))
+    })?;
+    parse(line)
+        .map(|f| Decoded::Frame(f, header_len))
+        .map_err(err)
+}
+
+fn parse_data_header(line: &[u8]) -> Result<(u64, usize), String> {
+    let usage = || format!("a DATA header is `DATA <xfer> <bytes>` with at most {MAX_DATA} bytes");
+    let line = std::str::from_utf8(line).map_err(|_| usage())?;
+    let mut parts = line.split(' ').skip(1);
+    let (Some(x), Some(n), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(usage());
+    };
+    let xfer = parse_int(x).map_err(|_| usage())?;
+    let len = parse_int(n).map_err(|_| usage())?;
+    if len > MAX_DATA as u64 {
+        return Err(usage());
+    }
+    Ok((xfer, len as usize))
+}
+
+/// Why one line was refused, before the decoder adds how many bytes it used.
+#[derive(Debug)]
+struct LineError {
+    code: ErrorCode,
+    text: String,
+}
+
+impl LineError {
+    fn new(code: ErrorCode, text: impl Into<String>) -> LineError {
+        LineError {
+            code,
+            text: text.into(),
+        }
+    }
+}
+
+/// Maps a field rule to the `ERR` code the spec gives it.
+fn field_err(e: FieldError) -> LineError {
+    use FieldError::*;
+    let code = match e {
+        NameEmpty | NameTooLong(_) | NameBadStart(_) | NameBadChar(_) | FileEmpty
+        | FileTooLong(_) | FileBadEscape | FileNotUtf8 | FileSlash | FileControl | FileDot => {
+            ErrorCode::BadName
+        }
+        _ => ErrorCode::BadRequest,
+    };
+    LineError::new(code, e.to_string())
+}
+
+/// Walks the fields of one line: single spaces between fields, the `text` field the
+/// rest of the line as is. Extra spaces before a non-text field are forgiven, for
+/// people typing into `nc`.
+struct Fields<'a> {
+    rest: &'a str,
+    usage: &'static str,
+}
+
+impl<'a> Fields<'a> {
+    fn new(after_verb: &'a str, usage: &'static str) -> Fields<'a> {
+        Fields {
+            rest: after_verb.strip_prefix(' ').unwrap_or(after_verb),
+            usage,
+        }
+    }
+
+    fn usage(&self) -> LineError {
+        LineError::new(ErrorCode::BadRequest, format!("usage: {}", self.usage))
+    }
+
+    fn opt(&mut self) -> Option<&'a str> {
+        let rest = self.rest.trim_start_matches(' ');
+        if rest.is_empty() {
+            self.rest = rest;
+            return None;
+        }
+        let (f, r) = rest.split_once(' ').unwrap_or((rest, ""));
+        self.rest = r;
+        Some(f)
+    }
+
+    fn next(&mut self) -> Result<&'a str, LineError> {
+        self.opt().ok_or_else(|| self.usage())
+    }
+
+    fn int(&mut self) -> Result<u64, LineError> {
+        let s = self.next()?;
+        parse_int(s).map_err(field_err)
+    }
+
+    fn name(&mut self) -> Result<UserName, LineError> {
+        UserName::new(self.next()?).map_err(field_err)
+    }
+
+    fn file(&mut self) -> Result<FileName, LineError> {
+        FileName::decode(self.next()?).map_err(field_err)
+    }
+
+    fn time(&mut self) -> Result<Time, LineError> {
+        Time::parse(self.next()?).map_err(field_err)
+    }
+
+    fn addr(&mut self) -> Result<SocketAddr, LineError> {
+        let s = self.next()?;
+        s.parse()
+            .map_err(|_| field_err(FieldError::BadAddr(s.to_string())))
+    }
+
+    fn text(&mut self) -> String {
+        std::mem::take(&mut self.rest).to_string()
+    }
+
+    fn end(&self) -> Result<(), LineError> {
+        if self.rest.trim_start_matches(' ').is_empty() {
+            Ok(())
+        } else {
+            Err(self.usage())
+        }
+    }
+}
+
+fn split_verb(line: &str) -> (&str, &str) {
+    match line.find(' ') {
+        Some(i) => (&line[..i], &line[i..]),
+        None => (line, ""),
+    }
+}
+
+/// One line of usage per request verb, for `bad-request` texts.
+pub const REQUEST_USAGE: &[(&str, &str)] = &[
+    ("AUTH", "AUTH <secret>"),
+    ("HELLO", "HELLO <name>"),
+    ("SAY", "SAY <text>"),
+    ("TELL", "TELL <name> <text>"),
+    ("WHO", "WHO"),
+    ("STATUS", "STATUS"),
+    ("FILES", "FILES"),
+    ("GET", "GET <file> [<offset>]"),
+    ("PUT", "PUT <file> <size>"),
+    ("ABORT", "ABORT <xfer>"),
+    ("DELETE", "DELETE <file>"),
+    ("RENAME", "RENAME <old> <new>"),
+    ("ECHO", "ECHO <text>"),
+    ("CALC", "CALC <expression>"),
+    ("GUESS", "GUESS [<number>]"),
+    ("PING", "PING [<text>]"),
+    ("QUIT", "QUIT [<text>]"),
+];
+
+fn parse_request(line: &str) -> Result<Request, LineError> {
+    let (verb, rest) = split_verb(line);
+    let verb_uc = verb.to_ascii_uppercase();
+    let Some(&(_, usage)) = REQUEST_USAGE.iter().find(|(v, _)| *v == verb_uc) else {
+        let shown: String = verb.chars().take(32).collect();
+        return Err(LineError::new(
+            ErrorCode::UnknownCommand,
+            format!("unknown command {shown:?}"),
+        ));
+    };
+    let mut f = Fields::new(rest, usage);
+    let req = match verb_uc.as_str() {
+        "AUTH" => Request::Auth {
+            secret: Secret::decode(f.next()?).map_err(field_err)?,
+        },
+        "HELLO" => Request::Hello { name: f.name()? },
+        "SAY" => Request::Say { text: f.text() },
+        "TELL" => Request::Tell {
+            name: f.name()?,
+            text: f.text(),
+        },
+        "WHO" => Request::Who,
+        "STATUS" => Request::Status,
+        "FILES" => Request::Files,
+        "GET" => {
+            let file = f.file()?;
+            let offset = match f.opt() {
+                Some(s) => Some(parse_int(s).map_err(field_err)?),
+                None => None,
+            };
+            Request::Get { file, offset }
+        }
+        "PUT" => Request::Put {
+            file: f.file()?,
+            size: f.int()?,
+        },
+        "ABORT" => Request::Abort { xfer: f.int()? },
+        "DELETE" => Request::Delete { file: f.file()? },
+        "RENAME" => Request::Rename {
+            old: f.file()?,
+            new: f.file()?,
+        },
+        "ECHO" => Request::Echo { text: f.text() },
+        "CALC" => Request::Calc { expr: f.text() },
+        "GUESS" => {
+            let guess = match f.opt() {
+                Some(s) => Some(parse_int(s).map_err(|_| {
+                    LineError::new(
+                        ErrorCode::BadRequest,
+                        format!("a guess is a whole number from 1 to 100, not {s:?}"),
+                    )
+                })?),
+                None => None,
+            };
+            Request::Guess { guess }
+        }
+        "PING" => Request::Ping { text: f.text() },
+        "QUIT" => Request::Quit { text: f.text() },
+        _ => unreachable!("every verb in REQUEST_USAGE is matched above"),
+    };
+    f.end()?;
+    Ok(req)
+}
+
+fn parse_server_frame(line: &str) -> Result<ServerFrame, LineError> {
+    let (verb, rest) = split_verb(line);
+    let mut f = Fields::new(rest, "a natter/1 server frame");
+    let frame = match verb.to_ascii_uppercase().as_str() {
+        "WELCOME" => ServerFrame::Welcome {
+            version: f.next()?.to_string(),
+            conn_id: f.int()?,
+            text: f.text(),
+        },
+        "OK" => ServerFrame::Ok(parse_reply(&mut f)?),
+        "ERR" => ServerFrame::Err {
+            code: ErrorCode::parse(f.next()?).map_err(field_err)?,
+            text: f.text(),
+        },
+        "USER" => ServerFrame::User {
+            name: f.name()?,
+            addr: f.addr()?,
+            since: f.time()?,
+        },
+        "SESSION" => {
+            let conn_id = f.int()?;
+            let name = match f.next()? {
+                "-" => None,
+                n => Some(UserName::new(n).map_err(field_err)?),
+            };
+            let addr = f.addr()?;
+            let connected = f.time()?;
+            let ended = match f.next()? {
+                "-" => None,
+                t => Some(Time::parse(t).map_err(field_err)?),
+            };
+            ServerFrame::Session(SessionInfo {
+                conn_id,
+                name,
+                addr,
+                connected,
+                ended,
+                bytes_in: f.int()?,
+                bytes_out: f.int()?,
+            })
+        }
+        "FILE" => ServerFrame::File {
+            file: f.file()?,
+            size: f.int()?,
+            mtime: f.time()?,
+        },
+        "JOIN" => ServerFrame::Join { name: f.name()? },
+        "LEAVE" => ServerFrame::Leave {
+            name: f.name()?,
+            reason: LeaveReason::parse(f.next()?).map_err(field_err)?,
+            text: f.text(),
+        },
+        "FROM" => ServerFrame::From {
+            name: f.name()?,
+            text: f.text(),
+        },
+        "PRIVATE" => ServerFrame::Private {
+            name: f.name()?,
+            text: f.text(),
+        },
+        "SHARED" => ServerFrame::Shared {
+            name: f.name()?,
+            file: f.file()?,
+            size: f.int()?,
+        },
+        "DONE" => {
+            let xfer = f.int()?;
+            let stored = match f.opt() {
+                Some(s) => Some((FileName::decode(s).map_err(field_err)?, f.int()?)),
+                None => None,
+            };
+            ServerFrame::Done { xfer, stored }
+        }
+        "FAILED" => ServerFrame::Failed {
+            xfer: f.int()?,
+            code: ErrorCode::parse(f.next()?).map_err(field_err)?,
+            text: f.text(),
+        },
+        "SHUTDOWN" => ServerFrame::Shutdown { text: f.text() },
+        _ => {
+            let shown: String = verb.chars().take(32).collect();
+            return Err(LineError::new(
+                ErrorCode::UnknownCommand,
+                format!("unknown server frame {shown:?}"),
+            ));
+        }
+    };
+    f.end()?;
+    Ok(frame)
+}
+
+fn parse_reply(f: &mut Fields<'_>) -> Result<Reply, LineError> {
+    let verb = f.next()?.to_ascii_uppercase();
+    Ok(match verb.as_str() {
+        "AUTH" => Reply::Auth,
+        "HELLO" => Reply::Hello { name: f.name()? },
+        "SAY" => Reply::Say {
+            delivered: f.int()?,
+        },
+        "TELL" => Reply::Tell { name: f.name()? },
+        "WHO" => Reply::Who { count: f.int()? },
+        "STATUS" => Reply::Status {
+            active: f.int()?,
+            max_clients: f.int()?,
+            uptime_s: f.int()?,
+        },
+        "FILES" => Reply::Files { count: f.int()? },
+        "GET" => Reply::Get {
+            xfer: f.int()?,
+            file: f.file()?,
+            size: f.int()?,
+        },
+        "PUT" => Reply::Put {
+            xfer: f.int()?,
+            stored_as: f.file()?,
+        },
+        "ABORT" => Reply::Abort { xfer: f.int()? },
+        "DELETE" => Reply::Delete { file: f.file()? },
+        "RENAME" => Reply::Rename {
+            old: f.file()?,
+            new: f.file()?,
+        },
+        "ECHO" => Reply::Echo { text: f.text() },
+        "CALC" => Reply::Calc { result: f.text() },
+        "GUESS" => {
+            let word = f.next()?;
+            let a = f.int()?;
+            Reply::Guess(match word {
+                "started" => GuessReply::Started {
+                    lo: a,
+                    hi: f.int()?,
+                },
+                "higher" => GuessReply::Higher { tries: a },
+                "lower" => GuessReply::Lower { tries: a },
+                "correct" => GuessReply::Correct { tries: a },
+                _ => return Err(f.usage()),
+            })
+        }
+        "PING" => Reply::Ping { text: f.text() },
+        "QUIT" => Reply::Quit,
+        _ => {
+            return Err(LineError::new(
+                ErrorCode::BadRequest,
+                format!("unknown reply OK {verb}"),
+            ))
+        }
+    })
+}

@@ -1,0 +1,692 @@
+//! Field kinds of protocol v1 and their rules: user names, percent-encoded file
+//! names and secrets, times, error and leave codes.
+//!
+//! Every value that crosses the wire is validated here and only here, so the server
+//! and the client never filter names by string matching anywhere else. A value of
+//! type [`UserName`] or [`FileName`] is valid by construction.
+
+use std::fmt;
+
+/// Longest user name, in bytes.
+pub const MAX_NAME: usize = 32;
+/// Longest file name once decoded, in bytes (the common file-system limit).
+pub const MAX_FILE_NAME: usize = 255;
+/// Longest secret once decoded, in bytes.
+pub const MAX_SECRET: usize = 1024;
+
+/// Why a field was refused. `Display` is written for a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldError {
+    NameEmpty,
+    NameTooLong(usize),
+    NameBadStart(char),
+    NameBadChar(char),
+    FileEmpty,
+    FileTooLong(usize),
+    FileBadEscape,
+    FileNotUtf8,
+    FileSlash,
+    FileControl,
+    FileDot,
+    SecretEmpty,
+    SecretTooLong(usize),
+    SecretBadEscape,
+    BadInt(String),
+    BadTime(String),
+    BadAddr(String),
+    BadCode(String),
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldError::NameEmpty => write!(f, "a user name cannot be empty"),
+            FieldError::NameTooLong(n) => {
+                write!(f, "a user name is at most {MAX_NAME} characters (got {n})")
+            }
+            FieldError::NameBadStart(c) => {
+                write!(
+                    f,
+                    "a user name must start with a letter or digit, not {c:?}"
+                )
+            }
+            FieldError::NameBadChar(c) => write!(
+                f,
+                "a user name may hold only letters, digits, '_', '-' and '.', not {c:?}"
+            ),
+            FieldError::FileEmpty => write!(f, "a file name cannot be empty"),
+            FieldError::FileTooLong(n) => {
+                write!(f, "a file name is at most {MAX_FILE_NAME} bytes (got {n})")
+            }
+            FieldError::FileBadEscape => {
+                write!(f, "a file name has a '%' not followed by two hex digits")
+            }
+            FieldError::FileNotUtf8 => write!(f, "a file name must be valid UTF-8"),
+            FieldError::FileSlash => write!(f, "a file name cannot contain '/' or '\\'"),
+            FieldError::FileControl => write!(f, "a file name cannot contain control characters"),
+            FieldError::FileDot => write!(f, "a file name cannot start with '.'"),
+            FieldError::SecretEmpty => write!(f, "the secret cannot be empty"),
+            FieldError::SecretTooLong(n) => {
+                write!(f, "the secret is at most {MAX_SECRET} bytes (got {n})")
+            }
+            FieldError::SecretBadEscape => {
+                write!(f, "the secret has a '%' not followed by two hex digits")
+            }
+            FieldError::BadInt(s) => write!(f, "expected a whole number, got {s:?}"),
+            FieldError::BadTime(s) => {
+                write!(f, "expected a time like 2026-11-22T17:03:05Z, got {s:?}")
+            }
+            FieldError::BadAddr(s) => {
+                write!(f, "expected an address like 127.0.0.1:7878, got {s:?}")
+            }
+            FieldError::BadCode(s) => write!(f, "expected a lower-case code, got {s:?}"),
+        }
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// A valid user name: 1 to 32 of `A-Z a-z 0-9 _ - .`, starting with a letter or digit.
+/// Two names are the same user when they are equal without regard to ASCII case;
+/// [`UserName::key`] gives the form to compare and index by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserName(String);
+
+impl UserName {
+    pub fn new(s: &str) -> Result<UserName, FieldError> {
+        let mut chars = s.chars();
+        let first = chars.next().ok_or(FieldError::NameEmpty)?;
+        if s.len() > MAX_NAME {
+            return Err(FieldError::NameTooLong(s.chars().count()));
+        }
+        if !first.is_ascii_alphanumeric() {
+            return Err(FieldError::NameBadStart(first));
+        }
+        if let Some(c) =
+            chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        {
+            return Err(FieldError::NameBadChar(c));
+        }
+        Ok(UserName(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The case-folded form under which names are unique.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+impl fmt::Display for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A valid shared-folder file name, held decoded. It is safe to join onto the
+/// shared folder's path: no separators, no `.`/`..`, no hidden names, no control bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileName(String);
+
+impl FileName {
+    /// Validates a decoded name.
+    pub fn new(s: &str) -> Result<FileName, FieldError> {
+        check_file_bytes(s.as_bytes())?;
+        Ok(FileName(s.to_string()))
+    }
+
+    /// Decodes and validates a name as it appears on the wire.
+    pub fn decode(wire: &str) -> Result<FileName, FieldError> {
+        let bytes = percent_decode(wire).ok_or(FieldError::FileBadEscape)?;
+        check_file_bytes(&bytes)?;
+        String::from_utf8(bytes)
+            .map(FileName)
+            .map_err(|_| FieldError::FileNotUtf8)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name as it is written on the wire.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        percent_encode(self.0.as_bytes(), out);
+    }
+
+    pub fn to_wire(&self) -> String {
+        let mut v = Vec::with_capacity(self.0.len());
+        self.encode(&mut v);
+        // Percent-encoding only ever writes ASCII in place of bytes, so valid UTF-8 stays valid.
+        String::from_utf8(v).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for FileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn check_file_bytes(b: &[u8]) -> Result<(), FieldError> {
+    if b.is_empty() {
+        return Err(FieldError::FileEmpty);
+    }
+    if b.len() > MAX_FILE_NAME {
+        return Err(FieldError::FileTooLong(b.len()));
+    }
+    if b.iter().any(|&c| c == b'/' || c == b'\\') {
+        return Err(FieldError::FileSlash);
+    }
+    if b.iter().any(|&c| c < 0x20 || c == 0x7f) {
+        return Err(FieldError::FileControl);
+    }
+    // Covers ".", ".." and every hidden name, which includes our own temporaries.
+    if b[0] == b'.' {
+        return Err(FieldError::FileDot);
+    }
+    if std::str::from_utf8(b).is_err() {
+        return Err(FieldError::FileNotUtf8);
+    }
+    Ok(())
+}
+
+/// The shared secret, held decoded. Its `Debug` never shows the bytes, so a secret
+/// cannot reach a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: &[u8]) -> Result<Secret, FieldError> {
+        if bytes.is_empty() {
+            return Err(FieldError::SecretEmpty);
+        }
+        if bytes.len() > MAX_SECRET {
+            return Err(FieldError::SecretTooLong(bytes.len()));
+        }
+        Ok(Secret(bytes.to_vec()))
+    }
+
+    pub fn decode(wire: &str) -> Result<Secret, FieldError> {
+        let bytes = percent_decode(wire).ok_or(FieldError::SecretBadEscape)?;
+        Secret::new(&bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Unlike a file name, a secret need not be UTF-8, so every byte above 0x7F is
+    /// escaped too: the header line stays valid UTF-8 whatever the secret holds.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        for &b in &self.0 {
+            if b >= 0x80 {
+                out.extend_from_slice(format!("%{b:02X}").as_bytes());
+            } else {
+                percent_encode(&[b], out);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+fn needs_escape(b: u8) -> bool {
+    b == b'%' || b < 0x21 || b == 0x7f
+}
+
+/// Percent-encodes `%`, space, bytes below 0x21 and 0x7F; every other byte as is.
+pub fn percent_encode(bytes: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        if needs_escape(b) {
+            out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        } else {
+            out.push(b);
+        }
+    }
+}
+
+/// Decodes `%XX` escapes (either case); `None` for a `%` without two hex digits.
+pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hi = hex_val(*b.get(i + 1)?)?;
+            let lo = hex_val(*b.get(i + 2)?)?;
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// An `int` field: decimal digits only (no sign, no spaces), fitting in u64.
+pub fn parse_int(s: &str) -> Result<u64, FieldError> {
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(FieldError::BadInt(s.to_string()));
+    }
+    s.parse().map_err(|_| FieldError::BadInt(s.to_string()))
+}
+
+/// A `code` field: `[a-z0-9-]+`.
+pub fn check_code(s: &str) -> Result<(), FieldError> {
+    if s.is_empty()
+        || !s
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+    {
+        return Err(FieldError::BadCode(s.to_string()));
+    }
+    Ok(())
+}
+
+/// A point in time, whole seconds since the Unix epoch, written as RFC 3339 UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(pub u64);
+
+impl Time {
+    pub fn now() -> Time {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Time(secs)
+    }
+
+    pub fn parse(s: &str) -> Result<Time, FieldError> {
+        let bad = || FieldError::BadTime(s.to_string());
+        let b = s.as_bytes();
+        if b.len() != 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+            || b[16] != b':'
+            || b[19] != b'Z'
+        {
+            return Err(bad());
+        }
+        let num = |r: std::ops::Range<usize>| -> Result<u64, FieldError> {
+            let part = s.get(r).ok_or_else(bad)?;
+            parse_int(part).map_err(|_| bad())
+        };
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if y < 1970
+            || !(1..=12).contains(&mo)
+            || d < 1
+            || d > days_in_month(y, mo)
+            || h > 23
+            || mi > 59
+            || se > 59
+        {
+            return Err(bad());
+        }
+        let days = days_from_civil(y as i64, mo as u32, d as u32);
+        Ok(Time(days as u64 * 86400 + h * 3600 + mi * 60 + se))
+    }
+
+    /// Hours and minutes in UTC, for display.
+    pub fn hour_minute(self) -> (u32, u32) {
+        let s = self.0 % 86400;
+        ((s / 3600) as u32, (s % 3600 / 60) as u32)
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = (self.0 / 86400) as i64;
+        let s = self.0 % 86400;
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            s / 3600,
+            s % 3600 / 60,
+            s % 60
+        )
+    }
+}
+
+fn is_leap(y: u64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: u64, m: u64) -> u64 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+// Howard Hinnant's algorithms: exact for the proleptic Gregorian calendar, no tables.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    (y, m, d)
+}
+
+macro_rules! code_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($variant,)*
+            /// A code this version does not know; kept so newer peers stay readable.
+            Other(String),
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)*
+                    $name::Other(s) => s,
+                }
+            }
+
+            pub fn parse(s: &str) -> Result<$name, FieldError> {
+                check_code(s)?;
+                Ok(match s {
+                    $($text => $name::$variant,)*
+                    other => $name::Other(other.to_string()),
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+code_enum! {
+    /// The code of an `ERR` reply or a `FAILED` event.
+    ErrorCode {
+        BadRequest = "bad-request",
+        UnknownCommand = "unknown-command",
+        LineTooLong = "line-too-long",
+        NoName = "no-name",
+        BadName = "bad-name",
+        NameTaken = "name-taken",
+        AlreadyNamed = "already-named",
+        NoSuchUser = "no-such-user",
+        NoSuchFile = "no-such-file",
+        Exists = "exists",
+        TooLarge = "too-large",
+        NoSpace = "no-space",
+        BadOffset = "bad-offset",
+        Busy = "busy",
+        ReadOnly = "read-only",
+        AuthRequired = "auth-required",
+        AuthFailed = "auth-failed",
+        ServerFull = "server-full",
+        NoSuchTransfer = "no-such-transfer",
+        Timeout = "timeout",
+        Calc = "calc",
+        Internal = "internal",
+    }
+}
+
+code_enum! {
+    /// Why a user left, as carried by `LEAVE`.
+    LeaveReason {
+        Quit = "quit",
+        Lost = "lost",
+        Timeout = "timeout",
+        TooSlow = "too-slow",
+        Error = "error",
+        Kicked = "kicked",
+    }
+}
+
+impl LeaveReason {
+    /// The reason in words, for people.
+    pub fn describe(&self) -> &str {
+        match self {
+            LeaveReason::Quit => "quit",
+            LeaveReason::Lost => "connection lost",
+            LeaveReason::Timeout => "timed out",
+            LeaveReason::TooSlow => "too slow to keep up",
+            LeaveReason::Error => "protocol error",
+            LeaveReason::Kicked => "kicked",
+            LeaveReason::Other(s) => s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names() {
+        for ok in [
+            "a",
+            "A",
+            "0",
+            "alice",
+            "Bob_2",
+            "x.y-z",
+            "a23456789012345678901234567890ab",
+        ] {
+            assert!(UserName::new(ok).is_ok(), "{ok}");
+        }
+        let cases: &[(&str, FieldError)] = &[
+            ("", FieldError::NameEmpty),
+            (
+                "a234567890123456789012345678901234",
+                FieldError::NameTooLong(34),
+            ),
+            ("_a", FieldError::NameBadStart('_')),
+            ("-a", FieldError::NameBadStart('-')),
+            (".a", FieldError::NameBadStart('.')),
+            ("a b", FieldError::NameBadChar(' ')),
+            ("a/b", FieldError::NameBadChar('/')),
+            ("é", FieldError::NameBadStart('é')),
+            ("aé", FieldError::NameBadChar('é')),
+            ("a\0", FieldError::NameBadChar('\0')),
+        ];
+        for (input, want) in cases {
+            assert_eq!(UserName::new(input).as_ref(), Err(want), "{input:?}");
+        }
+        assert_eq!(
+            UserName::new("Alice").unwrap().key(),
+            UserName::new("aLiCe").unwrap().key()
+        );
+    }
+
+    #[test]
+    fn file_names_accepted() {
+        for (wire, decoded) in [
+            ("cat.png", "cat.png"),
+            ("holiday%20photo.jpg", "holiday photo.jpg"),
+            ("100%25.txt", "100%.txt"),
+            ("a..b", "a..b"),
+            ("naïve.txt", "naïve.txt"),
+            ("%e2%9c%93", "✓"),
+            ("x%7E", "x~"),
+        ] {
+            let f = FileName::decode(wire).unwrap();
+            assert_eq!(f.as_str(), decoded);
+        }
+        let long = "a".repeat(255);
+        assert!(FileName::decode(&long).is_ok());
+    }
+
+    #[test]
+    fn hostile_file_names_refused() {
+        let cases: &[(&str, FieldError)] = &[
+            ("", FieldError::FileEmpty),
+            (".", FieldError::FileDot),
+            ("..", FieldError::FileDot),
+            ("%2e%2e", FieldError::FileDot),
+            ("%2E%2E%2Fx", FieldError::FileSlash),
+            ("%2e%2e%2f", FieldError::FileSlash),
+            ("../x", FieldError::FileSlash),
+            ("/etc/passwd", FieldError::FileSlash),
+            ("a/b", FieldError::FileSlash),
+            ("a\\b", FieldError::FileSlash),
+            ("a%5Cb", FieldError::FileSlash),
+            (".hidden", FieldError::FileDot),
+            ("%2ehidden", FieldError::FileDot),
+            ("a%00b", FieldError::FileControl),
+            ("a\0b", FieldError::FileControl),
+            ("a%0Ab", FieldError::FileControl),
+            ("a%1bb", FieldError::FileControl),
+            ("a%7Fb", FieldError::FileControl),
+            ("a\x7fb", FieldError::FileControl),
+            ("a%", FieldError::FileBadEscape),
+            ("a%4", FieldError::FileBadEscape),
+            ("a%zz", FieldError::FileBadEscape),
+            ("%ff%fe", FieldError::FileNotUtf8),
+        ];
+        for (wire, want) in cases {
+            assert_eq!(FileName::decode(wire).as_ref(), Err(want), "{wire:?}");
+        }
+        assert_eq!(
+            FileName::decode(&"a".repeat(256)),
+            Err(FieldError::FileTooLong(256))
+        );
+        // 128 two-byte characters are 256 bytes once decoded.
+        assert_eq!(
+            FileName::decode(&"é".repeat(128)),
+            Err(FieldError::FileTooLong(256))
+        );
+    }
+
+    #[test]
+    fn file_names_encode_what_must_be_escaped() {
+        let f = FileName::new("a b%c\u{a0}d").unwrap();
+        assert_eq!(f.to_wire(), "a%20b%25c\u{a0}d");
+        assert_eq!(FileName::decode(&f.to_wire()).unwrap(), f);
+    }
+
+    #[test]
+    fn secrets() {
+        let s = Secret::decode("p%20w").unwrap();
+        assert_eq!(s.as_bytes(), b"p w");
+        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+        assert_eq!(Secret::decode(""), Err(FieldError::SecretEmpty));
+        assert_eq!(
+            Secret::decode(&"x".repeat(1025)),
+            Err(FieldError::SecretTooLong(1025))
+        );
+        assert_eq!(Secret::decode("%g0"), Err(FieldError::SecretBadEscape));
+        assert!(Secret::decode("%00%ff").is_ok());
+    }
+
+    #[test]
+    fn ints() {
+        assert_eq!(parse_int("0"), Ok(0));
+        assert_eq!(parse_int("18446744073709551615"), Ok(u64::MAX));
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "1.0",
+            " 1",
+            "18446744073709551616",
+            "0x10",
+            "١",
+        ] {
+            assert!(parse_int(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(Time(0).to_string(), "1970-01-01T00:00:00Z");
+        let t = Time::parse("2026-11-22T17:03:05Z").unwrap();
+        assert_eq!(t.to_string(), "2026-11-22T17:03:05Z");
+        assert_eq!(t.hour_minute(), (17, 3));
+        assert_eq!(
+            Time::parse("2024-02-29T23:59:59Z").unwrap().to_string(),
+            "2024-02-29T23:59:59Z"
+        );
+        for bad in [
+            "2023-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-11-22 17:03:05Z",
+            "2026-11-22T24:00:00Z",
+            "2026-11-22T17:03:05",
+            "1969-12-31T23:59:59Z",
+            "2026-11-22T17:03:0Z",
+        ] {
+            assert!(Time::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn codes() {
+        assert_eq!(ErrorCode::parse("no-such-user"), Ok(ErrorCode::NoSuchUser));
+        assert_eq!(
+            ErrorCode::parse("brand-new"),
+            Ok(ErrorCode::Other("brand-new".into()))
+        );
+        assert!(ErrorCode::parse("Bad").is_err());
+        assert!(ErrorCode::parse("").is_err());
+        assert_eq!(LeaveReason::parse("too-slow"), Ok(LeaveReason::TooSlow));
+        assert_eq!(LeaveReason::Lost.describe(), "connection lost");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn time_round_trips(secs in 0u64..253_402_300_799) {
+            let t = Time(secs);
+            proptest::prop_assert_eq!(Time::parse(&t.to_string()), Ok(t));
+        }
+
+        #[test]
+        fn file_name_wire_round_trips(bytes in proptest::collection::vec(proptest::num::u8::ANY, 1..300)) {
+            if let Ok(s) = std::str::from_utf8(&bytes) {
+                if let Ok(f) = FileName::new(s) {
+                    let wire = f.to_wire();
+                    proptest::prop_assert!(!wire.contains(' ') && !wire.contains('\n'));
+                    proptest::prop_assert_eq!(FileName::decode(&wire), Ok(f));
+                }
+            }
+        }
+    }
+}

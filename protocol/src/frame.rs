@@ -1,0 +1,523 @@
+//! The frames of protocol v1 as types, and their encoder.
+//!
+//! [`Request`] is everything a client sends (including upload `DATA`), [`ServerFrame`]
+//! everything a server sends: the welcome, final replies, items and events. Encoding
+//! appends to a caller's `Vec<u8>` so a sender can batch many frames in one buffer.
+//! Text fields are written as given, except that a `\r` or `\n` inside them becomes a
+//! space: a text can never split a frame in two.
+
+use crate::fields::{ErrorCode, FileName, LeaveReason, Secret, Time, UserName};
+use std::io::Write;
+use std::net::SocketAddr;
+
+/// The version token in `WELCOME`.
+pub const VERSION: &str = "natter/1";
+
+/// What a client sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Auth {
+        secret: Secret,
+    },
+    Hello {
+        name: UserName,
+    },
+    Say {
+        text: String,
+    },
+    Tell {
+        name: UserName,
+        text: String,
+    },
+    Who,
+    Status,
+    Files,
+    Get {
+        file: FileName,
+        offset: Option<u64>,
+    },
+    Put {
+        file: FileName,
+        size: u64,
+    },
+    Abort {
+        xfer: u64,
+    },
+    Delete {
+        file: FileName,
+    },
+    Rename {
+        old: FileName,
+        new: FileName,
+    },
+    Echo {
+        text: String,
+    },
+    Calc {
+        expr: String,
+    },
+    Guess {
+        guess: Option<u64>,
+    },
+    Ping {
+        text: String,
+    },
+    Quit {
+        text: String,
+    },
+    /// A piece of an upload; not a request, so it gets no reply when all is well.
+    Data {
+        xfer: u64,
+        data: Vec<u8>,
+    },
+}
+
+impl Request {
+    /// The verb, upper case, as written on the wire.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Request::Auth { .. } => "AUTH",
+            Request::Hello { .. } => "HELLO",
+            Request::Say { .. } => "SAY",
+            Request::Tell { .. } => "TELL",
+            Request::Who => "WHO",
+            Request::Status => "STATUS",
+            Request::Files => "FILES",
+            Request::Get { .. } => "GET",
+            Request::Put { .. } => "PUT",
+            Request::Abort { .. } => "ABORT",
+            Request::Delete { .. } => "DELETE",
+            Request::Rename { .. } => "RENAME",
+            Request::Echo { .. } => "ECHO",
+            Request::Calc { .. } => "CALC",
+            Request::Guess { .. } => "GUESS",
+            Request::Ping { .. } => "PING",
+            Request::Quit { .. } => "QUIT",
+            Request::Data { .. } => "DATA",
+        }
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        if let Request::Data { xfer, data } = self {
+            encode_data_header(*xfer, data.len(), out);
+            out.extend_from_slice(data);
+            return;
+        }
+        out.extend_from_slice(self.verb().as_bytes());
+        match self {
+            Request::Auth { secret } => {
+                out.push(b' ');
+                secret.encode(out);
+            }
+            Request::Hello { name } => field(out, name.as_str()),
+            Request::Say { text }
+            | Request::Echo { text }
+            | Request::Ping { text }
+            | Request::Quit { text } => text_field(out, text),
+            Request::Calc { expr } => text_field(out, expr),
+            Request::Tell { name, text } => {
+                field(out, name.as_str());
+                text_field(out, text);
+            }
+            Request::Who | Request::Status | Request::Files => {}
+            Request::Get { file, offset } => {
+                file_field(out, file);
+                if let Some(o) = offset {
+                    int_field(out, *o);
+                }
+            }
+            Request::Put { file, size } => {
+                file_field(out, file);
+                int_field(out, *size);
+            }
+            Request::Abort { xfer } => int_field(out, *xfer),
+            Request::Delete { file } => file_field(out, file),
+            Request::Rename { old, new } => {
+                file_field(out, old);
+                file_field(out, new);
+            }
+            Request::Guess { guess } => {
+                if let Some(g) = guess {
+                    int_field(out, *g);
+                }
+            }
+            Request::Data { .. } => {}
+        }
+        out.push(b'\n');
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.encode(&mut v);
+        v
+    }
+}
+
+/// The answer to `GUESS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuessReply {
+    Started { lo: u64, hi: u64 },
+    Higher { tries: u64 },
+    Lower { tries: u64 },
+    Correct { tries: u64 },
+}
+
+/// The final `OK` reply to each request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Auth,
+    Hello {
+        name: UserName,
+    },
+    Say {
+        delivered: u64,
+    },
+    Tell {
+        name: UserName,
+    },
+    Who {
+        count: u64,
+    },
+    Status {
+        active: u64,
+        max_clients: u64,
+        uptime_s: u64,
+    },
+    Files {
+        count: u64,
+    },
+    Get {
+        xfer: u64,
+        file: FileName,
+        size: u64,
+    },
+    Put {
+        xfer: u64,
+        stored_as: FileName,
+    },
+    Abort {
+        xfer: u64,
+    },
+    Delete {
+        file: FileName,
+    },
+    Rename {
+        old: FileName,
+        new: FileName,
+    },
+    Echo {
+        text: String,
+    },
+    Calc {
+        result: String,
+    },
+    Guess(GuessReply),
+    Ping {
+        text: String,
+    },
+    Quit,
+}
+
+impl Reply {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Reply::Auth => "AUTH",
+            Reply::Hello { .. } => "HELLO",
+            Reply::Say { .. } => "SAY",
+            Reply::Tell { .. } => "TELL",
+            Reply::Who { .. } => "WHO",
+            Reply::Status { .. } => "STATUS",
+            Reply::Files { .. } => "FILES",
+            Reply::Get { .. } => "GET",
+            Reply::Put { .. } => "PUT",
+            Reply::Abort { .. } => "ABORT",
+            Reply::Delete { .. } => "DELETE",
+            Reply::Rename { .. } => "RENAME",
+            Reply::Echo { .. } => "ECHO",
+            Reply::Calc { .. } => "CALC",
+            Reply::Guess(_) => "GUESS",
+            Reply::Ping { .. } => "PING",
+            Reply::Quit => "QUIT",
+        }
+    }
+}
+
+/// One kept session, as listed by `STATUS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub conn_id: u64,
+    pub name: Option<UserName>,
+    pub addr: SocketAddr,
+    pub connected: Time,
+    pub ended: Option<Time>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// What a server sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerFrame {
+    Welcome {
+        version: String,
+        conn_id: u64,
+        text: String,
+    },
+    Ok(Reply),
+    Err {
+        code: ErrorCode,
+        text: String,
+    },
+    User {
+        name: UserName,
+        addr: SocketAddr,
+        since: Time,
+    },
+    Session(SessionInfo),
+    File {
+        file: FileName,
+        size: u64,
+        mtime: Time,
+    },
+    Join {
+        name: UserName,
+    },
+    Leave {
+        name: UserName,
+        reason: LeaveReason,
+        text: String,
+    },
+    From {
+        name: UserName,
+        text: String,
+    },
+    Private {
+        name: UserName,
+        text: String,
+    },
+    Shared {
+        name: UserName,
+        file: FileName,
+        size: u64,
+    },
+    Data {
+        xfer: u64,
+        data: Vec<u8>,
+    },
+    /// `stored` is the name and size an upload was stored under; `None` for a download.
+    Done {
+        xfer: u64,
+        stored: Option<(FileName, u64)>,
+    },
+    Failed {
+        xfer: u64,
+        code: ErrorCode,
+        text: String,
+    },
+    Shutdown {
+        text: String,
+    },
+}
+
+impl ServerFrame {
+    /// True for the frames that end a request: `OK` and `ERR`.
+    pub fn is_final(&self) -> bool {
+        matches!(self, ServerFrame::Ok(_) | ServerFrame::Err { .. })
+    }
+
+    pub fn err(code: ErrorCode, text: impl Into<String>) -> ServerFrame {
+        ServerFrame::Err {
+            code,
+            text: text.into(),
+        }
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            ServerFrame::Welcome {
+                version,
+                conn_id,
+                text,
+            } => {
+                out.extend_from_slice(b"WELCOME");
+                field(out, version);
+                int_field(out, *conn_id);
+                text_field(out, text);
+            }
+            ServerFrame::Ok(reply) => {
+                out.extend_from_slice(b"OK ");
+                out.extend_from_slice(reply.verb().as_bytes());
+                encode_reply_fields(reply, out);
+            }
+            ServerFrame::Err { code, text } => {
+                out.extend_from_slice(b"ERR");
+                field(out, code.as_str());
+                text_field(out, text);
+            }
+            ServerFrame::User { name, addr, since } => {
+                out.extend_from_slice(b"USER");
+                field(out, name.as_str());
+                let _ = write!(out, " {addr} {since}");
+            }
+            ServerFrame::Session(s) => {
+                out.extend_from_slice(b"SESSION");
+                int_field(out, s.conn_id);
+                field(out, s.name.as_ref().map_or("-", |n| n.as_str()));
+                let _ = write!(out, " {} {}", s.addr, s.connected);
+                match s.ended {
+                    Some(t) => {
+                        let _ = write!(out, " {t}");
+                    }
+                    None => field(out, "-"),
+                }
+                int_field(out, s.bytes_in);
+                int_field(out, s.bytes_out);
+            }
+            ServerFrame::File { file, size, mtime } => {
+                out.extend_from_slice(b"FILE");
+                file_field(out, file);
+                int_field(out, *size);
+                let _ = write!(out, " {mtime}");
+            }
+            ServerFrame::Join { name } => {
+                out.extend_from_slice(b"JOIN");
+                field(out, name.as_str());
+            }
+            ServerFrame::Leave { name, reason, text } => {
+                out.extend_from_slice(b"LEAVE");
+                field(out, name.as_str());
+                field(out, reason.as_str());
+                text_field(out, text);
+            }
+            ServerFrame::From { name, text } => {
+                out.extend_from_slice(b"FROM");
+                field(out, name.as_str());
+                text_field(out, text);
+            }
+            ServerFrame::Private { name, text } => {
+                out.extend_from_slice(b"PRIVATE");
+                field(out, name.as_str());
+                text_field(out, text);
+            }
+            ServerFrame::Shared { name, file, size } => {
+                out.extend_from_slice(b"SHARED");
+                field(out, name.as_str());
+                file_field(out, file);
+                int_field(out, *size);
+            }
+            ServerFrame::Data { xfer, data } => {
+                encode_data_header(*xfer, data.len(), out);
+                out.extend_from_slice(data);
+                return;
+            }
+            ServerFrame::Done { xfer, stored } => {
+                out.extend_from_slice(b"DONE");
+                int_field(out, *xfer);
+                if let Some((file, size)) = stored {
+                    file_field(out, file);
+                    int_field(out, *size);
+                }
+            }
+            ServerFrame::Failed { xfer, code, text } => {
+                out.extend_from_slice(b"FAILED");
+                int_field(out, *xfer);
+                field(out, code.as_str());
+                text_field(out, text);
+            }
+            ServerFrame::Shutdown { text } => {
+                out.extend_from_slice(b"SHUTDOWN");
+                text_field(out, text);
+            }
+        }
+        out.push(b'\n');
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.encode(&mut v);
+        v
+    }
+}
+
+fn encode_reply_fields(reply: &Reply, out: &mut Vec<u8>) {
+    match reply {
+        Reply::Auth | Reply::Quit => {}
+        Reply::Hello { name } | Reply::Tell { name } => field(out, name.as_str()),
+        Reply::Say { delivered: n } | Reply::Who { count: n } | Reply::Files { count: n } => {
+            int_field(out, *n)
+        }
+        Reply::Status {
+            active,
+            max_clients,
+            uptime_s,
+        } => {
+            int_field(out, *active);
+            int_field(out, *max_clients);
+            int_field(out, *uptime_s);
+        }
+        Reply::Get { xfer, file, size } => {
+            int_field(out, *xfer);
+            file_field(out, file);
+            int_field(out, *size);
+        }
+        Reply::Put { xfer, stored_as } => {
+            int_field(out, *xfer);
+            file_field(out, stored_as);
+        }
+        Reply::Abort { xfer } => int_field(out, *xfer),
+        Reply::Delete { file } => file_field(out, file),
+        Reply::Rename { old, new } => {
+            file_field(out, old);
+            file_field(out, new);
+        }
+        Reply::Echo { text } | Reply::Ping { text } => text_field(out, text),
+        Reply::Calc { result } => text_field(out, result),
+        Reply::Guess(g) => {
+            let (word, a, b) = match g {
+                GuessReply::Started { lo, hi } => ("started", *lo, Some(*hi)),
+                GuessReply::Higher { tries } => ("higher", *tries, None),
+                GuessReply::Lower { tries } => ("lower", *tries, None),
+                GuessReply::Correct { tries } => ("correct", *tries, None),
+            };
+            field(out, word);
+            int_field(out, a);
+            if let Some(b) = b {
+                int_field(out, b);
+            }
+        }
+    }
+}
+
+/// Writes `DATA <xfer> <len>\n`; the caller appends the `len` body bytes. Lets a
+/// sender put a file chunk straight after the header without building a frame.
+pub fn encode_data_header(xfer: u64, len: usize, out: &mut Vec<u8>) {
+    let _ = writeln!(out, "DATA {xfer} {len}");
+}
+
+fn field(out: &mut Vec<u8>, s: &str) {
+    out.push(b' ');
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn int_field(out: &mut Vec<u8>, n: u64) {
+    let _ = write!(out, " {n}");
+}
+
+fn file_field(out: &mut Vec<u8>, f: &FileName) {
+    out.push(b' ');
+    f.encode(out);
+}
+
+/// The empty text is written without its space, as the spec asks.
+fn text_field(out: &mut Vec<u8>, text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    out.push(b' ');
+    let start = out.len();
+    out.extend_from_slice(text.as_bytes());
+    for b in &mut out[start..] {
+        if *b == b'\n' || *b == b'\r' {
+            *b = b' ';
+        }
+    }
+}

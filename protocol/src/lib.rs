@@ -1,0 +1,32 @@
+//! natter-protocol: the natter/1 wire protocol, with no I/O at all.
+//!
+//! - [`fields`]: the field kinds and their validation (names, file names, times, codes).
+//! - [`frame`]: [`Request`] and [`ServerFrame`], and their encoder.
+//! - [`decode`]: the incremental decoder, fed whatever bytes have arrived.
+//!
+//! The normative description is `protocol/README.md`; this crate is its executable form.
+
+pub mod decode;
+pub mod fields;
+pub mod frame;
+
+pub use decode::{decode_request, decode_server_frame, DecodeError, Decoded};
+pub use fields::{ErrorCode, FieldError, FileName, LeaveReason, Secret, Time, UserName};
+pub use frame::{
+    encode_data_header, GuessReply, Reply, Request, ServerFrame, SessionInfo, VERSION,
+};
+
+/// Longest header a client may send, counting the `\n`. Large enough for any request
+/// with a 255-byte file name percent-encoded three times over, small enough that a
+/// reader's buffer stays tiny.
+pub const MAX_HEADER: usize = 4096;
+/// Longest header a server may send: a relayed message adds the sender's name and a
+/// verb to a client's full-length text.
+pub const MAX_SERVER_HEADER: usize = 8192;
+/// Largest `DATA` body. One chunk is what a transfer holds in memory at once.
+pub const MAX_DATA: usize = 65536;
+/// The port natterd listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 7878;
+
+#[cfg(test)]
+mod tests;

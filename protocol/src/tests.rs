@@ -1,0 +1,555 @@
+//! Decoder table tests and property tests: every frame survives encode -> decode
+//! under any split of the byte stream.
+
+use crate::*;
+use proptest::prelude::*;
+use std::net::SocketAddr;
+
+fn req(line: &str) -> Result<Decoded<Request>, DecodeError> {
+    decode_request(line.as_bytes())
+}
+
+fn one_req(line: &str) -> Request {
+    match req(line) {
+        Ok(Decoded::Frame(r, used)) => {
+            assert_eq!(used, line.len(), "{line:?}");
+            r
+        }
+        other => panic!("{line:?}: {other:?}"),
+    }
+}
+
+fn err_code(line: &str) -> (ErrorCode, bool) {
+    match req(line) {
+        Err(e) => (e.code, e.fatal),
+        other => panic!("{line:?} decoded: {other:?}"),
+    }
+}
+
+fn name(s: &str) -> UserName {
+    UserName::new(s).unwrap()
+}
+
+fn file(s: &str) -> FileName {
+    FileName::new(s).unwrap()
+}
+
+#[test]
+fn requests_decode() {
+    assert_eq!(
+        one_req("HELLO alice\n"),
+        Request::Hello {
+            name: name("alice")
+        }
+    );
+    assert_eq!(
+        one_req("hello alice\r\n"),
+        Request::Hello {
+            name: name("alice")
+        }
+    );
+    assert_eq!(
+        one_req("SAY hi  there \n"),
+        Request::Say {
+            text: "hi  there ".into()
+        }
+    );
+    assert_eq!(
+        one_req("SAY  lead\n"),
+        Request::Say {
+            text: " lead".into()
+        }
+    );
+    assert_eq!(
+        one_req("SAY\n"),
+        Request::Say {
+            text: String::new()
+        }
+    );
+    assert_eq!(
+        one_req("SAY \n"),
+        Request::Say {
+            text: String::new()
+        }
+    );
+    assert_eq!(
+        one_req("TELL bob psst\n"),
+        Request::Tell {
+            name: name("bob"),
+            text: "psst".into()
+        }
+    );
+    assert_eq!(
+        one_req("GET holiday%20photo.jpg 100\n"),
+        Request::Get {
+            file: file("holiday photo.jpg"),
+            offset: Some(100)
+        }
+    );
+    assert_eq!(
+        one_req("GET a\n"),
+        Request::Get {
+            file: file("a"),
+            offset: None
+        }
+    );
+    assert_eq!(
+        one_req("PUT a.bin 5\n"),
+        Request::Put {
+            file: file("a.bin"),
+            size: 5
+        }
+    );
+    assert_eq!(one_req("GUESS\n"), Request::Guess { guess: None });
+    assert_eq!(one_req("GUESS 50\n"), Request::Guess { guess: Some(50) });
+    assert_eq!(
+        one_req("PING\n"),
+        Request::Ping {
+            text: String::new()
+        }
+    );
+    assert_eq!(
+        one_req("QUIT bye now\n"),
+        Request::Quit {
+            text: "bye now".into()
+        }
+    );
+    assert_eq!(one_req("who\n"), Request::Who);
+    assert_eq!(
+        one_req("RENAME a b\n"),
+        Request::Rename {
+            old: file("a"),
+            new: file("b")
+        }
+    );
+}
+
+#[test]
+fn request_errors_map_to_codes() {
+    let cases: &[(&str, ErrorCode)] = &[
+        ("FLY away\n", ErrorCode::UnknownCommand),
+        ("HELLO\n", ErrorCode::BadRequest),
+        ("HELLO a b\n", ErrorCode::BadRequest),
+        ("HELLO _x\n", ErrorCode::BadName),
+        (
+            "HELLO a234567890123456789012345678901234\n",
+            ErrorCode::BadName,
+        ),
+        ("TELL bad/name hi\n", ErrorCode::BadName),
+        ("GET ../x\n", ErrorCode::BadName),
+        ("GET %2e%2e%2fx\n", ErrorCode::BadName),
+        ("GET .hidden\n", ErrorCode::BadName),
+        ("GET a%00b\n", ErrorCode::BadName),
+        ("GET a -1\n", ErrorCode::BadRequest),
+        ("PUT a\n", ErrorCode::BadRequest),
+        ("PUT a x\n", ErrorCode::BadRequest),
+        ("PUT a 99999999999999999999\n", ErrorCode::BadRequest),
+        ("GUESS x\n", ErrorCode::BadRequest),
+        ("WHO now\n", ErrorCode::BadRequest),
+        ("AUTH\n", ErrorCode::BadRequest),
+    ];
+    for (line, code) in cases {
+        assert_eq!(err_code(line), (code.clone(), false), "{line:?}");
+        assert_eq!(req(line).unwrap_err().used, line.len());
+    }
+}
+
+#[test]
+fn invalid_utf8_is_bad_request_and_not_fatal() {
+    let e = decode_request(b"SAY \xff\xfe\nPING\n").unwrap_err();
+    assert_eq!((e.code, e.fatal, e.used), (ErrorCode::BadRequest, false, 7));
+}
+
+#[test]
+fn blank_lines_are_skipped() {
+    assert_eq!(decode_request(b"\r\nPING\n").unwrap(), Decoded::Blank(2));
+    assert_eq!(decode_request(b"\n").unwrap(), Decoded::Blank(1));
+}
+
+#[test]
+fn over_long_header_fails_at_the_limit_not_later() {
+    let mut line = vec![b'a'; MAX_HEADER - 1];
+    assert_eq!(decode_request(&line).unwrap(), Decoded::Incomplete);
+    line.push(b'\n');
+    assert!(matches!(decode_request(&line), Err(e) if e.code == ErrorCode::UnknownCommand));
+    let mut long = vec![b'S'; MAX_HEADER];
+    assert_eq!(
+        decode_request(&long).unwrap_err().code,
+        ErrorCode::LineTooLong
+    );
+    assert!(decode_request(&long).unwrap_err().fatal);
+    long.push(b'\n');
+    assert_eq!(
+        decode_request(&long).unwrap_err().code,
+        ErrorCode::LineTooLong
+    );
+    // The server's limit is larger.
+    let mut server = b"FROM bob ".to_vec();
+    server.extend(vec![b'x'; MAX_SERVER_HEADER - 10]);
+    server.push(b'\n');
+    assert!(matches!(
+        decode_server_frame(&server),
+        Ok(Decoded::Frame(ServerFrame::From { .. }, _))
+    ));
+}
+
+#[test]
+fn data_frames() {
+    let mut b = b"DATA 3 5\nhello".to_vec();
+    assert_eq!(
+        decode_request(&b).unwrap(),
+        Decoded::Frame(
+            Request::Data {
+                xfer: 3,
+                data: b"hello".to_vec()
+            },
+            14
+        )
+    );
+    b.pop();
+    assert_eq!(decode_request(&b).unwrap(), Decoded::Incomplete);
+    // Bodies are binary: a newline in one is not a frame boundary.
+    let b = b"DATA 1 3\n\n\n\nPING\n";
+    assert_eq!(
+        decode_request(b).unwrap(),
+        Decoded::Frame(
+            Request::Data {
+                xfer: 1,
+                data: b"\n\n\n".to_vec()
+            },
+            12
+        )
+    );
+    for bad in [
+        "DATA 1 65537\n",
+        "DATA 1 x\n",
+        "DATA x 1\n",
+        "DATA 1\n",
+        "DATA 1 2 3\n",
+        "DATA 1 -1\n",
+    ] {
+        let e = decode_request(bad.as_bytes()).unwrap_err();
+        assert_eq!((e.code, e.fatal), (ErrorCode::BadRequest, true), "{bad}");
+    }
+    assert!(matches!(
+        decode_request(format!("DATA 1 {MAX_DATA}\n").as_bytes()),
+        Ok(Decoded::Incomplete)
+    ));
+}
+
+#[test]
+fn server_frames_decode() {
+    let f = |s: &str| match decode_server_frame(s.as_bytes()) {
+        Ok(Decoded::Frame(f, _)) => f,
+        other => panic!("{s:?}: {other:?}"),
+    };
+    assert_eq!(
+        f("WELCOME natter/1 7 Welcome to natter\n"),
+        ServerFrame::Welcome {
+            version: "natter/1".into(),
+            conn_id: 7,
+            text: "Welcome to natter".into()
+        }
+    );
+    assert_eq!(
+        f("OK SAY 2\n"),
+        ServerFrame::Ok(Reply::Say { delivered: 2 })
+    );
+    assert_eq!(
+        f("ERR no-name Choose a user name first: HELLO <name>\n"),
+        ServerFrame::err(ErrorCode::NoName, "Choose a user name first: HELLO <name>")
+    );
+    assert_eq!(
+        f("USER bob [::1]:5000 2026-11-22T17:03:05Z\n"),
+        ServerFrame::User {
+            name: name("bob"),
+            addr: "[::1]:5000".parse().unwrap(),
+            since: Time::parse("2026-11-22T17:03:05Z").unwrap()
+        }
+    );
+    assert_eq!(
+        f("OK GUESS started 1 100\n"),
+        ServerFrame::Ok(Reply::Guess(GuessReply::Started { lo: 1, hi: 100 }))
+    );
+    assert_eq!(
+        f("DONE 4\n"),
+        ServerFrame::Done {
+            xfer: 4,
+            stored: None
+        }
+    );
+    assert_eq!(
+        f("DONE 4 song_1.mp3 12\n"),
+        ServerFrame::Done {
+            xfer: 4,
+            stored: Some((file("song_1.mp3"), 12))
+        }
+    );
+    assert!(decode_server_frame(b"BOGUS x\n").is_err());
+    assert!(decode_server_frame(b"OK BOGUS\n").is_err());
+}
+
+// ---- property tests ----------------------------------------------------------------
+
+fn arb_name() -> impl Strategy<Value = UserName> {
+    "[A-Za-z0-9][A-Za-z0-9_.-]{0,31}".prop_map(|s| UserName::new(&s).unwrap())
+}
+
+fn arb_file() -> impl Strategy<Value = FileName> {
+    // Any printable text, with spaces, percent signs and non-ASCII, that is a valid name.
+    "[^./\\\\\\x00-\\x1f\\x7f][^/\\\\\\x00-\\x1f\\x7f]{0,60}"
+        .prop_filter_map("valid name", |s| FileName::new(&s).ok())
+}
+
+/// Text as it can travel: anything but line breaks.
+fn arb_text() -> impl Strategy<Value = String> {
+    "[^\\r\\n]{0,80}"
+}
+
+fn arb_bytes() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..300)
+}
+
+fn arb_addr() -> impl Strategy<Value = SocketAddr> {
+    prop_oneof![
+        (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, p)| SocketAddr::from((ip, p))),
+        (any::<[u16; 8]>(), any::<u16>()).prop_map(|(ip, p)| SocketAddr::from((ip, p))),
+    ]
+}
+
+fn arb_time() -> impl Strategy<Value = Time> {
+    (0u64..4_102_444_800).prop_map(Time)
+}
+
+fn arb_request() -> impl Strategy<Value = Request> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 1..100).prop_map(|b| Request::Auth {
+            secret: Secret::new(&b).unwrap()
+        }),
+        arb_name().prop_map(|name| Request::Hello { name }),
+        arb_text().prop_map(|text| Request::Say { text }),
+        (arb_name(), arb_text()).prop_map(|(name, text)| Request::Tell { name, text }),
+        Just(Request::Who),
+        Just(Request::Status),
+        Just(Request::Files),
+        (arb_file(), proptest::option::of(any::<u64>()))
+            .prop_map(|(file, offset)| Request::Get { file, offset }),
+        (arb_file(), any::<u64>()).prop_map(|(file, size)| Request::Put { file, size }),
+        any::<u64>().prop_map(|xfer| Request::Abort { xfer }),
+        arb_file().prop_map(|file| Request::Delete { file }),
+        (arb_file(), arb_file()).prop_map(|(old, new)| Request::Rename { old, new }),
+        arb_text().prop_map(|text| Request::Echo { text }),
+        arb_text().prop_map(|expr| Request::Calc { expr }),
+        proptest::option::of(any::<u64>()).prop_map(|guess| Request::Guess { guess }),
+        arb_text().prop_map(|text| Request::Ping { text }),
+        arb_text().prop_map(|text| Request::Quit { text }),
+        (any::<u64>(), arb_bytes()).prop_map(|(xfer, data)| Request::Data { xfer, data }),
+    ]
+}
+
+fn arb_reply() -> impl Strategy<Value = Reply> {
+    prop_oneof![
+        Just(Reply::Auth),
+        arb_name().prop_map(|name| Reply::Hello { name }),
+        any::<u64>().prop_map(|delivered| Reply::Say { delivered }),
+        arb_name().prop_map(|name| Reply::Tell { name }),
+        any::<u64>().prop_map(|count| Reply::Who { count }),
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(active, max_clients, uptime_s)| {
+            Reply::Status {
+                active,
+                max_clients,
+                uptime_s,
+            }
+        }),
+        any::<u64>().prop_map(|count| Reply::Files { count }),
+        (any::<u64>(), arb_file(), any::<u64>()).prop_map(|(xfer, file, size)| Reply::Get {
+            xfer,
+            file,
+            size
+        }),
+        (any::<u64>(), arb_file()).prop_map(|(xfer, stored_as)| Reply::Put { xfer, stored_as }),
+        any::<u64>().prop_map(|xfer| Reply::Abort { xfer }),
+        arb_file().prop_map(|file| Reply::Delete { file }),
+        (arb_file(), arb_file()).prop_map(|(old, new)| Reply::Rename { old, new }),
+        arb_text().prop_map(|text| Reply::Echo { text }),
+        arb_text().prop_map(|result| Reply::Calc { result }),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(lo, hi)| Reply::Guess(GuessReply::Started { lo, hi })),
+        any::<u64>().prop_map(|tries| Reply::Guess(GuessReply::Higher { tries })),
+        any::<u64>().prop_map(|tries| Reply::Guess(GuessReply::Lower { tries })),
+        any::<u64>().prop_map(|tries| Reply::Guess(GuessReply::Correct { tries })),
+        arb_text().prop_map(|text| Reply::Ping { text }),
+        Just(Reply::Quit),
+    ]
+}
+
+fn arb_code() -> impl Strategy<Value = ErrorCode> {
+    "[a-z0-9-]{1,20}".prop_map(|s| ErrorCode::parse(&s).unwrap())
+}
+
+fn arb_server_frame() -> impl Strategy<Value = ServerFrame> {
+    prop_oneof![
+        (any::<u64>(), arb_text()).prop_map(|(conn_id, text)| ServerFrame::Welcome {
+            version: VERSION.into(),
+            conn_id,
+            text
+        }),
+        arb_reply().prop_map(ServerFrame::Ok),
+        (arb_code(), arb_text()).prop_map(|(code, text)| ServerFrame::Err { code, text }),
+        (arb_name(), arb_addr(), arb_time()).prop_map(|(name, addr, since)| ServerFrame::User {
+            name,
+            addr,
+            since
+        }),
+        (
+            any::<u64>(),
+            proptest::option::of(arb_name()),
+            arb_addr(),
+            arb_time(),
+            proptest::option::of(arb_time()),
+            any::<u64>(),
+            any::<u64>()
+        )
+            .prop_map(
+                |(conn_id, name, addr, connected, ended, bytes_in, bytes_out)| {
+                    ServerFrame::Session(SessionInfo {
+                        conn_id,
+                        name,
+                        addr,
+                        connected,
+                        ended,
+                        bytes_in,
+                        bytes_out,
+                    })
+                }
+            ),
+        (arb_file(), any::<u64>(), arb_time()).prop_map(|(file, size, mtime)| ServerFrame::File {
+            file,
+            size,
+            mtime
+        }),
+        arb_name().prop_map(|name| ServerFrame::Join { name }),
+        (arb_name(), "[a-z-]{1,10}", arb_text()).prop_map(|(name, r, text)| ServerFrame::Leave {
+            name,
+            reason: LeaveReason::parse(&r).unwrap(),
+            text
+        }),
+        (arb_name(), arb_text()).prop_map(|(name, text)| ServerFrame::From { name, text }),
+        (arb_name(), arb_text()).prop_map(|(name, text)| ServerFrame::Private { name, text }),
+        (arb_name(), arb_file(), any::<u64>()).prop_map(|(name, file, size)| ServerFrame::Shared {
+            name,
+            file,
+            size
+        }),
+        (any::<u64>(), arb_bytes()).prop_map(|(xfer, data)| ServerFrame::Data { xfer, data }),
+        (
+            any::<u64>(),
+            proptest::option::of((arb_file(), any::<u64>()))
+        )
+            .prop_map(|(xfer, stored)| ServerFrame::Done { xfer, stored }),
+        (any::<u64>(), arb_code(), arb_text()).prop_map(|(xfer, code, text)| ServerFrame::Failed {
+            xfer,
+            code,
+            text
+        }),
+        arb_text().prop_map(|text| ServerFrame::Shutdown { text }),
+    ]
+}
+
+/// Feeds `stream` to `decode` in pieces cut at `cuts`, the way partial reads arrive,
+/// and returns every frame decoded.
+fn decode_in_pieces<F>(
+    stream: &[u8],
+    cuts: &[usize],
+    decode: fn(&[u8]) -> Result<Decoded<F>, DecodeError>,
+) -> Vec<F> {
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (stream.len() + 1)).collect();
+    cuts.sort_unstable();
+    cuts.push(stream.len());
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    let mut fed = 0;
+    for cut in cuts {
+        buf.extend_from_slice(&stream[fed..cut]);
+        fed = cut;
+        loop {
+            match decode(&buf) {
+                Ok(Decoded::Frame(f, used)) => {
+                    out.push(f);
+                    buf.drain(..used);
+                }
+                Ok(Decoded::Blank(used)) => {
+                    buf.drain(..used);
+                }
+                Ok(Decoded::Incomplete) => break,
+                Err(e) => panic!("decode error {e:?}"),
+            }
+        }
+    }
+    assert!(buf.is_empty(), "bytes left over: {buf:?}");
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn requests_round_trip_under_any_split(
+        frames in proptest::collection::vec(arb_request(), 1..12),
+        cuts in proptest::collection::vec(any::<usize>(), 0..20),
+    ) {
+        let mut stream = Vec::new();
+        for f in &frames {
+            f.encode(&mut stream);
+        }
+        prop_assert_eq!(decode_in_pieces(&stream, &cuts, decode_request), frames);
+    }
+
+    #[test]
+    fn server_frames_round_trip_under_any_split(
+        frames in proptest::collection::vec(arb_server_frame(), 1..12),
+        cuts in proptest::collection::vec(any::<usize>(), 0..20),
+    ) {
+        let mut stream = Vec::new();
+        for f in &frames {
+            f.encode(&mut stream);
+        }
+        prop_assert_eq!(decode_in_pieces(&stream, &cuts, decode_server_frame), frames);
+    }
+
+    #[test]
+    fn requests_round_trip_one_byte_at_a_time(frames in proptest::collection::vec(arb_request(), 1..4)) {
+        let mut stream = Vec::new();
+        for f in &frames {
+            f.encode(&mut stream);
+        }
+        let cuts: Vec<usize> = (0..stream.len()).collect();
+        prop_assert_eq!(decode_in_pieces(&stream, &cuts, decode_request), frames);
+    }
+
+    /// Whatever arrives, the decoder answers without panicking, never claims more
+    /// bytes than it was given, and never waits on more than the limit allows.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..9000)) {
+        match decode_request(&bytes) {
+            Ok(Decoded::Frame(_, used)) | Ok(Decoded::Blank(used)) => prop_assert!(used > 0 && used <= bytes.len()),
+            Ok(Decoded::Incomplete) => prop_assert!(bytes.len() < MAX_HEADER + MAX_DATA + 32),
+            Err(e) => prop_assert!(e.used <= bytes.len()),
+        }
+        let _ = decode_server_frame(&bytes);
+    }
+
+    #[test]
+    fn text_with_line_breaks_cannot_split_a_frame(text in ".{0,40}") {
+        let f = Request::Say { text: text.clone() };
+        let bytes = f.to_bytes();
+        prop_assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 1);
+        match decode_request(&bytes) {
+            Ok(Decoded::Frame(Request::Say { text: got }, used)) => {
+                prop_assert_eq!(used, bytes.len());
+                prop_assert_eq!(got.len(), text.len());
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! `Config`: every setting natterd runs with, and the parsing of sizes like `1M`.
+//! Defaults and the reason for each limit live here, in one place.
+
+use std::net::IpAddr;
+
+/// Default per-connection output cap: about 250 full-length chat lines, plenty for a
+/// reader that is merely slow, small enough that 1,000 stuck readers cannot take
+/// more than 1 GiB.
+pub const DEFAULT_MAX_QUEUE: usize = 1024 * 1024;
+/// Default client limit; natterd lowers it if the descriptor limit is smaller.
+pub const DEFAULT_MAX_CLIENTS: usize = 1000;
+/// How long a closing connection gets to take its last bytes (`OK QUIT`, an `ERR`,
+/// `SHUTDOWN`) before it is cut.
+pub const CLOSE_DEADLINE_MS: u64 = 2000;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: IpAddr,
+    pub port: u16,
+    pub max_clients: usize,
+    pub max_queue: usize,
+    /// The welcome text's first part; natterd adds how many users are online.
+    pub motd: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: natter_protocol::DEFAULT_PORT,
+            max_clients: DEFAULT_MAX_CLIENTS,
+            max_queue: DEFAULT_MAX_QUEUE,
+            motd: format!("Welcome to natter on {}", hostname()),
+        }
+    }
+}
+
+/// Parses `512`, `64K`, `1M`, `2G` (powers of 1024; lower case accepted).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, mult) = match s.chars().last() {
+        Some('k' | 'K') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('m' | 'M') => (&s[..s.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (examples: 4096, 64K, 1M, 2G)"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// The host's name for the default welcome text; "this host" if it cannot be read.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its whole length, and gethostname writes at most that.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "this host".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(s) if !s.is_empty() => s.to_string(),
+        _ => "this host".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("1m"), Ok(1 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        for bad in ["", "K", "1.5M", "-1", "1T", "99999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+}

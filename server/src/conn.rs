@@ -1,0 +1,84 @@
+//! `Conn`: everything natterd knows about one connection, kept in the loop's slab
+//! under its mio token. It holds state only; the event loop does the I/O and the
+//! handler decides what the bytes mean.
+
+use crate::out_queue::OutQueue;
+use mio::net::TcpStream;
+use natter_protocol::{Time, UserName};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading requests and answering them.
+    Open,
+    /// Done with requests: the last output goes out, then the write side is shut and
+    /// whatever the peer still sends is read and dropped until it closes or the
+    /// deadline passes (closing with unread input would make the kernel send an RST,
+    /// which can destroy the final reply before the peer reads it).
+    Draining { deadline: Instant, write_shut: bool },
+    /// To be deregistered and removed at the end of this loop turn.
+    Dead,
+}
+
+pub struct Conn {
+    pub stream: TcpStream,
+    /// The `conn-id` of `WELCOME`: unique for the server's lifetime, unlike the token.
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub connected: Time,
+    /// The unparsed tail of what arrived: at most one partial frame. Empty (and
+    /// unallocated) between frames, so an idle connection costs no buffer.
+    pub read_buf: Vec<u8>,
+    pub out: OutQueue,
+    pub name: Option<UserName>,
+    pub named_at: Time,
+    pub phase: Phase,
+    /// Already on the loop's dirty list this turn.
+    pub dirty: bool,
+    /// WRITABLE is part of the registered interest.
+    pub wants_write: bool,
+    /// The peer has shut its side (read returned 0).
+    pub peer_closed: bool,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream, id: u64, addr: SocketAddr) -> Conn {
+        Conn {
+            stream,
+            id,
+            addr,
+            connected: Time::now(),
+            read_buf: Vec::new(),
+            out: OutQueue::default(),
+            name: None,
+            named_at: Time(0),
+            phase: Phase::Open,
+            dirty: false,
+            wants_write: false,
+            peer_closed: false,
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// A named, open connection: one that receives chat.
+    pub fn is_member(&self) -> bool {
+        self.is_open() && self.name.is_some()
+    }
+
+    /// How the console names this connection: `alice (client 7)` or `client 7`.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{n} (client {})", self.id),
+            None => format!("client {}", self.id),
+        }
+    }
+}

@@ -1,0 +1,689 @@
+//! The one thread's one `mio::Poll` loop: accept, read, flush, close.
+//!
+//! Every connection lives in `conns` under its token. One loop turn: wait for
+//! readiness, read what is ready (each connection a budget, so one flooder cannot
+//! starve the rest), let the handler turn frames into queued output, then flush every
+//! connection that got output once, with one vectored write. Nothing here decides
+//! what a request means; that is `handler.rs`.
+//!
+//! mio is edge-triggered: a readiness event comes once per change. So reads go on
+//! until `WouldBlock` (or the budget, after which the connection is remembered in
+//! `still_readable` and the next poll does not sleep), accepts go on until
+//! `WouldBlock`, and WRITABLE is asked for only while output waits.
+
+use crate::config::{Config, CLOSE_DEADLINE_MS};
+use crate::conn::{Conn, Phase};
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use natter_protocol::{Decoded, LeaveReason, ServerFrame, UserName};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::net::Shutdown;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const SIGNALS: Token = Token(usize::MAX - 2);
+
+/// Bytes read from one connection per loop turn before the others get their go.
+const READ_BUDGET: usize = 64 * 1024;
+/// One read's size; also the size of the loop's single scratch buffer.
+const READ_CHUNK: usize = 64 * 1024;
+/// How long accepting pauses after the process ran out of descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+pub struct Server {
+    pub(crate) poll: Poll,
+    listener: TcpListener,
+    signals: Signals,
+    pub(crate) conns: Slab<Conn>,
+    /// Case-folded name -> token of the connection that holds it.
+    pub(crate) names: HashMap<String, usize>,
+    pub(crate) config: Config,
+    next_conn_id: u64,
+    /// Connections with queued output, flushed once at the end of the turn.
+    dirty: Vec<usize>,
+    still_readable: Vec<usize>,
+    draining: Vec<usize>,
+    dead: Vec<usize>,
+    /// Departures whose `LEAVE` is still to be broadcast; a queue rather than
+    /// recursion, since a broadcast can overflow someone else's queue in turn.
+    leaves: Vec<(UserName, LeaveReason, String)>,
+    accept_paused_until: Option<Instant>,
+    emfile_logged: bool,
+    scratch: Vec<u8>,
+    pub(crate) started: Instant,
+    shutting_down: Option<Instant>,
+}
+
+impl Server {
+    pub fn new(listener: std::net::TcpListener, config: Config) -> io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(listener);
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut signals =
+            Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        Ok(Server {
+            poll,
+            listener,
+            signals,
+            conns: Slab::new(),
+            names: HashMap::new(),
+            config,
+            next_conn_id: 1,
+            dirty: Vec::new(),
+            still_readable: Vec::new(),
+            draining: Vec::new(),
+            dead: Vec::new(),
+            leaves: Vec::new(),
+            accept_paused_until: None,
+            emfile_logged: false,
+            scratch: vec![0; READ_CHUNK],
+            started: Instant::now(),
+            shutting_down: None,
+        })
+    }
+
+    /// Runs until a signal asks it to stop and every client has been told.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    SIGNALS => self.on_signal(),
+                    Token(t) => {
+                        // Tokens are slab keys and keys are reused: check it is still there.
+                        if !self.conns.contains(t) {
+                            continue;
+                        }
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.on_readable(t);
+                        }
+                        if event.is_writable() {
+                            self.mark_dirty(t);
+                        }
+                    }
+                }
+            }
+            for t in std::mem::take(&mut self.still_readable) {
+                self.on_readable(t);
+            }
+            self.resume_accepting();
+            self.flush_dirty();
+            self.reap();
+            if let Some(deadline) = self.shutting_down {
+                if self.conns.is_empty() || Instant::now() >= deadline {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.still_readable.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        let mut soonest: Option<Instant> = self.accept_paused_until;
+        let mut consider = |t: Instant| soonest = Some(soonest.map_or(t, |s| s.min(t)));
+        if let Some(t) = self.shutting_down {
+            consider(t);
+        }
+        for &k in &self.draining {
+            if let Some(Conn {
+                phase: Phase::Draining { deadline, .. },
+                ..
+            }) = self.conns.get(k)
+            {
+                consider(*deadline);
+            }
+        }
+        soonest.map(|t| t.saturating_duration_since(now))
+    }
+
+    // ---- accepting -------------------------------------------------------------------
+
+    fn accept_all(&mut self) {
+        if self.accept_paused_until.is_some() || self.shutting_down.is_some() {
+            return;
+        }
+        loop {
+            match self.listener.accept() {
+                Ok((stream, addr)) => self.on_accept(stream, addr),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_out_of_descriptors(&e) => {
+                    // The pending connection stays in the backlog; try again shortly
+                    // or when a connection closes, rather than spin or exit.
+                    if !self.emfile_logged {
+                        log::warn!(
+                            "out of file descriptors with {} connections: pausing accepts ({e})",
+                            self.conns.len()
+                        );
+                        self.emfile_logged = true;
+                    }
+                    self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
+                    return;
+                }
+                Err(e) => {
+                    // ECONNABORTED and friends concern one connection, not the listener.
+                    log::warn!("accept failed: {e}");
+                }
+            }
+        }
+    }
+
+    fn resume_accepting(&mut self) {
+        if let Some(t) = self.accept_paused_until {
+            if Instant::now() >= t {
+                self.accept_paused_until = None;
+                self.accept_all();
+                if self.accept_paused_until.is_none() && self.emfile_logged {
+                    log::info!("accepting connections again");
+                    self.emfile_logged = false;
+                }
+            }
+        }
+    }
+
+    fn on_accept(&mut self, mut stream: mio::net::TcpStream, addr: std::net::SocketAddr) {
+        let active = self.conns.len();
+        if active >= self.config.max_clients {
+            log::warn!(
+                "rejected {addr}: server is full ({active}/{})",
+                self.config.max_clients
+            );
+            let frame = ServerFrame::err(
+                natter_protocol::ErrorCode::ServerFull,
+                format!(
+                    "natterd is full ({active}/{} clients); try again later",
+                    self.config.max_clients
+                ),
+            );
+            // A fresh socket's send buffer takes one short line; if it does not, the
+            // client sees the connection close, which also says "not here".
+            let _ = io::Write::write(&mut stream, &frame.to_bytes());
+            let _ = stream.shutdown(Shutdown::Write);
+            return;
+        }
+        if let Err(e) = stream.set_nodelay(true) {
+            log::debug!("TCP_NODELAY on {addr}: {e}");
+        }
+        let id = self.next_conn_id;
+        self.next_conn_id += 1;
+        let entry = self.conns.vacant_entry();
+        let token = entry.key();
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(token), Interest::READABLE)
+        {
+            log::warn!("cannot watch connection from {addr}: {e}");
+            return;
+        }
+        entry.insert(Conn::new(stream, id, addr));
+        log::info!("client {id} connected from {addr}");
+        let online = self.names.len();
+        let text = format!(
+            "{} - {online} user{} online",
+            self.config.motd,
+            if online == 1 { "" } else { "s" }
+        );
+        self.send(
+            token,
+            &ServerFrame::Welcome {
+                version: natter_protocol::VERSION.into(),
+                conn_id: id,
+                text,
+            },
+        );
+    }
+
+    // ---- reading ---------------------------------------------------------------------
+
+    fn on_readable(&mut self, t: usize) {
+        let mut budget = READ_BUDGET;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        loop {
+            let Some(conn) = self.conns.get_mut(t) else {
+                break;
+            };
+            match conn.phase {
+                Phase::Dead => break,
+                Phase::Draining { .. } => {
+                    discard_input(conn, &mut scratch);
+                    break;
+                }
+                Phase::Open => {}
+            }
+            if budget == 0 {
+                self.still_readable.push(t);
+                break;
+            }
+            match conn.stream.read(&mut scratch) {
+                Ok(0) => {
+                    // The peer will send no more. What it did send is answered; go.
+                    conn.peer_closed = true;
+                    self.close(t, LeaveReason::Lost, "");
+                    break;
+                }
+                Ok(n) => {
+                    conn.bytes_in += n as u64;
+                    budget = budget.saturating_sub(n);
+                    self.take_input(t, &scratch[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug!("read from client {}: {e}", conn.id);
+                    self.kill(t, LeaveReason::Lost, "");
+                    break;
+                }
+            }
+        }
+        self.scratch = scratch;
+    }
+
+    /// Decodes and handles every whole frame in what arrived; keeps the partial tail.
+    fn take_input(&mut self, t: usize, fresh: &[u8]) {
+        let Some(conn) = self.conns.get_mut(t) else {
+            return;
+        };
+        let mut pending = std::mem::take(&mut conn.read_buf);
+        if pending.is_empty() {
+            // The common case, whole frames in one read: decode straight from the
+            // read's bytes and copy nothing into the connection.
+            let used = self.handle_bytes(t, fresh);
+            if let Some(conn) = self.conns.get_mut(t) {
+                if conn.is_open() && used < fresh.len() {
+                    conn.read_buf = fresh[used..].to_vec();
+                }
+            }
+        } else {
+            pending.extend_from_slice(fresh);
+            let used = self.handle_bytes(t, &pending);
+            if let Some(conn) = self.conns.get_mut(t) {
+                if conn.is_open() && used < pending.len() {
+                    pending.drain(..used);
+                    conn.read_buf = pending;
+                }
+            }
+        }
+    }
+
+    /// Runs the handler over whole frames at the front of `bytes`; returns bytes used.
+    fn handle_bytes(&mut self, t: usize, bytes: &[u8]) -> usize {
+        let mut used = 0;
+        while self.conns.get(t).is_some_and(|c| c.is_open()) {
+            match natter_protocol::decode_request(&bytes[used..]) {
+                Ok(Decoded::Frame(req, n)) => {
+                    used += n;
+                    self.handle(t, req);
+                }
+                Ok(Decoded::Blank(n)) => used += n,
+                Ok(Decoded::Incomplete) => break,
+                Err(e) => {
+                    used += e.used;
+                    self.send(t, &ServerFrame::err(e.code.clone(), e.text.clone()));
+                    if e.fatal {
+                        log::info!("closing {}: {} {}", self.label(t), e.code, e.text);
+                        self.close(t, LeaveReason::Error, &e.text);
+                    }
+                }
+            }
+        }
+        used.min(bytes.len())
+    }
+
+    // ---- output ----------------------------------------------------------------------
+
+    pub(crate) fn mark_dirty(&mut self, t: usize) {
+        if let Some(c) = self.conns.get_mut(t) {
+            if !c.dirty {
+                c.dirty = true;
+                self.dirty.push(t);
+            }
+        }
+    }
+
+    /// Queues one frame for one connection.
+    pub(crate) fn send(&mut self, t: usize, frame: &ServerFrame) {
+        let cap = self.config.max_queue;
+        let Some(c) = self.conns.get_mut(t) else {
+            return;
+        };
+        if c.phase == Phase::Dead {
+            return;
+        }
+        c.out.push_with(|v| frame.encode(v));
+        if c.out.len() > cap {
+            self.overflow(t);
+        } else {
+            self.mark_dirty(t);
+        }
+    }
+
+    /// Encodes `frame` once and queues the same bytes for every member but `except`.
+    /// Returns how many got it.
+    pub(crate) fn broadcast(&mut self, frame: &ServerFrame, except: Option<usize>) -> u64 {
+        let bytes: Rc<[u8]> = Rc::from(frame.to_bytes());
+        let cap = self.config.max_queue;
+        let mut delivered = 0;
+        let mut overflowed = Vec::new();
+        for (k, c) in self.conns.iter_mut() {
+            if Some(k) == except || !c.is_member() {
+                continue;
+            }
+            if c.out.len() + bytes.len() > cap {
+                overflowed.push(k);
+                continue;
+            }
+            c.out.push_shared(bytes.clone());
+            delivered += 1;
+            if !c.dirty {
+                c.dirty = true;
+                self.dirty.push(k);
+            }
+        }
+        for k in overflowed {
+            self.overflow(k);
+        }
+        delivered
+    }
+
+    fn overflow(&mut self, t: usize) {
+        let cap = self.config.max_queue;
+        self.kill(
+            t,
+            LeaveReason::TooSlow,
+            &format!("output queue passed {cap} bytes"),
+        );
+    }
+
+    fn flush_dirty(&mut self) {
+        // Flushing can kill a connection, whose LEAVE makes others dirty: go until quiet.
+        loop {
+            self.broadcast_leaves();
+            let dirty = std::mem::take(&mut self.dirty);
+            if dirty.is_empty() {
+                break;
+            }
+            for t in dirty {
+                self.flush(t);
+            }
+        }
+    }
+
+    fn flush(&mut self, t: usize) {
+        let Some(c) = self.conns.get_mut(t) else {
+            return;
+        };
+        c.dirty = false;
+        if c.phase == Phase::Dead {
+            return;
+        }
+        while !c.out.is_empty() {
+            match c.out.write_to(&mut c.stream) {
+                Ok(0) => {
+                    self.kill(t, LeaveReason::Lost, "");
+                    return;
+                }
+                Ok(n) => c.bytes_out += n as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug!("write to client {}: {e}", c.id);
+                    self.kill(t, LeaveReason::Lost, "");
+                    return;
+                }
+            }
+        }
+        let want_write = !c.out.is_empty();
+        if want_write != c.wants_write {
+            let interest = if want_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if let Err(e) = self
+                .poll
+                .registry()
+                .reregister(&mut c.stream, Token(t), interest)
+            {
+                log::warn!("cannot watch client {}: {e}", c.id);
+                self.kill(t, LeaveReason::Lost, "");
+                return;
+            }
+            c.wants_write = want_write;
+        }
+        if let Phase::Draining {
+            deadline,
+            write_shut: false,
+        } = c.phase
+        {
+            if c.out.is_empty() {
+                let _ = c.stream.shutdown(Shutdown::Write);
+                // Once the peer has closed too, there is nothing left to wait for.
+                let deadline = if c.peer_closed {
+                    Instant::now()
+                } else {
+                    deadline
+                };
+                c.phase = Phase::Draining {
+                    deadline,
+                    write_shut: true,
+                };
+            }
+        }
+    }
+
+    // ---- closing ---------------------------------------------------------------------
+
+    /// Ends a connection gracefully: no more requests, queued output still goes out
+    /// (within the close deadline), others see it leave now.
+    pub(crate) fn close(&mut self, t: usize, reason: LeaveReason, text: &str) {
+        let Some(c) = self.conns.get_mut(t) else {
+            return;
+        };
+        if !c.is_open() {
+            return;
+        }
+        c.phase = Phase::Draining {
+            deadline: Instant::now() + Duration::from_millis(CLOSE_DEADLINE_MS),
+            write_shut: false,
+        };
+        c.read_buf = Vec::new();
+        self.draining.push(t);
+        self.mark_dirty(t);
+        self.depart(t, reason, text);
+    }
+
+    /// Ends a connection now, dropping whatever it still had queued.
+    pub(crate) fn kill(&mut self, t: usize, reason: LeaveReason, text: &str) {
+        let Some(c) = self.conns.get_mut(t) else {
+            return;
+        };
+        if c.phase == Phase::Dead {
+            return;
+        }
+        let was_open = c.is_open();
+        c.phase = Phase::Dead;
+        c.out.clear();
+        c.read_buf = Vec::new();
+        self.dead.push(t);
+        if was_open {
+            self.depart(t, reason, text);
+        }
+    }
+
+    /// Logs the departure and frees the name; the `LEAVE` goes out with the next flush.
+    fn depart(&mut self, t: usize, reason: LeaveReason, text: &str) {
+        let Some(c) = self.conns.get_mut(t) else {
+            return;
+        };
+        let label = c.label();
+        let detail = if text.is_empty() {
+            String::new()
+        } else {
+            format!(" ({text})")
+        };
+        log::info!("{label} left: {}{detail}", reason.describe());
+        if let Some(name) = c.name.take() {
+            self.names.remove(&name.key());
+            self.leaves.push((name, reason, text.to_string()));
+        }
+    }
+
+    fn broadcast_leaves(&mut self) {
+        while let Some((name, reason, text)) = self.leaves.pop() {
+            self.broadcast(&ServerFrame::Leave { name, reason, text }, None);
+        }
+    }
+
+    /// Removes connections that are finished: dead ones, and draining ones whose
+    /// output is gone and whose peer has closed, or whose deadline has passed.
+    fn reap(&mut self) {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.draining.len() {
+            let t = self.draining[i];
+            let done = match self.conns.get(t).map(|c| c.phase) {
+                Some(Phase::Draining { deadline, .. }) => now >= deadline,
+                _ => true,
+            };
+            if done {
+                self.draining.swap_remove(i);
+                if let Some(c) = self.conns.get_mut(t) {
+                    c.phase = Phase::Dead;
+                    self.dead.push(t);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        let freed = !self.dead.is_empty();
+        for t in std::mem::take(&mut self.dead) {
+            if let Some(c) = self.conns.get(t) {
+                if c.phase == Phase::Dead {
+                    let mut c = self.conns.remove(t);
+                    let _ = self.poll.registry().deregister(&mut c.stream);
+                    log::debug!("client {} closed", c.id);
+                }
+            }
+        }
+        if freed && self.emfile_logged && self.accept_paused_until.is_some() {
+            // A descriptor came free: try the backlog now rather than at the timer.
+            self.accept_paused_until = Some(Instant::now());
+        }
+    }
+
+    // ---- shutting down ---------------------------------------------------------------
+
+    fn on_signal(&mut self) {
+        let got: Vec<i32> = self.signals.pending().collect();
+        if got.is_empty() || self.shutting_down.is_some() {
+            return;
+        }
+        log::info!(
+            "signal received: telling {} clients and shutting down",
+            self.conns.len()
+        );
+        self.begin_shutdown("natterd is shutting down");
+    }
+
+    fn begin_shutdown(&mut self, text: &str) {
+        self.shutting_down = Some(Instant::now() + Duration::from_millis(CLOSE_DEADLINE_MS));
+        let _ = self.poll.registry().deregister(&mut self.listener);
+        let frame = ServerFrame::Shutdown { text: text.into() };
+        let keys: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_open())
+            .map(|(k, _)| k)
+            .collect();
+        for t in keys {
+            self.send(t, &frame);
+            if let Some(c) = self.conns.get_mut(t) {
+                // Nobody is told that anybody left: everybody is told the server is going.
+                c.name = None;
+            }
+            self.close(t, LeaveReason::Quit, "");
+        }
+        self.names.clear();
+    }
+
+    /// After the loop failed: a last word to every client, written directly since the
+    /// loop can no longer be trusted, then every socket closed.
+    pub fn emergency_shutdown(&mut self, why: &str) {
+        let frame = ServerFrame::Shutdown {
+            text: format!("natterd stopped: {why}"),
+        }
+        .to_bytes();
+        for (_, c) in self.conns.iter_mut() {
+            let _ = io::Write::write(&mut c.stream, &frame);
+            let _ = c.stream.shutdown(Shutdown::Both);
+        }
+        self.conns.clear();
+    }
+
+    pub(crate) fn label(&self, t: usize) -> String {
+        self.conns
+            .get(t)
+            .map_or_else(|| format!("token {t}"), |c| c.label())
+    }
+}
+
+fn is_out_of_descriptors(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
+    )
+}
+
+/// Reads and drops what a closing connection still sends; notes when it has finished.
+fn discard_input(conn: &mut Conn, scratch: &mut [u8]) {
+    loop {
+        match conn.stream.read(scratch) {
+            Ok(0) => {
+                conn.peer_closed = true;
+                if let Phase::Draining {
+                    write_shut: true, ..
+                } = conn.phase
+                {
+                    // Both sides are done: no reason to wait for the deadline.
+                    conn.phase = Phase::Draining {
+                        deadline: Instant::now(),
+                        write_shut: true,
+                    };
+                }
+                return;
+            }
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(_) => {
+                // Reset by the peer: reap() removes it at the end of the turn.
+                conn.phase = Phase::Draining {
+                    deadline: Instant::now(),
+                    write_shut: true,
+                };
+                conn.out.clear();
+                return;
+            }
+        }
+    }
+}

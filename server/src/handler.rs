@@ -1,0 +1,135 @@
+//! What each request means: registration, chat, and the replies they get.
+//!
+//! Handlers only queue output (`send`, `broadcast`) and change state; they never
+//! touch a socket, so one broadcast costs one encode however many receive it, and
+//! the loop flushes each connection once per turn.
+
+use crate::event_loop::Server;
+use natter_protocol::{ErrorCode, LeaveReason, Reply, Request, ServerFrame, Time};
+
+impl Server {
+    pub(crate) fn handle(&mut self, t: usize, req: Request) {
+        let named = self.conns.get(t).is_some_and(|c| c.name.is_some());
+        match req {
+            Request::Ping { text } => self.reply(t, Reply::Ping { text }),
+            Request::Quit { text } => {
+                self.reply(t, Reply::Quit);
+                self.close(t, LeaveReason::Quit, &text);
+            }
+            // No secret is configured, so AUTH is accepted and changes nothing.
+            Request::Auth { .. } => self.reply(t, Reply::Auth),
+            Request::Hello { name } => self.hello(t, name),
+            Request::Data { xfer, .. } => {
+                // An upload piece for a transfer this connection does not have.
+                self.send(
+                    t,
+                    &ServerFrame::Failed {
+                        xfer,
+                        code: ErrorCode::NoSuchTransfer,
+                        text: format!("no upload {xfer} is in progress on this connection"),
+                    },
+                );
+            }
+            _ if !named => self.error(
+                t,
+                ErrorCode::NoName,
+                "Choose a user name first: HELLO <name>",
+            ),
+            Request::Say { text } => self.say(t, text),
+            Request::Tell { name, text } => self.tell(t, name, text),
+            Request::Who => self.who(t),
+            other => self.error(
+                t,
+                ErrorCode::UnknownCommand,
+                &format!("{} is not served by this natterd yet", other.verb()),
+            ),
+        }
+    }
+
+    pub(crate) fn reply(&mut self, t: usize, reply: Reply) {
+        self.send(t, &ServerFrame::Ok(reply));
+    }
+
+    pub(crate) fn error(&mut self, t: usize, code: ErrorCode, text: &str) {
+        self.send(t, &ServerFrame::err(code, text));
+    }
+
+    fn hello(&mut self, t: usize, name: natter_protocol::UserName) {
+        let Some(c) = self.conns.get(t) else { return };
+        if let Some(current) = &c.name {
+            let text = format!("you are already {current}; names cannot change on a connection");
+            return self.error(t, ErrorCode::AlreadyNamed, &text);
+        }
+        let key = name.key();
+        if let Some(&holder) = self.names.get(&key) {
+            let held = self.conns.get(holder).and_then(|c| c.name.clone());
+            let text = format!(
+                "{} is taken; choose another name",
+                held.as_ref().unwrap_or(&name)
+            );
+            return self.error(t, ErrorCode::NameTaken, &text);
+        }
+        self.names.insert(key, t);
+        let Some(c) = self.conns.get_mut(t) else {
+            return;
+        };
+        c.name = Some(name.clone());
+        c.named_at = Time::now();
+        log::info!("client {} is now {name}", c.id);
+        self.reply(t, Reply::Hello { name: name.clone() });
+        self.broadcast(&ServerFrame::Join { name }, None);
+    }
+
+    fn say(&mut self, t: usize, text: String) {
+        let Some(name) = self.conns.get(t).and_then(|c| c.name.clone()) else {
+            return;
+        };
+        let delivered = self.broadcast(&ServerFrame::From { name, text }, Some(t));
+        self.reply(t, Reply::Say { delivered });
+    }
+
+    fn tell(&mut self, t: usize, to: natter_protocol::UserName, text: String) {
+        let Some(from) = self.conns.get(t).and_then(|c| c.name.clone()) else {
+            return;
+        };
+        let Some(&target) = self.names.get(&to.key()) else {
+            return self.error(
+                t,
+                ErrorCode::NoSuchUser,
+                &format!("no user named {to} is connected"),
+            );
+        };
+        // Reply with the name as its holder spelled it, which may differ in case.
+        let to = self
+            .conns
+            .get(target)
+            .and_then(|c| c.name.clone())
+            .unwrap_or(to);
+        self.send(target, &ServerFrame::Private { name: from, text });
+        self.reply(t, Reply::Tell { name: to });
+    }
+
+    fn who(&mut self, t: usize) {
+        let mut users: Vec<ServerFrame> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_member())
+            .filter_map(|(_, c)| {
+                Some(ServerFrame::User {
+                    name: c.name.clone()?,
+                    addr: c.addr,
+                    since: c.named_at,
+                })
+            })
+            .collect();
+        users.sort_by_key(|f| match f {
+            ServerFrame::User { name, .. } => name.key(),
+            _ => String::new(),
+        });
+        let count = users.len() as u64;
+        for u in &users {
+            self.send(t, u);
+        }
+        self.reply(t, Reply::Who { count });
+    }
+}

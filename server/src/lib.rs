@@ -1,0 +1,45 @@
+//! natter-server: natterd, the natter chat and shared-folder server.
+//!
+//! One thread, one `mio::Poll`, every connection in a `slab::Slab` keyed by its token.
+//! - `config`: settings, defaults and the reason for each limit.
+//! - `event_loop`: accept, read, flush, close; the mio traps are handled there.
+//! - `handler`: what each request means.
+//! - `conn`, `out_queue`: one connection's state and its queued output.
+
+mod config;
+mod conn;
+mod event_loop;
+mod handler;
+mod out_queue;
+
+pub use config::{hostname, parse_size, Config, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_QUEUE};
+pub use event_loop::Server;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Serves `listener` until SIGINT or SIGTERM. If the loop fails (an I/O error on the
+/// poll itself, or a panic), every client is still sent `SHUTDOWN` before this returns
+/// the error, so no client is left hanging without a word.
+pub fn run(listener: std::net::TcpListener, config: Config) -> std::io::Result<()> {
+    let mut server = Server::new(listener, config)?;
+    match catch_unwind(AssertUnwindSafe(|| server.run())) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            log::error!("event loop failed: {e}");
+            server.emergency_shutdown("internal error");
+            Err(e)
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            log::error!("event loop panicked: {what}");
+            server.emergency_shutdown("internal error");
+            Err(std::io::Error::other(format!(
+                "event loop panicked: {what}"
+            )))
+        }
+    }
+}

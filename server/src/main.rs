@@ -1,0 +1,208 @@
+//! natterd: flags -> Config, logging, descriptor limit, bind, run.
+
+use clap::Parser;
+use log::LevelFilter;
+use natter_server::{parse_size, Config, DEFAULT_MAX_CLIENTS};
+use simplelog::{ColorChoice, CombinedLogger, SharedLogger, TermLogger, TerminalMode, WriteLogger};
+use std::io::{IsTerminal, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Descriptors kept back from --max-clients for the listener, the poll, the log file
+/// and shared files being sent.
+const RESERVED_FDS: u64 = 64;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "natterd",
+    version,
+    about = "natter chat and shared-folder server: one thread, one poll loop"
+)]
+struct Args {
+    /// TCP port to listen on; 0 picks a free one (printed at startup).
+    #[arg(default_value_t = natter_protocol::DEFAULT_PORT)]
+    port: u16,
+    /// Address to listen on. The default accepts only this machine; use 0.0.0.0 or ::
+    /// to accept other hosts.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Most connections at once; the next one gets `ERR server-full`.
+    #[arg(long, default_value_t = DEFAULT_MAX_CLIENTS)]
+    max_clients: usize,
+    /// Per-connection output cap (K/M/G suffixes); a client whose queue would pass it
+    /// is dropped as too slow.
+    #[arg(long, default_value = "1M", value_parser = parse_size_arg)]
+    max_queue: u64,
+    /// Welcome text sent to every connection (natterd adds how many users are online).
+    #[arg(long)]
+    motd: Option<String>,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, default_value = "info")]
+    log_level: LevelFilter,
+    /// Also append the log to this file.
+    #[arg(long)]
+    log_file: Option<PathBuf>,
+}
+
+fn parse_size_arg(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err("must be more than 0".into()),
+        n => Ok(n),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Err(e) = init_logging(&args) {
+        eprintln!("natterd: {e}");
+        return ExitCode::from(2);
+    }
+    let mut config = Config {
+        bind: args.bind,
+        port: args.port,
+        max_clients: args.max_clients.max(1),
+        max_queue: args.max_queue.min(usize::MAX as u64) as usize,
+        ..Config::default()
+    };
+    if let Some(m) = args.motd {
+        config.motd = m;
+    }
+    let fd_limit = raise_fd_limit();
+    if let Some(limit) = fd_limit {
+        let room = limit.saturating_sub(RESERVED_FDS).max(1) as usize;
+        if config.max_clients > room {
+            log::warn!(
+                "--max-clients {} is more than the descriptor limit ({limit}) allows; using {room}",
+                config.max_clients
+            );
+            config.max_clients = room;
+        }
+    }
+
+    let addr = SocketAddr::new(config.bind, config.port);
+    let listener = match std::net::TcpListener::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    " (is another natterd running? pick another port, or 0 for any free one)"
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    " (ports below 1024 need privileges; try 7878)"
+                }
+                std::io::ErrorKind::AddrNotAvailable => " (that address is not on this machine)",
+                _ => "",
+            };
+            log::error!("cannot listen on {addr}: {}{hint}", describe_io(&e));
+            return ExitCode::from(1);
+        }
+    };
+    let local = listener.local_addr().unwrap_or(addr);
+    // The one line scripts and tests wait for; on stdout so it is there whatever the log level.
+    println!("natterd listening on {local}");
+    let _ = std::io::stdout().flush();
+    if local.ip().is_loopback() {
+        log::info!("only this machine can connect; start with --bind 0.0.0.0 (or --bind ::) to accept other hosts");
+    } else {
+        log::warn!("listening on {} without a secret or TLS: anyone who can reach this port can chat and use the shared folder", local.ip());
+    }
+    log::info!(
+        "max clients {}, output queue cap {} bytes per connection",
+        config.max_clients,
+        config.max_queue
+    );
+    match natter_server::run(listener, config) {
+        Ok(()) => {
+            log::info!("natterd stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            log::error!("natterd stopped on an error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(args: &Args) -> Result<(), String> {
+    let config = simplelog::ConfigBuilder::new()
+        .set_time_format_rfc3339()
+        .set_target_level(LevelFilter::Off)
+        .set_thread_level(LevelFilter::Off)
+        .set_location_level(LevelFilter::Off)
+        .build();
+    let color = if std::io::stderr().is_terminal() {
+        ColorChoice::Auto
+    } else {
+        ColorChoice::Never
+    };
+    let mut loggers: Vec<Box<dyn SharedLogger>> = vec![TermLogger::new(
+        args.log_level,
+        config.clone(),
+        TerminalMode::Stderr,
+        color,
+    )];
+    if let Some(path) = &args.log_file {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                format!(
+                    "cannot open log file {}: {}",
+                    path.display(),
+                    describe_io(&e)
+                )
+            })?;
+        loggers.push(WriteLogger::new(args.log_level, config, file));
+    }
+    CombinedLogger::init(loggers).map_err(|e| format!("cannot start logging: {e}"))
+}
+
+/// Raises the soft descriptor limit to the hard one; returns the limit in force.
+fn raise_fd_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            log::warn!(
+                "cannot read the descriptor limit: {}",
+                std::io::Error::last_os_error()
+            );
+            return None;
+        }
+        let soft = lim.rlim_cur;
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            } else {
+                log::warn!(
+                    "cannot raise the descriptor limit: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+        }
+        log::info!(
+            "descriptor limit: soft {soft} -> {} (hard {})",
+            lim.rlim_cur,
+            lim.rlim_max
+        );
+        Some(lim.rlim_cur as u64)
+    }
+}
+
+/// An I/O error in words, without the `(os error N)` tail.
+fn describe_io(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_lowercase(),
+        None => s,
+    }
+}

@@ -1,0 +1,211 @@
+//! `OutQueue`: the bytes waiting to go out on one connection.
+//!
+//! Small frames (replies, private messages) are encoded straight into an owned tail
+//! chunk so many of them cost one allocation; a broadcast is one `Rc<[u8]>` encoded
+//! once and shared by every recipient's queue. A flush hands the kernel up to
+//! [`MAX_SLICES`] chunks in one `write_vectored`. An empty queue holds no memory.
+//! It never touches a socket itself: the event loop passes the writer in.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
+use std::rc::Rc;
+
+/// How many chunks one `write_vectored` call may carry (well under Linux's IOV_MAX).
+const MAX_SLICES: usize = 64;
+/// An owned tail chunk takes more small frames until it is this long.
+const COALESCE: usize = 16 * 1024;
+
+enum Chunk {
+    Owned(Vec<u8>),
+    Shared(Rc<[u8]>),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Owned(v) => v,
+            Chunk::Shared(b) => b,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct OutQueue {
+    chunks: VecDeque<Chunk>,
+    /// How much of the front chunk has already been written.
+    head: usize,
+    len: usize,
+}
+
+impl OutQueue {
+    /// Bytes waiting.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Queues bytes shared with other queues (a broadcast).
+    pub fn push_shared(&mut self, bytes: Rc<[u8]>) {
+        self.len += bytes.len();
+        self.chunks.push_back(Chunk::Shared(bytes));
+    }
+
+    /// Lets `encode` append to the owned tail chunk; returns how many bytes it added.
+    pub fn push_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> usize {
+        // Appending to a half-written front chunk is fine: `head` counts from its start.
+        let reuse = matches!(self.chunks.back(), Some(Chunk::Owned(v)) if v.len() < COALESCE);
+        if !reuse {
+            self.chunks.push_back(Chunk::Owned(Vec::with_capacity(256)));
+        }
+        let Some(Chunk::Owned(tail)) = self.chunks.back_mut() else {
+            return 0;
+        };
+        let before = tail.len();
+        encode(tail);
+        let added = tail.len() - before;
+        self.len += added;
+        added
+    }
+
+    /// One vectored write of as much as the writer takes. `Ok(n)` is bytes written.
+    pub fn write_to<W: Write>(&mut self, w: &mut W) -> io::Result<usize> {
+        if self.len == 0 {
+            return Ok(0);
+        }
+        let mut slices: [IoSlice<'_>; MAX_SLICES] = [IoSlice::new(&[]); MAX_SLICES];
+        let mut count = 0;
+        for (i, chunk) in self.chunks.iter().take(MAX_SLICES).enumerate() {
+            let b = chunk.bytes();
+            slices[i] = IoSlice::new(if i == 0 { &b[self.head..] } else { b });
+            count += 1;
+        }
+        let n = w.write_vectored(&slices[..count])?;
+        self.advance(n);
+        Ok(n)
+    }
+
+    fn advance(&mut self, mut n: usize) {
+        self.len -= n;
+        while n > 0 {
+            let Some(front) = self.chunks.front() else {
+                break;
+            };
+            let left = front.bytes().len() - self.head;
+            if n < left {
+                self.head += n;
+                return;
+            }
+            n -= left;
+            self.head = 0;
+            self.chunks.pop_front();
+        }
+        if self.chunks.is_empty() {
+            self.head = 0;
+            // Give the ring's memory back: an idle connection should hold none.
+            self.chunks = VecDeque::new();
+        }
+    }
+
+    /// Drops everything queued (the connection is going away).
+    pub fn clear(&mut self) {
+        *self = OutQueue::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that takes at most `max` bytes per call, like a full socket.
+    struct Trickle {
+        got: Vec<u8>,
+        max: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            let n = b.len().min(self.max);
+            if n == 0 && !b.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.got.extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let mut total = 0;
+            for b in bufs {
+                let n = (self.max - total).min(b.len());
+                self.got.extend_from_slice(&b[..n]);
+                total += n;
+                if total == self.max {
+                    break;
+                }
+            }
+            Ok(total)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn partial_writes_keep_order_and_count() {
+        let mut q = OutQueue::default();
+        let shared: Rc<[u8]> = Rc::from(&b"FROM bob hi\n"[..]);
+        q.push_with(|v| v.extend_from_slice(b"OK SAY 2\n"));
+        q.push_shared(shared.clone());
+        q.push_with(|v| v.extend_from_slice(b"JOIN carol\n"));
+        q.push_with(|v| v.extend_from_slice(b"JOIN dave\n"));
+        let want = b"OK SAY 2\nFROM bob hi\nJOIN carol\nJOIN dave\n".to_vec();
+        assert_eq!(q.len(), want.len());
+        for max in [1, 3, 7, 100] {
+            let mut q2 = OutQueue::default();
+            q2.push_with(|v| v.extend_from_slice(b"OK SAY 2\n"));
+            q2.push_shared(shared.clone());
+            q2.push_with(|v| v.extend_from_slice(b"JOIN carol\nJOIN dave\n"));
+            let mut w = Trickle {
+                got: Vec::new(),
+                max,
+            };
+            while !q2.is_empty() {
+                q2.write_to(&mut w).unwrap();
+            }
+            assert_eq!(w.got, want, "max {max}");
+            assert_eq!(q2.len(), 0);
+        }
+        let mut w = Trickle {
+            got: Vec::new(),
+            max: 1 << 20,
+        };
+        q.write_to(&mut w).unwrap();
+        assert!(q.is_empty());
+        assert_eq!(q.chunks.capacity(), 0, "an empty queue holds no memory");
+    }
+
+    #[test]
+    fn many_chunks_take_several_writes() {
+        let mut q = OutQueue::default();
+        let mut want = Vec::new();
+        for i in 0..200u32 {
+            let b: Rc<[u8]> = Rc::from(format!("FROM a {i}\n").as_bytes());
+            want.extend_from_slice(&b);
+            q.push_shared(b);
+        }
+        let mut w = Trickle {
+            got: Vec::new(),
+            max: usize::MAX,
+        };
+        let mut calls = 0;
+        while !q.is_empty() {
+            q.write_to(&mut w).unwrap();
+            calls += 1;
+        }
+        assert_eq!(w.got, want);
+        assert_eq!(calls, 200usize.div_ceil(MAX_SLICES));
+    }
+}
