@@ -74,6 +74,22 @@ impl Conn {
         self.is_open() && self.name.is_some()
     }
 
+    /// Writes queued output until the socket would block. Used by the loop's flush,
+    /// and when a queue passes its cap mid-turn: a burst that the kernel can take
+    /// straight away must not count against a reader that keeps up.
+    pub fn write_pending(&mut self) -> std::io::Result<()> {
+        while !self.out.is_empty() {
+            match self.out.write_to(&mut self.stream) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.bytes_out += n as u64,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     /// How the console names this connection: `alice (client 7)` or `client 7`.
     pub fn label(&self) -> String {
         match &self.name {

@@ -362,7 +362,6 @@ impl Server {
 
     /// Queues one frame for one connection.
     pub(crate) fn send(&mut self, t: usize, frame: &ServerFrame) {
-        let cap = self.config.max_queue;
         let Some(c) = self.conns.get_mut(t) else {
             return;
         };
@@ -370,48 +369,57 @@ impl Server {
             return;
         }
         c.out.push_with(|v| frame.encode(v));
-        if c.out.len() > cap {
-            self.overflow(t);
-        } else {
-            self.mark_dirty(t);
-        }
+        self.check_cap(t);
+        self.mark_dirty(t);
     }
 
     /// Encodes `frame` once and queues the same bytes for every member but `except`.
     /// Returns how many got it.
     pub(crate) fn broadcast(&mut self, frame: &ServerFrame, except: Option<usize>) -> u64 {
         let bytes: Rc<[u8]> = Rc::from(frame.to_bytes());
-        let cap = self.config.max_queue;
         let mut delivered = 0;
-        let mut overflowed = Vec::new();
+        let mut over = Vec::new();
         for (k, c) in self.conns.iter_mut() {
             if Some(k) == except || !c.is_member() {
                 continue;
             }
-            if c.out.len() + bytes.len() > cap {
-                overflowed.push(k);
-                continue;
-            }
             c.out.push_shared(bytes.clone());
             delivered += 1;
+            if c.out.len() > self.config.max_queue {
+                over.push(k);
+            }
             if !c.dirty {
                 c.dirty = true;
                 self.dirty.push(k);
             }
         }
-        for k in overflowed {
-            self.overflow(k);
+        for k in over {
+            self.check_cap(k);
         }
         delivered
     }
 
-    fn overflow(&mut self, t: usize) {
+    /// A queue over the cap first gets a chance to drain into the socket; whoever is
+    /// still over after that is not keeping up and is dropped as too slow.
+    fn check_cap(&mut self, t: usize) {
         let cap = self.config.max_queue;
-        self.kill(
-            t,
-            LeaveReason::TooSlow,
-            &format!("output queue passed {cap} bytes"),
-        );
+        let Some(c) = self.conns.get_mut(t) else {
+            return;
+        };
+        if c.out.len() <= cap {
+            return;
+        }
+        if let Err(e) = c.write_pending() {
+            log::debug!("write to client {}: {e}", c.id);
+            return self.kill(t, LeaveReason::Lost, "");
+        }
+        if c.out.len() > cap {
+            self.kill(
+                t,
+                LeaveReason::TooSlow,
+                &format!("output queue passed {cap} bytes"),
+            );
+        }
     }
 
     fn flush_dirty(&mut self) {
@@ -436,21 +444,9 @@ impl Server {
         if c.phase == Phase::Dead {
             return;
         }
-        while !c.out.is_empty() {
-            match c.out.write_to(&mut c.stream) {
-                Ok(0) => {
-                    self.kill(t, LeaveReason::Lost, "");
-                    return;
-                }
-                Ok(n) => c.bytes_out += n as u64,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    log::debug!("write to client {}: {e}", c.id);
-                    self.kill(t, LeaveReason::Lost, "");
-                    return;
-                }
-            }
+        if let Err(e) = c.write_pending() {
+            log::debug!("write to client {}: {e}", c.id);
+            return self.kill(t, LeaveReason::Lost, "");
         }
         let want_write = !c.out.is_empty();
         if want_write != c.wants_write {
