@@ -21,6 +21,8 @@ pub struct Config {
     pub max_queue: usize,
     /// The welcome text's first part; natterd adds how many users are online.
     pub motd: String,
+    /// Ended sessions kept for `STATUS`.
+    pub session_history: usize,
 }
 
 impl Default for Config {
@@ -31,6 +33,7 @@ impl Default for Config {
             max_clients: DEFAULT_MAX_CLIENTS,
             max_queue: DEFAULT_MAX_QUEUE,
             motd: format!("Welcome to natter on {}", hostname()),
+            session_history: crate::sessions::DEFAULT_SESSION_HISTORY,
         }
     }
 }

@@ -3,8 +3,9 @@
 //! handler decides what the bytes mean.
 
 use crate::out_queue::OutQueue;
+use crate::services::Game;
 use mio::net::TcpStream;
-use natter_protocol::{Time, UserName};
+use natter_protocol::{SessionInfo, Time, UserName};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -34,6 +35,13 @@ pub struct Conn {
     pub out: OutQueue,
     pub name: Option<UserName>,
     pub named_at: Time,
+    /// The name this session took, kept after it leaves for `STATUS`.
+    pub session_name: Option<UserName>,
+    /// When it left (or began closing); `None` while live.
+    pub ended: Option<Time>,
+    /// Order among ended sessions (1 = the first to end).
+    pub ended_seq: u64,
+    pub game: Option<Game>,
     pub phase: Phase,
     /// Already on the loop's dirty list this turn.
     pub dirty: bool,
@@ -56,6 +64,10 @@ impl Conn {
             out: OutQueue::default(),
             name: None,
             named_at: Time(0),
+            session_name: None,
+            ended: None,
+            ended_seq: 0,
+            game: None,
             phase: Phase::Open,
             dirty: false,
             wants_write: false,
@@ -88,6 +100,18 @@ impl Conn {
             }
         }
         Ok(())
+    }
+
+    pub fn session(&self) -> SessionInfo {
+        SessionInfo {
+            conn_id: self.id,
+            name: self.session_name.clone(),
+            addr: self.addr,
+            connected: self.connected,
+            ended: self.ended,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+        }
     }
 
     /// How the console names this connection: `alice (client 7)` or `client 7`.

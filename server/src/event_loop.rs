@@ -13,9 +13,10 @@
 
 use crate::config::{Config, CLOSE_DEADLINE_MS};
 use crate::conn::{Conn, Phase};
+use crate::sessions::SessionHistory;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
-use natter_protocol::{Decoded, LeaveReason, ServerFrame, UserName};
+use natter_protocol::{Decoded, LeaveReason, ServerFrame, Time, UserName};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use std::collections::HashMap;
@@ -55,6 +56,9 @@ pub struct Server {
     emfile_logged: bool,
     scratch: Vec<u8>,
     pub(crate) started: Instant,
+    pub(crate) history: SessionHistory,
+    /// Sessions ended so far; numbers them so STATUS can list the most recent first.
+    ended_count: u64,
     shutting_down: Option<Instant>,
 }
 
@@ -75,6 +79,8 @@ impl Server {
             signals,
             conns: Slab::new(),
             names: HashMap::new(),
+            history: SessionHistory::new(config.session_history),
+            ended_count: 0,
             config,
             next_conn_id: 1,
             dirty: Vec::new(),
@@ -258,10 +264,7 @@ impl Server {
     fn on_readable(&mut self, t: usize) {
         let mut budget = READ_BUDGET;
         let mut scratch = std::mem::take(&mut self.scratch);
-        loop {
-            let Some(conn) = self.conns.get_mut(t) else {
-                break;
-            };
+        while let Some(conn) = self.conns.get_mut(t) {
             match conn.phase {
                 Phase::Dead => break,
                 Phase::Draining { .. } => {
@@ -424,15 +427,12 @@ impl Server {
 
     fn flush_dirty(&mut self) {
         // Flushing can kill a connection, whose LEAVE makes others dirty: go until quiet.
-        loop {
-            self.broadcast_leaves();
-            let dirty = std::mem::take(&mut self.dirty);
-            if dirty.is_empty() {
-                break;
-            }
-            for t in dirty {
+        self.broadcast_leaves();
+        while !self.dirty.is_empty() {
+            for t in std::mem::take(&mut self.dirty) {
                 self.flush(t);
             }
+            self.broadcast_leaves();
         }
     }
 
@@ -531,6 +531,9 @@ impl Server {
         let Some(c) = self.conns.get_mut(t) else {
             return;
         };
+        c.ended = Some(Time::now());
+        self.ended_count += 1;
+        c.ended_seq = self.ended_count;
         let label = c.label();
         let detail = if text.is_empty() {
             String::new()
@@ -577,6 +580,7 @@ impl Server {
                 if c.phase == Phase::Dead {
                     let mut c = self.conns.remove(t);
                     let _ = self.poll.registry().deregister(&mut c.stream);
+                    self.history.push(c.ended_seq, c.session());
                     log::debug!("client {} closed", c.id);
                 }
             }

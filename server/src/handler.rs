@@ -5,7 +5,10 @@
 //! the loop flushes each connection once per turn.
 
 use crate::event_loop::Server;
-use natter_protocol::{ErrorCode, LeaveReason, Reply, Request, ServerFrame, Time};
+use crate::services::{self, Game, Hint, GUESS_HI, GUESS_LO};
+use natter_protocol::{
+    ErrorCode, GuessReply, LeaveReason, Reply, Request, ServerFrame, SessionInfo, Time,
+};
 
 impl Server {
     pub(crate) fn handle(&mut self, t: usize, req: Request) {
@@ -38,6 +41,13 @@ impl Server {
             Request::Say { text } => self.say(t, text),
             Request::Tell { name, text } => self.tell(t, name, text),
             Request::Who => self.who(t),
+            Request::Status => self.status(t),
+            Request::Echo { text } => self.reply(t, Reply::Echo { text }),
+            Request::Calc { expr } => match services::calc(&expr) {
+                Ok(result) => self.reply(t, Reply::Calc { result }),
+                Err(e) => self.error(t, ErrorCode::Calc, &e.to_string()),
+            },
+            Request::Guess { guess } => self.guess(t, guess),
             other => self.error(
                 t,
                 ErrorCode::UnknownCommand,
@@ -74,6 +84,7 @@ impl Server {
             return;
         };
         c.name = Some(name.clone());
+        c.session_name = Some(name.clone());
         c.named_at = Time::now();
         log::info!("client {} is now {name}", c.id);
         self.reply(t, Reply::Hello { name: name.clone() });
@@ -131,5 +142,66 @@ impl Server {
             self.send(t, u);
         }
         self.reply(t, Reply::Who { count });
+    }
+
+    /// Live sessions by connection id, then the ended ones, most recent first.
+    fn status(&mut self, t: usize) {
+        let mut live = Vec::new();
+        let mut ended: Vec<(u64, SessionInfo)> = self.history.iter().cloned().collect();
+        for (_, c) in self.conns.iter() {
+            if c.is_open() {
+                live.push(c.session());
+            } else {
+                // Still closing: ended, but not yet moved into the history.
+                ended.push((c.ended_seq, c.session()));
+            }
+        }
+        live.sort_by_key(|s| s.conn_id);
+        ended.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        ended.truncate(self.history.cap());
+        let active = live.len() as u64;
+        for s in live.into_iter().chain(ended.into_iter().map(|(_, s)| s)) {
+            self.send(t, &ServerFrame::Session(s));
+        }
+        let reply = Reply::Status {
+            active,
+            max_clients: self.config.max_clients as u64,
+            uptime_s: self.started.elapsed().as_secs(),
+        };
+        self.reply(t, reply);
+    }
+
+    fn guess(&mut self, t: usize, guess: Option<u64>) {
+        let Some(c) = self.conns.get_mut(t) else {
+            return;
+        };
+        let Some(n) = guess else {
+            // A bare GUESS always starts afresh, dropping a running game.
+            c.game = Some(Game::new(services::random_seed()));
+            return self.reply(
+                t,
+                Reply::Guess(GuessReply::Started {
+                    lo: GUESS_LO,
+                    hi: GUESS_HI,
+                }),
+            );
+        };
+        if !(GUESS_LO..=GUESS_HI).contains(&n) {
+            let text = format!("a guess is a whole number from {GUESS_LO} to {GUESS_HI}, not {n}");
+            return self.error(t, ErrorCode::BadRequest, &text);
+        }
+        let game = c
+            .game
+            .get_or_insert_with(|| Game::new(services::random_seed()));
+        let (hint, tries) = game.guess(n);
+        let reply = match hint {
+            Hint::Higher => GuessReply::Higher { tries },
+            Hint::Lower => GuessReply::Lower { tries },
+            Hint::Correct => {
+                c.game = None;
+                GuessReply::Correct { tries }
+            }
+        };
+        self.reply(t, Reply::Guess(reply));
     }
 }

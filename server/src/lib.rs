@@ -5,15 +5,19 @@
 //! - `event_loop`: accept, read, flush, close; the mio traps are handled there.
 //! - `handler`: what each request means.
 //! - `conn`, `out_queue`: one connection's state and its queued output.
+//! - `services`: the calculator and the guessing game; `sessions`: ended sessions for STATUS.
 
 mod config;
 mod conn;
 mod event_loop;
 mod handler;
 mod out_queue;
+mod services;
+mod sessions;
 
 pub use config::{hostname, parse_size, Config, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_QUEUE};
 pub use event_loop::Server;
+pub use sessions::DEFAULT_SESSION_HISTORY;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

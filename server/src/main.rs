@@ -37,6 +37,9 @@ struct Args {
     /// Welcome text sent to every connection (natterd adds how many users are online).
     #[arg(long)]
     motd: Option<String>,
+    /// How many ended sessions `STATUS` remembers (live ones are always listed).
+    #[arg(long, default_value_t = natter_server::DEFAULT_SESSION_HISTORY)]
+    session_history: usize,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log_level: LevelFilter,
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         port: args.port,
         max_clients: args.max_clients.max(1),
         max_queue: args.max_queue.min(usize::MAX as u64) as usize,
+        session_history: args.session_history,
         ..Config::default()
     };
     if let Some(m) = args.motd {
@@ -194,7 +198,7 @@ fn raise_fd_limit() -> Option<u64> {
             lim.rlim_cur,
             lim.rlim_max
         );
-        Some(lim.rlim_cur as u64)
+        Some(lim.rlim_cur)
     }
 }
 

@@ -1,0 +1,73 @@
+//! `SessionHistory`: the most recent ended sessions, kept for `STATUS`. Bounded, so
+//! memory never grows with the number of past connections.
+
+use natter_protocol::SessionInfo;
+use std::collections::VecDeque;
+
+/// Ended sessions kept unless `--session-history` says otherwise.
+pub const DEFAULT_SESSION_HISTORY: usize = 100;
+
+pub struct SessionHistory {
+    /// (order of ending, session), oldest first.
+    ended: VecDeque<(u64, SessionInfo)>,
+    cap: usize,
+}
+
+impl SessionHistory {
+    pub fn new(cap: usize) -> SessionHistory {
+        SessionHistory {
+            ended: VecDeque::new(),
+            cap,
+        }
+    }
+
+    pub fn push(&mut self, seq: u64, s: SessionInfo) {
+        if self.cap == 0 {
+            return;
+        }
+        if self.ended.len() == self.cap {
+            self.ended.pop_front();
+        }
+        self.ended.push_back((seq, s));
+    }
+
+    /// Every kept session with its order of ending.
+    pub fn iter(&self) -> impl Iterator<Item = &(u64, SessionInfo)> {
+        self.ended.iter()
+    }
+
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use natter_protocol::Time;
+
+    fn s(id: u64) -> SessionInfo {
+        SessionInfo {
+            conn_id: id,
+            name: None,
+            addr: "127.0.0.1:1".parse().unwrap(),
+            connected: Time(0),
+            ended: Some(Time(1)),
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+
+    #[test]
+    fn keeps_only_the_most_recent() {
+        let mut h = SessionHistory::new(3);
+        for id in 1..=5 {
+            h.push(id, s(id));
+        }
+        let ids: Vec<u64> = h.iter().map(|(_, s)| s.conn_id).collect();
+        assert_eq!(ids, [3, 4, 5]);
+        let mut none = SessionHistory::new(0);
+        none.push(1, s(1));
+        assert_eq!(none.iter().count(), 0);
+    }
+}
