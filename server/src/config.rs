@@ -1,7 +1,9 @@
 //! `Config`: every setting natterd runs with, and the parsing of sizes like `1M`.
 //! Defaults and the reason for each limit live here, in one place.
 
+use crate::files::OnDuplicate;
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 /// Default per-connection output cap: about 250 full-length chat lines, plenty for a
 /// reader that is merely slow, small enough that 1,000 stuck readers cannot take
@@ -23,6 +25,24 @@ pub struct Config {
     pub motd: String,
     /// Ended sessions kept for `STATUS`.
     pub session_history: usize,
+    pub shared_dir: PathBuf,
+    /// Largest upload accepted.
+    pub max_file_size: u64,
+    pub on_duplicate: OnDuplicate,
+    /// Refuse PUT, DELETE and RENAME.
+    pub read_only: bool,
+}
+
+/// Default upload cap: big enough for a film, small enough for an SD card.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
+
+/// The shared folder when no flag names one: `SERVER_SHARED_FILES`, then
+/// `SERVERSHAREDFILES`, then `./SharedFiles`.
+pub fn default_shared_dir() -> PathBuf {
+    ["SERVER_SHARED_FILES", "SERVERSHAREDFILES"]
+        .iter()
+        .find_map(|v| std::env::var_os(v).filter(|s| !s.is_empty()))
+        .map_or_else(|| PathBuf::from("SharedFiles"), PathBuf::from)
 }
 
 impl Default for Config {
@@ -34,6 +54,10 @@ impl Default for Config {
             max_queue: DEFAULT_MAX_QUEUE,
             motd: format!("Welcome to natter on {}", hostname()),
             session_history: crate::sessions::DEFAULT_SESSION_HISTORY,
+            shared_dir: default_shared_dir(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            on_duplicate: OnDuplicate::Rename,
+            read_only: false,
         }
     }
 }

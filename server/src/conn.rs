@@ -2,6 +2,7 @@
 //! under its mio token. It holds state only; the event loop does the I/O and the
 //! handler decides what the bytes mean.
 
+use crate::files::{FileSend, Upload};
 use crate::out_queue::OutQueue;
 use crate::services::Game;
 use mio::net::TcpStream;
@@ -42,6 +43,8 @@ pub struct Conn {
     /// Order among ended sessions (1 = the first to end).
     pub ended_seq: u64,
     pub game: Option<Game>,
+    pub downloads: Vec<FileSend>,
+    pub uploads: Vec<Upload>,
     pub phase: Phase,
     /// Already on the loop's dirty list this turn.
     pub dirty: bool,
@@ -68,6 +71,8 @@ impl Conn {
             ended: None,
             ended_seq: 0,
             game: None,
+            downloads: Vec::new(),
+            uploads: Vec::new(),
             phase: Phase::Open,
             dirty: false,
             wants_write: false,
@@ -112,6 +117,10 @@ impl Conn {
             bytes_in: self.bytes_in,
             bytes_out: self.bytes_out,
         }
+    }
+
+    pub fn transfers(&self) -> usize {
+        self.downloads.len() + self.uploads.len()
     }
 
     /// How the console names this connection: `alice (client 7)` or `client 7`.

@@ -13,6 +13,7 @@
 
 use crate::config::{Config, CLOSE_DEADLINE_MS};
 use crate::conn::{Conn, Phase};
+use crate::files::SharedFolder;
 use crate::sessions::SessionHistory;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
@@ -32,6 +33,11 @@ const SIGNALS: Token = Token(usize::MAX - 2);
 const READ_BUDGET: usize = 64 * 1024;
 /// One read's size; also the size of the loop's single scratch buffer.
 const READ_CHUNK: usize = 64 * 1024;
+/// A download reads its next chunk only while the connection's queue is below this,
+/// so the socket's pace pulls the file through and a transfer holds about one chunk.
+pub(crate) const LOW_WATER: usize = 64 * 1024;
+/// Bytes one connection's downloads may queue per loop turn before others get a go.
+const PUMP_BUDGET: usize = 1024 * 1024;
 /// How long accepting pauses after the process ran out of descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -47,6 +53,10 @@ pub struct Server {
     /// Connections with queued output, flushed once at the end of the turn.
     dirty: Vec<usize>,
     still_readable: Vec<usize>,
+    /// Connections whose downloads stopped on their budget, not on a full socket.
+    pumping: Vec<usize>,
+    pub(crate) folder: SharedFolder,
+    pub(crate) next_xfer: u64,
     draining: Vec<usize>,
     dead: Vec<usize>,
     /// Departures whose `LEAVE` is still to be broadcast; a queue rather than
@@ -64,6 +74,20 @@ pub struct Server {
 
 impl Server {
     pub fn new(listener: std::net::TcpListener, config: Config) -> io::Result<Server> {
+        let folder = SharedFolder::open(&config.shared_dir).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot use shared folder {}: {e}",
+                    config.shared_dir.display()
+                ),
+            )
+        })?;
+        log::info!(
+            "shared folder: {}{}",
+            folder.root().display(),
+            if config.read_only { " (read-only)" } else { "" }
+        );
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
         let poll = Poll::new()?;
@@ -85,6 +109,9 @@ impl Server {
             next_conn_id: 1,
             dirty: Vec::new(),
             still_readable: Vec::new(),
+            pumping: Vec::new(),
+            folder,
+            next_xfer: 1,
             draining: Vec::new(),
             dead: Vec::new(),
             leaves: Vec::new(),
@@ -128,6 +155,9 @@ impl Server {
             for t in std::mem::take(&mut self.still_readable) {
                 self.on_readable(t);
             }
+            for t in std::mem::take(&mut self.pumping) {
+                self.mark_dirty(t);
+            }
             self.resume_accepting();
             self.flush_dirty();
             self.reap();
@@ -140,7 +170,7 @@ impl Server {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.still_readable.is_empty() {
+        if !self.still_readable.is_empty() || !self.pumping.is_empty() {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
@@ -444,10 +474,28 @@ impl Server {
         if c.phase == Phase::Dead {
             return;
         }
-        if let Err(e) = c.write_pending() {
-            log::debug!("write to client {}: {e}", c.id);
-            return self.kill(t, LeaveReason::Lost, "");
+        let mut budget = PUMP_BUDGET;
+        loop {
+            let queued = self.fill_downloads(t, &mut budget);
+            let Some(c) = self.conns.get_mut(t) else {
+                return;
+            };
+            if let Err(e) = c.write_pending() {
+                log::debug!("write to client {}: {e}", c.id);
+                return self.kill(t, LeaveReason::Lost, "");
+            }
+            if !c.out.is_empty() || c.downloads.is_empty() {
+                break;
+            }
+            if budget == 0 || queued == 0 {
+                // Out of budget with the socket still taking bytes: go on next turn.
+                self.pumping.push(t);
+                break;
+            }
         }
+        let Some(c) = self.conns.get_mut(t) else {
+            return;
+        };
         let want_write = !c.out.is_empty();
         if want_write != c.wants_write {
             let interest = if want_write {
@@ -534,6 +582,22 @@ impl Server {
         c.ended = Some(Time::now());
         self.ended_count += 1;
         c.ended_seq = self.ended_count;
+        let uploads = std::mem::take(&mut c.uploads);
+        c.downloads.clear();
+        for up in uploads {
+            log::info!(
+                "{}: upload of {} abandoned at {} of {} bytes",
+                c.label(),
+                up.stored_as,
+                up.received,
+                up.size
+            );
+            // Dropping the upload removes its temporary file.
+            self.folder.release(&up.stored_as);
+        }
+        let Some(c) = self.conns.get_mut(t) else {
+            return;
+        };
         let label = c.label();
         let detail = if text.is_empty() {
             String::new()

@@ -22,17 +22,7 @@ impl Server {
             // No secret is configured, so AUTH is accepted and changes nothing.
             Request::Auth { .. } => self.reply(t, Reply::Auth),
             Request::Hello { name } => self.hello(t, name),
-            Request::Data { xfer, .. } => {
-                // An upload piece for a transfer this connection does not have.
-                self.send(
-                    t,
-                    &ServerFrame::Failed {
-                        xfer,
-                        code: ErrorCode::NoSuchTransfer,
-                        text: format!("no upload {xfer} is in progress on this connection"),
-                    },
-                );
-            }
+            Request::Data { xfer, data } => self.data(t, xfer, &data),
             _ if !named => self.error(
                 t,
                 ErrorCode::NoName,
@@ -48,11 +38,12 @@ impl Server {
                 Err(e) => self.error(t, ErrorCode::Calc, &e.to_string()),
             },
             Request::Guess { guess } => self.guess(t, guess),
-            other => self.error(
-                t,
-                ErrorCode::UnknownCommand,
-                &format!("{} is not served by this natterd yet", other.verb()),
-            ),
+            Request::Files => self.files(t),
+            Request::Get { file, offset } => self.get(t, file, offset),
+            Request::Put { file, size } => self.put(t, file, size),
+            Request::Abort { xfer } => self.abort(t, xfer),
+            Request::Delete { file } => self.delete(t, file),
+            Request::Rename { old, new } => self.rename(t, old, new),
         }
     }
 

@@ -5,18 +5,25 @@
 //! - `event_loop`: accept, read, flush, close; the mio traps are handled there.
 //! - `handler`: what each request means.
 //! - `conn`, `out_queue`: one connection's state and its queued output.
+//! - `files`: the shared folder, downloads and uploads; `transfers`: their requests.
 //! - `services`: the calculator and the guessing game; `sessions`: ended sessions for STATUS.
 
 mod config;
 mod conn;
 mod event_loop;
+mod files;
 mod handler;
 mod out_queue;
 mod services;
 mod sessions;
+mod transfers;
 
-pub use config::{hostname, parse_size, Config, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_QUEUE};
+pub use config::{
+    default_shared_dir, hostname, parse_size, Config, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_MAX_QUEUE,
+};
 pub use event_loop::Server;
+pub use files::OnDuplicate;
 pub use sessions::DEFAULT_SESSION_HISTORY;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use log::LevelFilter;
-use natter_server::{parse_size, Config, DEFAULT_MAX_CLIENTS};
+use natter_server::{parse_size, Config, OnDuplicate, DEFAULT_MAX_CLIENTS};
 use simplelog::{ColorChoice, CombinedLogger, SharedLogger, TermLogger, TerminalMode, WriteLogger};
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -40,12 +40,31 @@ struct Args {
     /// How many ended sessions `STATUS` remembers (live ones are always listed).
     #[arg(long, default_value_t = natter_server::DEFAULT_SESSION_HISTORY)]
     session_history: usize,
+    /// The shared folder (created if missing). Default: $SERVER_SHARED_FILES, else
+    /// $SERVERSHAREDFILES, else ./SharedFiles.
+    #[arg(long)]
+    shared_dir: Option<PathBuf>,
+    /// Largest upload accepted (K/M/G suffixes).
+    #[arg(long, default_value = "1G", value_parser = parse_size_arg)]
+    max_file_size: u64,
+    /// When an upload's name is taken: store it as name_1.ext (rename) or refuse (reject).
+    #[arg(long, value_enum, default_value_t = Duplicate::Rename)]
+    on_duplicate: Duplicate,
+    /// Refuse uploads, deletes and renames.
+    #[arg(long)]
+    read_only: bool,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log_level: LevelFilter,
     /// Also append the log to this file.
     #[arg(long)]
     log_file: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Duplicate {
+    Rename,
+    Reject,
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {
@@ -67,6 +86,16 @@ fn main() -> ExitCode {
         max_clients: args.max_clients.max(1),
         max_queue: args.max_queue.min(usize::MAX as u64) as usize,
         session_history: args.session_history,
+        shared_dir: args
+            .shared_dir
+            .clone()
+            .unwrap_or_else(natter_server::default_shared_dir),
+        max_file_size: args.max_file_size,
+        on_duplicate: match args.on_duplicate {
+            Duplicate::Rename => OnDuplicate::Rename,
+            Duplicate::Reject => OnDuplicate::Reject,
+        },
+        read_only: args.read_only,
         ..Config::default()
     };
     if let Some(m) = args.motd {

@@ -5,7 +5,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,14 +17,45 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub struct Natterd {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The shared folder; one the harness made is removed on drop.
+    pub dir: PathBuf,
+    owns_dir: bool,
     log: Arc<Mutex<String>>,
+}
+
+/// A new empty directory under the system's temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "natter-test-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
 }
 
 impl Natterd {
     pub fn start(args: &[&str]) -> Natterd {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_natterd"))
-            .arg("0")
-            .args(args)
+        let dir = temp_dir("shared");
+        let mut srv = Natterd::start_in(&dir, args, &[]);
+        srv.owns_dir = true;
+        srv
+    }
+
+    /// Starts natterd with `dir` as its shared folder (unless `args` name another)
+    /// and extra environment variables.
+    pub fn start_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Natterd {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_natterd"));
+        cmd.arg("0").args(args);
+        if !args.contains(&"--shared-dir") && env.is_empty() {
+            cmd.arg("--shared-dir").arg(dir);
+        }
+        let mut child = cmd
+            .env_remove("SERVER_SHARED_FILES")
+            .env_remove("SERVERSHAREDFILES")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -47,7 +80,13 @@ impl Natterd {
                 l.clear();
             }
         });
-        Natterd { child, addr, log }
+        Natterd {
+            child,
+            addr,
+            dir: dir.to_path_buf(),
+            owns_dir: false,
+            log,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -123,6 +162,9 @@ impl Drop for Natterd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -182,6 +224,74 @@ impl Peer {
                 Err(e) => panic!("read: {e}"),
             }
         }
+    }
+
+    /// Exactly `n` raw bytes (a DATA body).
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let end = Instant::now() + WAIT;
+        while self.buf.len() < n {
+            let left = end.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "body of {n} bytes did not arrive");
+            self.stream.set_read_timeout(Some(left)).expect("timeout");
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => panic!("EOF inside a DATA body"),
+                Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        self.buf.drain(..n).collect()
+    }
+
+    /// Reads a download after its `OK GET`: the body, and any other lines that came
+    /// in between (chat interleaved with the data), up to `DONE`.
+    pub fn receive(&mut self, xfer: u64) -> (Vec<u8>, Vec<String>) {
+        let mut body = Vec::new();
+        let mut other = Vec::new();
+        loop {
+            let l = self.line().expect("connection open during download");
+            if let Some(rest) = l.strip_prefix("DATA ") {
+                let (x, n) = rest.split_once(' ').expect("DATA header");
+                assert_eq!(x.parse::<u64>().unwrap(), xfer);
+                let n: usize = n.parse().unwrap();
+                assert!(n <= 65536);
+                body.extend(self.bytes(n));
+            } else if l == format!("DONE {xfer}") {
+                return (body, other);
+            } else {
+                other.push(l);
+            }
+        }
+    }
+
+    /// GET a file; returns the transfer id and the size the server announced.
+    pub fn get(&mut self, file: &str, offset: Option<u64>) -> (u64, u64) {
+        match offset {
+            Some(o) => self.send(&format!("GET {file} {o}\n")),
+            None => self.send(&format!("GET {file}\n")),
+        }
+        let l = self.expect_prefix("OK GET ");
+        let f: Vec<&str> = l.split(' ').collect();
+        (f[2].parse().unwrap(), f[4].parse().unwrap())
+    }
+
+    /// PUT a whole file in DATA frames of at most 64 KiB; returns the xfer and the
+    /// name the server will store it as.
+    pub fn put(&mut self, name: &str, data: &[u8]) -> (u64, String) {
+        self.send(&format!("PUT {name} {}\n", data.len()));
+        let l = self.expect_prefix("OK PUT ");
+        let f: Vec<&str> = l.split(' ').collect();
+        let xfer: u64 = f[2].parse().unwrap();
+        for chunk in data.chunks(65536) {
+            self.send(&format!("DATA {xfer} {}\n", chunk.len()));
+            self.send_bytes(chunk);
+        }
+        (xfer, f[3].to_string())
     }
 
     pub fn expect(&mut self, want: &str) {

@@ -1,0 +1,370 @@
+//! The shared folder over real sockets: listing, streamed downloads and uploads,
+//! names, limits, atomicity and cleanup.
+
+mod common;
+
+use common::{temp_dir, Natterd};
+use std::path::Path;
+
+/// Every byte value, many times over, in a pattern that shows misplaced bytes.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 256) as u8 ^ (i / 256) as u8)
+        .collect()
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn binary_files_round_trip_byte_for_byte() {
+    // An output cap far below the big file's size: downloads must stream, not queue.
+    let srv = Natterd::start(&["--max-queue", "128K"]);
+    let mut a = srv.join("alice");
+    for (name, data) in [
+        ("every-byte.bin", (0..=255u8).collect::<Vec<u8>>()),
+        ("empty", Vec::new()),
+        ("big%20one.bin", pattern(3 * 1024 * 1024 + 17)),
+    ] {
+        let (xfer, stored) = a.put(name, &data);
+        assert_eq!(stored, name);
+        a.expect(&format!("DONE {xfer} {name} {}", data.len()));
+        let (gx, size) = a.get(name, None);
+        assert_eq!(size, data.len() as u64);
+        let (body, other) = a.receive(gx);
+        assert!(other.is_empty(), "{other:?}");
+        assert!(
+            body == data,
+            "{name}: {} bytes back, {} sent",
+            body.len(),
+            data.len()
+        );
+    }
+    let on_disk = std::fs::read(srv.dir.join("big one.bin")).unwrap();
+    assert!(on_disk == pattern(3 * 1024 * 1024 + 17));
+    a.send("FILES\n");
+    a.expect_prefix("FILE big%20one.bin 3145745 ");
+    a.expect_prefix("FILE empty 0 ");
+    a.expect_prefix("FILE every-byte.bin 256 ");
+    a.expect("OK FILES 3");
+    srv.wait_log("alice uploaded big one.bin (3145745 bytes)");
+    srv.wait_log("alice finished downloading big one.bin (3145745 bytes)");
+}
+
+#[test]
+fn chat_is_delivered_while_a_50_mb_download_is_in_progress() {
+    let dir = temp_dir("big");
+    let data = pattern(50 * 1024 * 1024);
+    std::fs::write(dir.join("film.bin"), &data).unwrap();
+    let srv = Natterd::start_in(&dir, &[], &[]);
+    let mut a = srv.join("alice");
+    let mut b = srv.join("bob");
+    a.expect("JOIN bob");
+    let (xfer, size) = a.get("film.bin", None);
+    assert_eq!(size, data.len() as u64);
+    // Take the first chunk, so the transfer has surely started, then chat.
+    let first = a.expect_prefix(&format!("DATA {xfer} 65536"));
+    assert!(!first.is_empty());
+    let mut body = a.bytes(65536);
+    b.send("SAY hello during the film\n");
+    b.expect("OK SAY 1");
+    let (rest, other) = a.receive(xfer);
+    body.extend(rest);
+    assert_eq!(
+        other,
+        ["FROM bob hello during the film"],
+        "chat must interleave with the data"
+    );
+    assert!(body == data);
+}
+
+#[test]
+fn downloads_resume_from_an_offset() {
+    let dir = temp_dir("resume");
+    let data = pattern(200_000);
+    std::fs::write(dir.join("a.bin"), &data).unwrap();
+    let srv = Natterd::start_in(&dir, &[], &[]);
+    let mut a = srv.join("alice");
+    let (x, size) = a.get("a.bin", Some(123_457));
+    assert_eq!(size, 200_000);
+    let (body, _) = a.receive(x);
+    assert!(body == data[123_457..]);
+    let (x, _) = a.get("a.bin", Some(200_000));
+    assert_eq!(a.receive(x).0.len(), 0);
+    a.send("GET a.bin 200001\n");
+    a.expect("ERR bad-offset a.bin is 200000 bytes; cannot start at 200001");
+}
+
+#[test]
+fn hostile_names_are_refused_and_nothing_outside_is_reached() {
+    let dir = temp_dir("hostile");
+    let outside = temp_dir("outside");
+    std::fs::write(outside.join("secret.txt"), b"top secret").unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.txt"), dir.join("link.txt")).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("linkdir")).unwrap();
+    std::fs::write(dir.join(".hidden"), b"hidden").unwrap();
+    std::fs::write(dir.join("fine.txt"), b"fine").unwrap();
+    let srv = Natterd::start_in(&dir, &[], &[]);
+    let mut a = srv.join("alice");
+    for name in [
+        "../x",
+        "/etc/passwd",
+        "a/b",
+        "..",
+        ".hidden",
+        "%2e%2e%2fx",
+        "a%00b",
+        "%2E%2E",
+        "a\\b",
+    ] {
+        for verb in ["GET", "DELETE"] {
+            a.send(&format!("{verb} {name}\n"));
+            a.expect_prefix("ERR bad-name ");
+        }
+        a.send(&format!("PUT {name} 1\n"));
+        a.expect_prefix("ERR bad-name ");
+        a.send(&format!("RENAME fine.txt {name}\n"));
+        a.expect_prefix("ERR bad-name ");
+    }
+    for name in ["link.txt", "linkdir"] {
+        a.send(&format!("GET {name}\n"));
+        a.expect(&format!("ERR no-such-file no file named {name} is shared"));
+        a.send(&format!("DELETE {name}\n"));
+        a.expect(&format!("ERR no-such-file no file named {name} is shared"));
+    }
+    a.send("FILES\n");
+    a.expect_prefix("FILE fine.txt 4 ");
+    a.expect("OK FILES 1");
+    assert_eq!(
+        std::fs::read(outside.join("secret.txt")).unwrap(),
+        b"top secret"
+    );
+    let _ = std::fs::remove_dir_all(&outside);
+}
+
+#[test]
+fn an_over_limit_put_is_refused_before_anything_is_written() {
+    let srv = Natterd::start(&["--max-file-size", "1K"]);
+    let mut a = srv.join("alice");
+    a.send("PUT big.bin 1025\n");
+    a.expect("ERR too-large big.bin is 1025 bytes; this server takes files up to 1024 bytes");
+    a.send("PUT huge.bin 18446744073709551615\n");
+    a.expect_prefix("ERR too-large ");
+    assert!(entries(&srv.dir).is_empty());
+    let (x, _) = a.put("ok.bin", &[7u8; 1024]);
+    a.expect(&format!("DONE {x} ok.bin 1024"));
+}
+
+#[test]
+fn more_bytes_than_declared_fail_and_leave_nothing() {
+    let srv = Natterd::start(&[]);
+    let mut a = srv.join("alice");
+    a.send("PUT short.txt 3\n");
+    a.expect_prefix("OK PUT ");
+    a.send_bytes(b"DATA 1 5\nhello");
+    a.expect("FAILED 1 too-large short.txt was declared as 3 bytes; more arrived");
+    a.send("PING\n");
+    a.expect("OK PING");
+    assert!(entries(&srv.dir).is_empty());
+}
+
+#[test]
+fn concurrent_uploads_of_one_name_get_distinct_names() {
+    let srv = Natterd::start(&[]);
+    let mut a = srv.join("alice");
+    let mut b = srv.join("bob");
+    a.expect("JOIN bob");
+    a.send("PUT song.mp3 4\n");
+    let la = a.expect_prefix("OK PUT ");
+    b.send("PUT song.mp3 4\n");
+    let lb = b.expect_prefix("OK PUT ");
+    assert!(la.ends_with(" song.mp3"), "{la}");
+    assert!(lb.ends_with(" song_1.mp3"), "{lb}");
+    let xa: u64 = la.split(' ').nth(2).unwrap().parse().unwrap();
+    let xb: u64 = lb.split(' ').nth(2).unwrap().parse().unwrap();
+    b.send_bytes(format!("DATA {xb} 4\nbbbb").as_bytes());
+    b.expect(&format!("DONE {xb} song_1.mp3 4"));
+    a.expect("SHARED bob song_1.mp3 4");
+    a.send_bytes(format!("DATA {xa} 4\naaaa").as_bytes());
+    a.expect(&format!("DONE {xa} song.mp3 4"));
+    b.expect("SHARED alice song.mp3 4");
+    assert_eq!(std::fs::read(srv.dir.join("song.mp3")).unwrap(), b"aaaa");
+    assert_eq!(std::fs::read(srv.dir.join("song_1.mp3")).unwrap(), b"bbbb");
+    // A third upload of the name now goes to _2; with --on-duplicate reject it would fail.
+    let (x, stored) = a.put("song.mp3", b"c");
+    assert_eq!(stored, "song_2.mp3");
+    a.expect(&format!("DONE {x} song_2.mp3 1"));
+}
+
+#[test]
+fn on_duplicate_reject_refuses_a_taken_name() {
+    let dir = temp_dir("reject");
+    std::fs::write(dir.join("a.txt"), b"x").unwrap();
+    let srv = Natterd::start_in(
+        &dir,
+        &[
+            "--on-duplicate",
+            "reject",
+            "--shared-dir",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let mut a = srv.join("alice");
+    a.send("PUT a.txt 1\n");
+    a.expect("ERR exists a.txt already exists");
+}
+
+#[test]
+fn a_disconnect_mid_upload_leaves_neither_file_nor_temporary() {
+    let srv = Natterd::start(&[]);
+    let mut watcher = srv.join("watcher");
+    let mut a = srv.join("alice");
+    watcher.expect("JOIN alice");
+    a.send("PUT half.bin 100000\n");
+    a.expect_prefix("OK PUT ");
+    a.send_bytes(b"DATA 1 50000\n");
+    a.send_bytes(&[1u8; 50000]);
+    a.send("PING\n");
+    a.expect("OK PING");
+    assert_eq!(
+        entries(&srv.dir).len(),
+        1,
+        "the temporary exists while uploading"
+    );
+    assert!(entries(&srv.dir)[0].starts_with('.'));
+    drop(a);
+    watcher.expect("LEAVE alice lost");
+    srv.wait_log("upload of half.bin abandoned at 50000 of 100000 bytes");
+    assert!(entries(&srv.dir).is_empty(), "{:?}", entries(&srv.dir));
+}
+
+#[test]
+fn abort_stops_transfers_both_ways() {
+    let dir = temp_dir("abort");
+    std::fs::write(dir.join("big.bin"), pattern(10 * 1024 * 1024)).unwrap();
+    let srv = Natterd::start_in(&dir, &[], &[]);
+    let mut a = srv.join("alice");
+    a.send("PUT up.bin 10\nDATA 2 3\nabc");
+    a.expect("OK PUT 1 up.bin");
+    a.expect("FAILED 2 no-such-transfer no upload 2 is in progress on this connection");
+    a.send("ABORT 1\n");
+    a.expect("OK ABORT 1");
+    assert_eq!(entries(&srv.dir), ["big.bin"]);
+    a.send("ABORT 1\n");
+    a.expect("ERR no-such-transfer no transfer 1 is running on this connection");
+    // Abort a download after its first chunk; its data stops before DONE.
+    let (x, _) = a.get("big.bin", None);
+    a.expect_prefix(&format!("DATA {x} "));
+    a.bytes(65536);
+    a.send(&format!("ABORT {x}\n"));
+    loop {
+        let l = a.line().unwrap();
+        if l.starts_with("DATA ") {
+            let n: usize = l.rsplit(' ').next().unwrap().parse().unwrap();
+            a.bytes(n);
+            continue;
+        }
+        assert_eq!(l, format!("OK ABORT {x}"));
+        break;
+    }
+    a.send("PING\n");
+    a.expect("OK PING");
+}
+
+#[test]
+fn at_most_four_transfers_per_connection() {
+    let srv = Natterd::start(&[]);
+    let mut a = srv.join("alice");
+    for i in 0..4 {
+        a.send(&format!("PUT f{i} 10\n"));
+        a.expect_prefix("OK PUT ");
+    }
+    a.send("PUT f4 10\n");
+    a.expect("ERR busy at most 4 transfers at once; wait for one to finish or ABORT it");
+}
+
+#[test]
+fn delete_rename_and_read_only() {
+    let dir = temp_dir("ops");
+    std::fs::write(dir.join("a.txt"), b"aaa").unwrap();
+    std::fs::write(dir.join("b.txt"), b"bbb").unwrap();
+    {
+        let srv = Natterd::start_in(
+            &dir,
+            &["--read-only", "--shared-dir", dir.to_str().unwrap()],
+            &[],
+        );
+        let mut a = srv.join("alice");
+        for req in ["PUT c.txt 1", "DELETE a.txt", "RENAME a.txt c.txt"] {
+            a.send(&format!("{req}\n"));
+            a.expect("ERR read-only this server's shared folder is read-only");
+        }
+        let (x, _) = a.get("a.txt", None);
+        assert_eq!(a.receive(x).0, b"aaa");
+    }
+    let srv = Natterd::start_in(&dir, &["--shared-dir", dir.to_str().unwrap()], &[]);
+    let mut a = srv.join("alice");
+    a.send("RENAME a.txt b.txt\n");
+    a.expect("ERR exists b.txt already exists");
+    a.send("RENAME nope.txt c.txt\n");
+    a.expect("ERR no-such-file no file named nope.txt is shared");
+    a.send("RENAME a.txt c%20d.txt\n");
+    a.expect("OK RENAME a.txt c%20d.txt");
+    a.send("DELETE b.txt\n");
+    a.expect("OK DELETE b.txt");
+    a.send("DELETE b.txt\n");
+    a.expect("ERR no-such-file no file named b.txt is shared");
+    assert_eq!(entries(&dir), ["c d.txt"]);
+    srv.wait_log("alice renamed a.txt to c d.txt (3 bytes)");
+    srv.wait_log("alice deleted b.txt (3 bytes)");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_shared_folder_comes_from_the_environment() {
+    let first = temp_dir("env1");
+    let second = temp_dir("env2");
+    std::fs::write(first.join("one.txt"), b"1").unwrap();
+    std::fs::write(second.join("two.txt"), b"2").unwrap();
+    let both = [
+        ("SERVER_SHARED_FILES", first.to_str().unwrap()),
+        ("SERVERSHAREDFILES", second.to_str().unwrap()),
+    ];
+    let srv = Natterd::start_in(&first, &[], &both);
+    let mut a = srv.join("alice");
+    a.send("FILES\n");
+    a.expect_prefix("FILE one.txt 1 ");
+    a.expect("OK FILES 1");
+    drop(srv);
+    let srv = Natterd::start_in(&second, &[], &both[1..]);
+    let mut a = srv.join("alice");
+    a.send("FILES\n");
+    a.expect_prefix("FILE two.txt 1 ");
+    a.expect("OK FILES 1");
+    srv.wait_log(&format!(
+        "shared folder: {}",
+        second.canonicalize().unwrap().display()
+    ));
+}
+
+#[test]
+fn stale_temporaries_are_removed_at_startup_and_a_missing_folder_is_created() {
+    let dir = temp_dir("stale");
+    std::fs::write(dir.join(".natter-upload-99-1-1"), b"half").unwrap();
+    let srv = Natterd::start_in(&dir, &[], &[]);
+    srv.wait_log("removed 1 unfinished upload(s)");
+    assert!(entries(&dir).is_empty());
+    drop(srv);
+    let fresh = temp_dir("fresh").join("not/yet/there");
+    let srv = Natterd::start_in(&fresh, &["--shared-dir", fresh.to_str().unwrap()], &[]);
+    let _a = srv.join("alice");
+    assert!(fresh.is_dir());
+}
