@@ -4,6 +4,7 @@
 use crate::files::OnDuplicate;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Default per-connection output cap: about 250 full-length chat lines, plenty for a
 /// reader that is merely slow, small enough that 1,000 stuck readers cannot take
@@ -31,7 +32,28 @@ pub struct Config {
     pub on_duplicate: OnDuplicate,
     /// Refuse PUT, DELETE and RENAME.
     pub read_only: bool,
+    /// When set, `AUTH` with this secret must come before `HELLO`.
+    pub secret: Option<natter_protocol::Secret>,
+    /// Connections from one non-loopback address; 0 for no limit.
+    pub max_per_ip: usize,
+    /// Count loopback against `max_per_ip` too (to try the limit on one machine).
+    pub limit_loopback: bool,
+    /// A connection that has not taken a name by then is closed.
+    pub register_timeout: Duration,
+    /// A named connection that sends nothing and runs no transfer for this long is closed.
+    pub idle_timeout: Duration,
+    /// Requests per second per connection; 0 turns flood control off.
+    pub max_rate: f64,
+    pub max_burst: f64,
 }
+
+/// Default per-address limit: a household or an office behind one NAT fits, one host
+/// cannot take every slot.
+pub const DEFAULT_MAX_PER_IP: usize = 16;
+/// How long a new connection has to say HELLO.
+pub const DEFAULT_REGISTER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a named connection may stay silent; the client pings well within it.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Default upload cap: big enough for a film, small enough for an SD card.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
@@ -58,6 +80,13 @@ impl Default for Config {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             on_duplicate: OnDuplicate::Rename,
             read_only: false,
+            secret: None,
+            max_per_ip: DEFAULT_MAX_PER_IP,
+            limit_loopback: false,
+            register_timeout: DEFAULT_REGISTER_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_rate: crate::limits::DEFAULT_MAX_RATE,
+            max_burst: crate::limits::DEFAULT_MAX_BURST,
         }
     }
 }

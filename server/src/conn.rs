@@ -3,6 +3,7 @@
 //! handler decides what the bytes mean.
 
 use crate::files::{FileSend, Upload};
+use crate::limits::TokenBucket;
 use crate::out_queue::OutQueue;
 use crate::services::Game;
 use mio::net::TcpStream;
@@ -43,6 +44,15 @@ pub struct Conn {
     /// Order among ended sessions (1 = the first to end).
     pub ended_seq: u64,
     pub game: Option<Game>,
+    /// `AUTH` succeeded (or no secret is needed).
+    pub authed: bool,
+    pub auth_failures: u8,
+    pub opened_at: Instant,
+    /// Last time anything arrived from the peer.
+    pub last_active: Instant,
+    pub bucket: TokenBucket,
+    /// Out of request tokens: not read until then.
+    pub paused_until: Option<Instant>,
     pub downloads: Vec<FileSend>,
     pub uploads: Vec<Upload>,
     pub phase: Phase,
@@ -57,8 +67,15 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, id: u64, addr: SocketAddr) -> Conn {
+    pub fn new(stream: TcpStream, id: u64, addr: SocketAddr, burst: f64) -> Conn {
+        let now = Instant::now();
         Conn {
+            authed: false,
+            auth_failures: 0,
+            opened_at: now,
+            last_active: now,
+            bucket: TokenBucket::new(burst, now),
+            paused_until: None,
             stream,
             id,
             addr,

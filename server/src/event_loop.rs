@@ -14,6 +14,7 @@
 use crate::config::{Config, CLOSE_DEADLINE_MS};
 use crate::conn::{Conn, Phase};
 use crate::files::SharedFolder;
+use crate::limits::PerAddress;
 use crate::sessions::SessionHistory;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
@@ -38,6 +39,8 @@ const READ_CHUNK: usize = 64 * 1024;
 pub(crate) const LOW_WATER: usize = 64 * 1024;
 /// Bytes one connection's downloads may queue per loop turn before others get a go.
 const PUMP_BUDGET: usize = 1024 * 1024;
+/// How often registration and idle timeouts are checked.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// How long accepting pauses after the process ran out of descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -55,6 +58,10 @@ pub struct Server {
     still_readable: Vec<usize>,
     /// Connections whose downloads stopped on their budget, not on a full socket.
     pumping: Vec<usize>,
+    /// Connections out of request tokens, not read until their time comes.
+    paused: Vec<usize>,
+    per_address: PerAddress,
+    next_sweep: Instant,
     pub(crate) folder: SharedFolder,
     pub(crate) next_xfer: u64,
     draining: Vec<usize>,
@@ -110,6 +117,9 @@ impl Server {
             dirty: Vec::new(),
             still_readable: Vec::new(),
             pumping: Vec::new(),
+            paused: Vec::new(),
+            per_address: PerAddress::default(),
+            next_sweep: Instant::now() + SWEEP_EVERY,
             folder,
             next_xfer: 1,
             draining: Vec::new(),
@@ -158,6 +168,8 @@ impl Server {
             for t in std::mem::take(&mut self.pumping) {
                 self.mark_dirty(t);
             }
+            self.resume_paused();
+            self.sweep_timeouts();
             self.resume_accepting();
             self.flush_dirty();
             self.reap();
@@ -178,6 +190,14 @@ impl Server {
         let mut consider = |t: Instant| soonest = Some(soonest.map_or(t, |s| s.min(t)));
         if let Some(t) = self.shutting_down {
             consider(t);
+        }
+        if !self.conns.is_empty() {
+            consider(self.next_sweep);
+        }
+        for &k in &self.paused {
+            if let Some(t) = self.conns.get(k).and_then(|c| c.paused_until) {
+                consider(t);
+            }
         }
         for &k in &self.draining {
             if let Some(Conn {
@@ -256,6 +276,19 @@ impl Server {
             let _ = stream.shutdown(Shutdown::Write);
             return;
         }
+        let ip = addr.ip();
+        let max_per_ip = self.config.max_per_ip;
+        let exempt = PerAddress::exempt(ip) && !self.config.limit_loopback;
+        if max_per_ip > 0 && !exempt && self.per_address.count(ip) as usize >= max_per_ip {
+            log::warn!("rejected {addr}: {ip} already has {max_per_ip} connections");
+            let frame = ServerFrame::err(
+                natter_protocol::ErrorCode::ServerFull,
+                format!("too many connections from {ip} (at most {max_per_ip}); close one and try again"),
+            );
+            let _ = io::Write::write(&mut stream, &frame.to_bytes());
+            let _ = stream.shutdown(Shutdown::Write);
+            return;
+        }
         if let Err(e) = stream.set_nodelay(true) {
             log::debug!("TCP_NODELAY on {addr}: {e}");
         }
@@ -271,7 +304,10 @@ impl Server {
             log::warn!("cannot watch connection from {addr}: {e}");
             return;
         }
-        entry.insert(Conn::new(stream, id, addr));
+        let mut conn = Conn::new(stream, id, addr, self.config.max_burst);
+        conn.authed = self.config.secret.is_none();
+        entry.insert(conn);
+        self.per_address.add(ip);
         log::info!("client {id} connected from {addr}");
         let online = self.names.len();
         let text = format!(
@@ -301,6 +337,7 @@ impl Server {
                     discard_input(conn, &mut scratch);
                     break;
                 }
+                Phase::Open if conn.paused_until.is_some() => break,
                 Phase::Open => {}
             }
             if budget == 0 {
@@ -316,6 +353,7 @@ impl Server {
                 }
                 Ok(n) => {
                     conn.bytes_in += n as u64;
+                    conn.last_active = Instant::now();
                     budget = budget.saturating_sub(n);
                     self.take_input(t, &scratch[..n]);
                 }
@@ -364,6 +402,11 @@ impl Server {
         while self.conns.get(t).is_some_and(|c| c.is_open()) {
             match natter_protocol::decode_request(&bytes[used..]) {
                 Ok(Decoded::Frame(req, n)) => {
+                    if !matches!(req, natter_protocol::Request::Data { .. }) && !self.take_token(t)
+                    {
+                        // Out of tokens: leave this frame unread until one returns.
+                        break;
+                    }
                     used += n;
                     self.handle(t, req);
                 }
@@ -380,6 +423,91 @@ impl Server {
             }
         }
         used.min(bytes.len())
+    }
+
+    // ---- flood control and timeouts ----------------------------------------------------
+
+    /// One request token for `t`; false (and the connection paused) if it has none.
+    fn take_token(&mut self, t: usize) -> bool {
+        let (rate, burst) = (self.config.max_rate, self.config.max_burst);
+        if rate <= 0.0 {
+            return true;
+        }
+        let Some(c) = self.conns.get_mut(t) else {
+            return false;
+        };
+        let now = Instant::now();
+        match c.bucket.take(rate, burst, now) {
+            Ok(()) => true,
+            Err(wait) => {
+                if c.paused_until.is_none() {
+                    log::debug!(
+                        "{} is over {rate} requests/s: pausing it for {wait:?}",
+                        c.label()
+                    );
+                }
+                c.paused_until = Some(now + wait);
+                self.paused.push(t);
+                false
+            }
+        }
+    }
+
+    /// Serves paused connections whose token has come back: first what they already
+    /// sent, then their socket (whose readiness edge may have passed meanwhile).
+    fn resume_paused(&mut self) {
+        if self.paused.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut due = Vec::new();
+        self.paused.retain(|&t| match self.conns.get_mut(t) {
+            Some(c) if c.paused_until.is_some_and(|p| p <= now) => {
+                c.paused_until = None;
+                due.push(t);
+                false
+            }
+            Some(c) => c.paused_until.is_some(),
+            None => false,
+        });
+        for t in due {
+            self.take_input(t, &[]);
+            if self.conns.get(t).is_some_and(|c| c.paused_until.is_none()) {
+                self.on_readable(t);
+            }
+        }
+    }
+
+    /// Closes connections that never named themselves in time, and named ones that
+    /// have been silent too long with no transfer running.
+    fn sweep_timeouts(&mut self) {
+        let now = Instant::now();
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now + SWEEP_EVERY;
+        let (reg, idle) = (self.config.register_timeout, self.config.idle_timeout);
+        let mut expired = Vec::new();
+        for (k, c) in self.conns.iter() {
+            if !c.is_open() {
+                continue;
+            }
+            if c.name.is_none() && now.duration_since(c.opened_at) >= reg {
+                expired.push((k, format!("no HELLO within {} s", reg.as_secs())));
+            } else if c.name.is_some()
+                && c.transfers() == 0
+                && now.duration_since(c.last_active) >= idle
+            {
+                expired.push((k, format!("idle for {} s", idle.as_secs())));
+            }
+        }
+        for (t, why) in expired {
+            self.send(
+                t,
+                &ServerFrame::err(natter_protocol::ErrorCode::Timeout, why.clone()),
+            );
+            self.close(t, LeaveReason::Timeout, &why);
+        }
     }
 
     // ---- output ----------------------------------------------------------------------
@@ -644,6 +772,7 @@ impl Server {
                 if c.phase == Phase::Dead {
                     let mut c = self.conns.remove(t);
                     let _ = self.poll.registry().deregister(&mut c.stream);
+                    self.per_address.remove(c.addr.ip());
                     self.history.push(c.ended_seq, c.session());
                     log::debug!("client {} closed", c.id);
                 }

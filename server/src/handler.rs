@@ -10,6 +10,9 @@ use natter_protocol::{
     ErrorCode, GuessReply, LeaveReason, Reply, Request, ServerFrame, SessionInfo, Time,
 };
 
+/// Wrong secrets one connection may send before it is closed.
+const MAX_AUTH_FAILURES: u8 = 3;
+
 impl Server {
     pub(crate) fn handle(&mut self, t: usize, req: Request) {
         let named = self.conns.get(t).is_some_and(|c| c.name.is_some());
@@ -19,8 +22,7 @@ impl Server {
                 self.reply(t, Reply::Quit);
                 self.close(t, LeaveReason::Quit, &text);
             }
-            // No secret is configured, so AUTH is accepted and changes nothing.
-            Request::Auth { .. } => self.reply(t, Reply::Auth),
+            Request::Auth { secret } => self.auth(t, secret),
             Request::Hello { name } => self.hello(t, name),
             Request::Data { xfer, data } => self.data(t, xfer, &data),
             _ if !named => self.error(
@@ -55,8 +57,49 @@ impl Server {
         self.send(t, &ServerFrame::err(code, text));
     }
 
+    /// Without a configured secret AUTH is accepted and changes nothing.
+    fn auth(&mut self, t: usize, secret: natter_protocol::Secret) {
+        let Some(want) = &self.config.secret else {
+            return self.reply(t, Reply::Auth);
+        };
+        let ok = crate::limits::constant_time_eq(secret.as_bytes(), want.as_bytes());
+        let Some(c) = self.conns.get_mut(t) else {
+            return;
+        };
+        if ok {
+            c.authed = true;
+            return self.reply(t, Reply::Auth);
+        }
+        c.auth_failures += 1;
+        let failures = c.auth_failures;
+        // Never log what was tried: a near-miss is most of the secret.
+        log::warn!(
+            "{} from {}: wrong secret ({failures} of {MAX_AUTH_FAILURES})",
+            c.label(),
+            c.addr
+        );
+        if failures >= MAX_AUTH_FAILURES {
+            self.error(
+                t,
+                ErrorCode::AuthFailed,
+                "wrong secret; too many tries, closing",
+            );
+            self.close(t, LeaveReason::Error, "too many wrong secrets");
+        } else {
+            let text = format!("wrong secret ({failures} of {MAX_AUTH_FAILURES} tries used)");
+            self.error(t, ErrorCode::AuthFailed, &text);
+        }
+    }
+
     fn hello(&mut self, t: usize, name: natter_protocol::UserName) {
         let Some(c) = self.conns.get(t) else { return };
+        if !c.authed {
+            return self.error(
+                t,
+                ErrorCode::AuthRequired,
+                "this server needs its secret first: AUTH <secret>",
+            );
+        }
         if let Some(current) = &c.name {
             let text = format!("you are already {current}; names cannot change on a connection");
             return self.error(t, ErrorCode::AlreadyNamed, &text);

@@ -5,6 +5,7 @@
 //! - `event_loop`: accept, read, flush, close; the mio traps are handled there.
 //! - `handler`: what each request means.
 //! - `conn`, `out_queue`: one connection's state and its queued output.
+//! - `limits`: flood control, per-address counts, secret comparison.
 //! - `files`: the shared folder, downloads and uploads; `transfers`: their requests.
 //! - `services`: the calculator and the guessing game; `sessions`: ended sessions for STATUS.
 
@@ -13,17 +14,19 @@ mod conn;
 mod event_loop;
 mod files;
 mod handler;
+mod limits;
 mod out_queue;
 mod services;
 mod sessions;
 mod transfers;
 
 pub use config::{
-    default_shared_dir, hostname, parse_size, Config, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_FILE_SIZE,
-    DEFAULT_MAX_QUEUE,
+    default_shared_dir, hostname, parse_size, Config, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CLIENTS,
+    DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PER_IP, DEFAULT_MAX_QUEUE, DEFAULT_REGISTER_TIMEOUT,
 };
 pub use event_loop::Server;
 pub use files::OnDuplicate;
+pub use limits::{DEFAULT_MAX_BURST, DEFAULT_MAX_RATE};
 pub use sessions::DEFAULT_SESSION_HISTORY;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -8,6 +8,7 @@ use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Descriptors kept back from --max-clients for the listener, the poll, the log file
 /// and shared files being sent.
@@ -53,6 +54,32 @@ struct Args {
     /// Refuse uploads, deletes and renames.
     #[arg(long)]
     read_only: bool,
+    /// File holding the shared secret clients must send with AUTH (one trailing newline
+    /// is ignored). Also taken from the NATTER_SECRET environment variable. Never give
+    /// the secret itself on the command line: other users can read it there.
+    #[arg(long)]
+    secret_file: Option<PathBuf>,
+    /// Connections allowed from one address (loopback is exempt); 0 for no limit.
+    #[arg(long, default_value_t = natter_server::DEFAULT_MAX_PER_IP)]
+    max_per_ip: usize,
+    /// Apply --max-per-ip to loopback connections too (they are exempt by default so
+    /// local load tests can open thousands); for trying the limit on one machine.
+    #[arg(long)]
+    limit_loopback: bool,
+    /// Seconds a new connection has to send HELLO.
+    #[arg(long, default_value_t = natter_server::DEFAULT_REGISTER_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    register_timeout: u64,
+    /// Seconds a named client may send nothing (with no transfer running) before it
+    /// is closed; the natter client pings on its own well within this.
+    #[arg(long, default_value_t = natter_server::DEFAULT_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
+    /// Requests per second per connection before natterd stops reading it for a
+    /// while (upload DATA frames are not counted); 0 turns flood control off.
+    #[arg(long, default_value_t = natter_server::DEFAULT_MAX_RATE)]
+    max_rate: f64,
+    /// Requests a connection may send at once before --max-rate applies.
+    #[arg(long, default_value_t = natter_server::DEFAULT_MAX_BURST)]
+    max_burst: f64,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log_level: LevelFilter,
@@ -96,10 +123,23 @@ fn main() -> ExitCode {
             Duplicate::Reject => OnDuplicate::Reject,
         },
         read_only: args.read_only,
+        max_per_ip: args.max_per_ip,
+        limit_loopback: args.limit_loopback,
+        register_timeout: Duration::from_secs(args.register_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_rate: args.max_rate.max(0.0),
+        max_burst: args.max_burst.max(1.0),
         ..Config::default()
     };
-    if let Some(m) = args.motd {
+    if let Some(m) = args.motd.clone() {
         config.motd = m;
+    }
+    match load_secret(args.secret_file.as_deref()) {
+        Ok(secret) => config.secret = secret,
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::from(2);
+        }
     }
     let fd_limit = raise_fd_limit();
     if let Some(limit) = fd_limit {
@@ -137,8 +177,11 @@ fn main() -> ExitCode {
     let _ = std::io::stdout().flush();
     if local.ip().is_loopback() {
         log::info!("only this machine can connect; start with --bind 0.0.0.0 (or --bind ::) to accept other hosts");
-    } else {
-        log::warn!("listening on {} without a secret or TLS: anyone who can reach this port can chat and use the shared folder", local.ip());
+    } else if config.secret.is_none() {
+        log::warn!("*** listening on {} with no secret: anyone who can reach this port can chat and use the shared folder (see --secret-file) ***", local.ip());
+    }
+    if config.secret.is_some() {
+        log::info!("clients must send the shared secret (AUTH) before HELLO");
     }
     log::info!(
         "max clients {}, output queue cap {} bytes per connection",
@@ -155,6 +198,33 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The shared secret from --secret-file or NATTER_SECRET, if either is given.
+fn load_secret(file: Option<&std::path::Path>) -> Result<Option<natter_protocol::Secret>, String> {
+    let (bytes, from) = match (file, std::env::var_os("NATTER_SECRET")) {
+        (Some(path), _) => {
+            let mut b = std::fs::read(path).map_err(|e| {
+                format!(
+                    "cannot read the secret file {}: {}",
+                    path.display(),
+                    describe_io(&e)
+                )
+            })?;
+            if b.ends_with(b"\n") {
+                b.pop();
+                if b.ends_with(b"\r") {
+                    b.pop();
+                }
+            }
+            (b, format!("the secret file {}", path.display()))
+        }
+        (None, Some(v)) => (v.into_encoded_bytes(), "NATTER_SECRET".to_string()),
+        (None, None) => return Ok(None),
+    };
+    natter_protocol::Secret::new(&bytes)
+        .map(Some)
+        .map_err(|e| format!("{from}: {e}"))
 }
 
 fn init_logging(args: &Args) -> Result<(), String> {
