@@ -45,6 +45,8 @@ pub struct Config {
     /// Requests per second per connection; 0 turns flood control off.
     pub max_rate: f64,
     pub max_burst: f64,
+    /// Serve TLS instead of plaintext.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 /// Default per-address limit: a household or an office behind one NAT fits, one host
@@ -87,6 +89,7 @@ impl Default for Config {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_rate: crate::limits::DEFAULT_MAX_RATE,
             max_burst: crate::limits::DEFAULT_MAX_BURST,
+            tls: None,
         }
     }
 }

@@ -64,6 +64,32 @@ pub struct Conn {
     pub peer_closed: bool,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// The TLS session, on a TLS listener.
+    pub tls: Option<Box<rustls::ServerConnection>>,
+}
+
+/// Moves queued plaintext into rustls (whose own buffer is capped) and its records
+/// onto the socket, until the socket would block or everything is out.
+fn write_through_tls(
+    tls: &mut rustls::ServerConnection,
+    stream: &mut TcpStream,
+    out: &mut OutQueue,
+    bytes_out: &mut u64,
+) -> std::io::Result<()> {
+    loop {
+        if crate::tls::write_records(tls, stream)? {
+            return Ok(());
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        let n = out.write_to(&mut crate::tls::plaintext(tls))?;
+        *bytes_out += n as u64;
+        if n == 0 && !tls.wants_write() {
+            // rustls's buffer is full mid-handshake: wait for the peer.
+            return Ok(());
+        }
+    }
 }
 
 impl Conn {
@@ -94,6 +120,7 @@ impl Conn {
             dirty: false,
             wants_write: false,
             peer_closed: false,
+            tls: None,
             bytes_in: 0,
             bytes_out: 0,
         }
@@ -112,6 +139,9 @@ impl Conn {
     /// and when a queue passes its cap mid-turn: a burst that the kernel can take
     /// straight away must not count against a reader that keeps up.
     pub fn write_pending(&mut self) -> std::io::Result<()> {
+        if let Some(tls) = self.tls.as_deref_mut() {
+            return write_through_tls(tls, &mut self.stream, &mut self.out, &mut self.bytes_out);
+        }
         while !self.out.is_empty() {
             match self.out.write_to(&mut self.stream) {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
@@ -122,6 +152,28 @@ impl Conn {
             }
         }
         Ok(())
+    }
+
+    /// Reads what the peer sent, decrypted if this is a TLS connection.
+    pub fn read_plain(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.tls.as_deref_mut() {
+            Some(tls) => crate::tls::read(tls, &mut self.stream, buf),
+            None => std::io::Read::read(&mut self.stream, buf),
+        }
+    }
+
+    /// Output is waiting: queued frames, or TLS records rustls has not sent yet.
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty() || self.tls.as_ref().is_some_and(|t| t.wants_write())
+    }
+
+    /// Ends our side: a TLS close_notify (best effort), then the TCP write shutdown.
+    pub fn shut_write(&mut self) {
+        if let Some(tls) = self.tls.as_deref_mut() {
+            tls.send_close_notify();
+            let _ = crate::tls::write_records(tls, &mut self.stream);
+        }
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
     }
 
     pub fn session(&self) -> SessionInfo {

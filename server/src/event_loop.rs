@@ -305,6 +305,15 @@ impl Server {
             return;
         }
         let mut conn = Conn::new(stream, id, addr, self.config.max_burst);
+        if let Some(tls) = &self.config.tls {
+            match crate::tls::new_connection(tls) {
+                Ok(s) => conn.tls = Some(s),
+                Err(e) => {
+                    log::warn!("cannot start TLS for {addr}: {e}");
+                    return;
+                }
+            }
+        }
         conn.authed = self.config.secret.is_none();
         entry.insert(conn);
         self.per_address.add(ip);
@@ -344,7 +353,20 @@ impl Server {
                 self.still_readable.push(t);
                 break;
             }
-            match conn.stream.read(&mut scratch) {
+            match conn.read_plain(&mut scratch) {
+                Ok(n)
+                    if conn.bytes_in == 0
+                        && conn.tls.is_none()
+                        && crate::tls::looks_like_client_hello(&scratch[..n]) =>
+                {
+                    log::info!(
+                        "{} from {}: a TLS client on the plaintext port (it should connect without --tls, or natterd needs --tls-cert and --tls-key)",
+                        conn.label(),
+                        conn.addr
+                    );
+                    self.kill(t, LeaveReason::Error, "TLS on a plaintext port");
+                    break;
+                }
                 Ok(0) => {
                     // The peer will send no more. What it did send is answered; go.
                     conn.peer_closed = true;
@@ -359,6 +381,11 @@ impl Server {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    log::info!("{} from {}: TLS failed: {e}", conn.label(), conn.addr);
+                    self.kill(t, LeaveReason::Error, "TLS error");
+                    break;
+                }
                 Err(e) => {
                     log::debug!("read from client {}: {e}", conn.id);
                     self.kill(t, LeaveReason::Lost, "");
@@ -367,6 +394,14 @@ impl Server {
             }
         }
         self.scratch = scratch;
+        // Reading TLS can make rustls want to answer (handshake, alerts, key updates).
+        if self
+            .conns
+            .get(t)
+            .is_some_and(|c| c.tls.as_ref().is_some_and(|s| s.wants_write()))
+        {
+            self.mark_dirty(t);
+        }
     }
 
     /// Decodes and handles every whole frame in what arrived; keeps the partial tail.
@@ -487,9 +522,17 @@ impl Server {
         }
         self.next_sweep = now + SWEEP_EVERY;
         let (reg, idle) = (self.config.register_timeout, self.config.idle_timeout);
+        let handshake = crate::tls::HANDSHAKE_TIMEOUT.min(reg);
         let mut expired = Vec::new();
+        let mut stalled = Vec::new();
         for (k, c) in self.conns.iter() {
             if !c.is_open() {
+                continue;
+            }
+            if c.tls.as_ref().is_some_and(|s| s.is_handshaking())
+                && now.duration_since(c.opened_at) >= handshake
+            {
+                stalled.push(k);
                 continue;
             }
             if c.name.is_none() && now.duration_since(c.opened_at) >= reg {
@@ -500,6 +543,15 @@ impl Server {
             {
                 expired.push((k, format!("idle for {} s", idle.as_secs())));
             }
+        }
+        for t in stalled {
+            log::info!(
+                "{} from {}: TLS handshake not finished within {} s",
+                self.label(t),
+                self.conns[t].addr,
+                handshake.as_secs()
+            );
+            self.kill(t, LeaveReason::Timeout, "TLS handshake timed out");
         }
         for (t, why) in expired {
             self.send(
@@ -624,7 +676,7 @@ impl Server {
         let Some(c) = self.conns.get_mut(t) else {
             return;
         };
-        let want_write = !c.out.is_empty();
+        let want_write = c.has_output();
         if want_write != c.wants_write {
             let interest = if want_write {
                 Interest::READABLE | Interest::WRITABLE
@@ -647,8 +699,8 @@ impl Server {
             write_shut: false,
         } = c.phase
         {
-            if c.out.is_empty() {
-                let _ = c.stream.shutdown(Shutdown::Write);
+            if !c.has_output() {
+                c.shut_write();
                 // Once the peer has closed too, there is nothing left to wait for.
                 let deadline = if c.peer_closed {
                     Instant::now()
@@ -827,7 +879,15 @@ impl Server {
         }
         .to_bytes();
         for (_, c) in self.conns.iter_mut() {
-            let _ = io::Write::write(&mut c.stream, &frame);
+            match c.tls.as_deref_mut() {
+                Some(tls) => {
+                    let _ = io::Write::write(&mut tls.writer(), &frame);
+                    let _ = crate::tls::write_records(tls, &mut c.stream);
+                }
+                None => {
+                    let _ = io::Write::write(&mut c.stream, &frame);
+                }
+            }
             let _ = c.stream.shutdown(Shutdown::Both);
         }
         self.conns.clear();

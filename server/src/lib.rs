@@ -5,6 +5,7 @@
 //! - `event_loop`: accept, read, flush, close; the mio traps are handled there.
 //! - `handler`: what each request means.
 //! - `conn`, `out_queue`: one connection's state and its queued output.
+//! - `tls`: rustls fed by the loop, for `--tls-cert`/`--tls-key`.
 //! - `limits`: flood control, per-address counts, secret comparison.
 //! - `files`: the shared folder, downloads and uploads; `transfers`: their requests.
 //! - `services`: the calculator and the guessing game; `sessions`: ended sessions for STATUS.
@@ -18,6 +19,7 @@ mod limits;
 mod out_queue;
 mod services;
 mod sessions;
+mod tls;
 mod transfers;
 
 pub use config::{
@@ -28,6 +30,7 @@ pub use event_loop::Server;
 pub use files::OnDuplicate;
 pub use limits::{DEFAULT_MAX_BURST, DEFAULT_MAX_RATE};
 pub use sessions::DEFAULT_SESSION_HISTORY;
+pub use tls::load_config as load_tls_config;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

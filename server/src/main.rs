@@ -80,6 +80,12 @@ struct Args {
     /// Requests a connection may send at once before --max-rate applies.
     #[arg(long, default_value_t = natter_server::DEFAULT_MAX_BURST)]
     max_burst: f64,
+    /// Serve TLS with this PEM certificate chain (needs --tls-key too).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log_level: LevelFilter,
@@ -134,6 +140,15 @@ fn main() -> ExitCode {
     if let Some(m) = args.motd.clone() {
         config.motd = m;
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        match natter_server::load_tls_config(cert, key) {
+            Ok(c) => config.tls = Some(c),
+            Err(e) => {
+                log::error!("{e} (scripts/dev-cert.sh makes a certificate for local use)");
+                return ExitCode::from(2);
+            }
+        }
+    }
     match load_secret(args.secret_file.as_deref()) {
         Ok(secret) => config.secret = secret,
         Err(e) => {
@@ -177,8 +192,15 @@ fn main() -> ExitCode {
     let _ = std::io::stdout().flush();
     if local.ip().is_loopback() {
         log::info!("only this machine can connect; start with --bind 0.0.0.0 (or --bind ::) to accept other hosts");
+    } else if config.secret.is_none() && config.tls.is_none() {
+        log::warn!("*** listening on {} with no secret and no TLS: anyone who can reach this port can chat and use the shared folder, and everything travels in the clear (see --secret-file, --tls-cert) ***", local.ip());
     } else if config.secret.is_none() {
         log::warn!("*** listening on {} with no secret: anyone who can reach this port can chat and use the shared folder (see --secret-file) ***", local.ip());
+    } else if config.tls.is_none() {
+        log::warn!("*** listening on {} without TLS: the secret and all chat travel in the clear (see --tls-cert) ***", local.ip());
+    }
+    if config.tls.is_some() {
+        log::info!("serving TLS");
     }
     if config.secret.is_some() {
         log::info!("clients must send the shared secret (AUTH) before HELLO");
