@@ -1,1 +1,136 @@
-fn main() {}
+//! natter: the command line, the connection, and the choice between interactive and
+//! batch mode. Every way out is an [`Exit`] status, listed in README-client.md.
+
+use clap::Parser;
+use natter_client::connect::{self, ConnectError};
+use natter_client::display::{sanitize, Line, Style};
+use natter_client::session::Session;
+use natter_client::wire::FrameReader;
+use natter_client::{batch, repl};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "natter",
+    version,
+    about = "natter: chat with the people on a natterd server",
+    long_about = "natter: chat with the people on a natterd server.\n\n\
+        On a terminal it is a line editor with history and completion (/help lists the \
+        commands). With --batch, or when stdin is not a terminal, it reads commands \
+        from stdin, one per line, and prints one line per event."
+)]
+struct Args {
+    /// Your name in the chat: 1 to 32 letters, digits, '_', '-' or '.', starting with
+    /// a letter or digit.
+    username: String,
+    /// The server's host name or IP address.
+    host: String,
+    /// The server's port (natterd listens on 7878 unless told otherwise).
+    port: u16,
+    /// Read commands from stdin without a prompt (automatic when stdin or stdout is
+    /// not a terminal).
+    #[arg(long)]
+    batch: bool,
+    /// Batch mode: after the last command, keep receiving this many seconds before
+    /// quitting.
+    #[arg(long, value_name = "SECS", default_value = "0", value_parser = parse_secs)]
+    linger: Duration,
+    /// Where to keep the input history [default: $XDG_STATE_HOME/natter/history, or
+    /// ~/.local/state/natter/history].
+    #[arg(long, value_name = "PATH")]
+    history_file: Option<PathBuf>,
+    /// Where downloads go [default: ./<USERNAME>/].
+    #[arg(long, value_name = "DIR")]
+    download_dir: Option<PathBuf>,
+    /// No colours (the NO_COLOR environment variable does the same).
+    #[arg(long)]
+    no_color: bool,
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds (examples: 0, 2, 0.5)"))?;
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("{s:?} is not a usable number of seconds"))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let interactive =
+        !args.batch && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let style = Style {
+        color: interactive && !args.no_color && !no_color_env,
+    };
+    // Accepted now so scripts can pass it; the file commands will use it.
+    let _download_dir = args
+        .download_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".").join(&args.username));
+
+    let target = connect::target(&args.host, args.port);
+    let (session, frames, welcome) = match open(&args.host, args.port, &target) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("natter: {e}");
+            return e.exit().into();
+        }
+    };
+    let welcome_line = Line::info(style, &sanitize(&welcome));
+    println!("{}", welcome_line.text);
+
+    let frames = if interactive {
+        println!(
+            "{}",
+            Line::info(style, "/help lists the commands; Ctrl-D quits").text
+        );
+        let history_file = args.history_file.clone().or_else(|| {
+            repl::default_history_file(std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME"))
+        });
+        let opts = repl::Options {
+            name: args.username.clone(),
+            style,
+            history_file,
+        };
+        match repl::run(session.clone(), frames, opts) {
+            Ok(exit) => return exit.into(),
+            Err((repl::NoEditor(why), frames)) => {
+                eprintln!("natter: {why}; reading commands without a prompt instead");
+                frames
+            }
+        }
+    } else {
+        frames
+    };
+    let opts = batch::Options {
+        name: args.username,
+        linger: args.linger,
+    };
+    batch::run(session, frames, opts, std::io::stdin().lock()).into()
+}
+
+/// Connects and reads the greeting.
+fn open(
+    host: &str,
+    port: u16,
+    target: &str,
+) -> Result<(Arc<Session>, FrameReader<std::net::TcpStream>, String), ConnectError> {
+    let stream = connect::connect(host, port)?;
+    let read_half = stream.try_clone().map_err(|e| ConnectError::Other {
+        target: target.to_string(),
+        detail: format!("cannot use the connection: {}", connect::io_words(&e)),
+    })?;
+    let mut frames = FrameReader::new(read_half);
+    let welcome = connect::greet(&stream, &mut frames, target)?;
+    Ok((
+        Arc::new(Session::new(stream, target.to_string())),
+        frames,
+        welcome,
+    ))
+}

@@ -1,0 +1,230 @@
+//! Batch mode, for scripts and load tests: commands from stdin, one per line, with the
+//! interactive syntax; one line per event on stdout, problems on stderr; no prompt, no
+//! colour.
+//!
+//! Each request's reply is waited for before the next line is read, so the output is
+//! in order. At the end of input it stays `--linger` seconds more to receive, then
+//! sends `QUIT` and waits for `OK QUIT`. The exit status says whether every command
+//! succeeded (see [`Exit`]).
+
+use crate::commands::{self, Command, Mode, COMMANDS};
+use crate::display::{sanitize, Line, Style};
+use crate::exit::Exit;
+use crate::reader::{self, Sink};
+use crate::session::{wait_reply, End, Outcome, Session};
+use crate::wire::FrameReader;
+use natter_protocol::{ErrorCode, Request, UserName};
+use std::io::{BufRead, Read, Write};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long the final `QUIT` may take to be answered.
+const QUIT_WAIT: Duration = Duration::from_secs(5);
+
+pub struct Options {
+    pub name: String,
+    /// How long to keep receiving after the last command.
+    pub linger: Duration,
+}
+
+/// Plain lines: events and replies to stdout, problems to stderr. A closed stdout
+/// (`natter ... | head -1`) is not an error worth dying for.
+struct StdSink;
+
+impl Sink for StdSink {
+    fn show(&mut self, line: Line) {
+        show(&line);
+    }
+}
+
+fn show(line: &Line) {
+    if line.is_error {
+        let _ = writeln!(std::io::stderr().lock(), "{}", line.text);
+    } else {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", line.text);
+        let _ = out.flush();
+    }
+}
+
+const PLAIN: Style = Style { color: false };
+
+/// Runs a batch session on a greeted connection, reading commands from `input`.
+pub fn run<R: Read + Send + 'static>(
+    session: Arc<Session>,
+    frames: FrameReader<R>,
+    opts: Options,
+    input: impl BufRead,
+) -> Exit {
+    let (tx, outcomes) = mpsc::channel();
+    if let Err(e) = reader::spawn(frames, session.clone(), Box::new(StdSink), tx, PLAIN) {
+        eprintln!("natter: cannot start the reader thread: {e}");
+        return Exit::ConnectFailed;
+    }
+    let mut batch = Batch {
+        session,
+        outcomes,
+        failed: false,
+    };
+    batch
+        .run(opts, input)
+        .unwrap_or_else(|end| batch.ended(&end))
+}
+
+struct Batch {
+    session: Arc<Session>,
+    outcomes: Receiver<Outcome>,
+    failed: bool,
+}
+
+impl Batch {
+    /// `Err` when the session ended before the script did.
+    fn run(&mut self, opts: Options, input: impl BufRead) -> Result<Exit, End> {
+        if let Some(exit) = self.login(&opts.name)? {
+            return Ok(exit);
+        }
+        let quit_text = self.commands(input)?;
+        if quit_text.is_none() {
+            self.linger(opts.linger)?;
+        }
+        let text = quit_text.unwrap_or_default();
+        if self.session.send(Request::Quit { text }, false).is_ok() {
+            match wait_reply(&self.outcomes, "QUIT", Some(QUIT_WAIT)) {
+                Ok(_) | Err(End::Quit) => {}
+                Err(end) => return Err(end),
+            }
+        }
+        Ok(if self.failed {
+            Exit::CommandFailed
+        } else {
+            Exit::Ok
+        })
+    }
+
+    /// `Some` is the exit status when the name was refused.
+    fn login(&mut self, name: &str) -> Result<Option<Exit>, End> {
+        let name = match UserName::new(name) {
+            Ok(n) => n,
+            Err(e) => {
+                show(&Line::error(
+                    PLAIN,
+                    &format!("{:?} is not a valid user name: {e}", sanitize(name)),
+                ));
+                self.leave_quietly();
+                return Ok(Some(Exit::NameRefused));
+            }
+        };
+        let _ = self.session.send(Request::Hello { name }, false);
+        match wait_reply(&self.outcomes, "HELLO", None)? {
+            Ok(_) => Ok(None),
+            // The reader already said why, in words.
+            Err((ErrorCode::NameTaken | ErrorCode::BadName, _)) => {
+                self.leave_quietly();
+                Ok(Some(Exit::NameRefused))
+            }
+            Err(_) => {
+                self.leave_quietly();
+                Ok(Some(Exit::CommandFailed))
+            }
+        }
+    }
+
+    /// Runs the script to its end or to a `/quit`, whose text it returns.
+    fn commands(&mut self, mut input: impl BufRead) -> Result<Option<String>, End> {
+        let mut mode = Mode::Everyone;
+        let mut raw = Vec::new();
+        loop {
+            raw.clear();
+            match input.read_until(b'\n', &mut raw) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(e) => {
+                    show(&Line::error(PLAIN, &format!("cannot read commands: {e}")));
+                    self.failed = true;
+                    return Ok(None);
+                }
+            }
+            let text = String::from_utf8_lossy(&raw);
+            let line = text.trim_end_matches(['\n', '\r']);
+            let command = match commands::parse_line(line, &mode) {
+                Ok(Some(c)) => c,
+                Ok(None) => continue,
+                Err(e) => {
+                    show(&Line::error(PLAIN, &e.to_string()));
+                    self.failed = true;
+                    continue;
+                }
+            };
+            match command {
+                Command::Send(Request::Quit { text }) => return Ok(Some(text)),
+                Command::Send(req) => {
+                    let verb = req.verb();
+                    let _ = self.session.send(req, false);
+                    if wait_reply(&self.outcomes, verb, None)?.is_err() {
+                        self.failed = true;
+                    }
+                }
+                Command::SetMode(m) => {
+                    let text = match &m {
+                        Mode::Everyone => "talking to everyone".to_string(),
+                        Mode::Private(to) => format!("talking privately to {to}"),
+                    };
+                    show(&Line::info(PLAIN, &text));
+                    mode = m;
+                }
+                Command::Help(None) => {
+                    for l in commands::help_lines(COMMANDS) {
+                        show(&Line::plain(l));
+                    }
+                }
+                Command::Help(Some(spec)) => show(&Line::plain(format!(
+                    "usage: {}  {}",
+                    spec.usage(),
+                    spec.help
+                ))),
+            }
+        }
+    }
+
+    /// Keeps receiving (the reader prints) until `linger` has passed.
+    fn linger(&mut self, linger: Duration) -> Result<(), End> {
+        let deadline = Instant::now() + linger;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            match self.outcomes.recv_timeout(left) {
+                Ok(Outcome::Ended(end)) => return Err(end),
+                Ok(Outcome::Reply { .. }) => {}
+                Err(RecvTimeoutError::Timeout) => return Ok(()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(End::Lost("the reader stopped".into()))
+                }
+            }
+        }
+    }
+
+    fn leave_quietly(&self) {
+        if self
+            .session
+            .send(
+                Request::Quit {
+                    text: String::new(),
+                },
+                true,
+            )
+            .is_ok()
+        {
+            let _ = wait_reply(&self.outcomes, "QUIT", Some(QUIT_WAIT));
+        }
+    }
+
+    fn ended(&self, end: &End) -> Exit {
+        if *end != End::Quit {
+            show(&Line::error(PLAIN, &end.message(&self.session.target)));
+        }
+        end.exit()
+    }
+}

@@ -1,0 +1,308 @@
+//! Getting a greeted connection: resolve the host, connect to each address with a
+//! timeout, read the server's `WELCOME`. Every failure becomes a [`ConnectError`]
+//! whose `Display` is one line naming the host, the port, the cause and a hint, and
+//! whose [`ConnectError::exit`] is the documented exit status.
+
+use crate::exit::Exit;
+use crate::wire::{FrameReader, Incoming, ReadError};
+use natter_protocol::{ErrorCode, ServerFrame};
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+/// How long one address may take to accept the connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connected server may take to send its greeting.
+pub const GREETING_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+pub enum ConnectError {
+    UnknownHost {
+        target: String,
+        detail: String,
+    },
+    Refused {
+        target: String,
+    },
+    Unreachable {
+        target: String,
+        detail: String,
+    },
+    TimedOut {
+        target: String,
+    },
+    Other {
+        target: String,
+        detail: String,
+    },
+    ServerFull {
+        target: String,
+        text: String,
+    },
+    /// Something answered, but not with a natter/1 greeting.
+    NotNatter {
+        target: String,
+        detail: String,
+    },
+}
+
+impl ConnectError {
+    pub fn exit(&self) -> Exit {
+        match self {
+            ConnectError::UnknownHost { .. } => Exit::UnknownHost,
+            ConnectError::ServerFull { .. } => Exit::ServerFull,
+            _ => Exit::ConnectFailed,
+        }
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::UnknownHost { target, detail } => write!(
+                f,
+                "cannot connect to {target}: unknown host ({detail}; check the spelling, or use an IP address)"
+            ),
+            ConnectError::Refused { target } => write!(
+                f,
+                "cannot connect to {target}: connection refused (is natterd running on that port?)"
+            ),
+            ConnectError::Unreachable { target, detail } => write!(
+                f,
+                "cannot connect to {target}: {detail} (check the address and that this machine is on a network that reaches it)"
+            ),
+            ConnectError::TimedOut { target } => write!(
+                f,
+                "cannot connect to {target}: no answer within {} s (is the host up, and is a firewall dropping the connection?)",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+            ConnectError::Other { target, detail } => {
+                write!(f, "cannot connect to {target}: {detail}")
+            }
+            ConnectError::ServerFull { target, text } => write!(
+                f,
+                "cannot join {target}: the server is full ({text})"
+            ),
+            ConnectError::NotNatter { target, detail } => write!(
+                f,
+                "cannot talk to {target}: {detail} (is that port a natterd?)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// `host:port`, with brackets around an IPv6 address.
+pub fn target(host: &str, port: u16) -> String {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Resolves `host` and tries each address in turn, each with [`CONNECT_TIMEOUT`].
+pub fn connect(host: &str, port: u16) -> Result<TcpStream, ConnectError> {
+    let target = target(host, port);
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = match (bare, port).to_socket_addrs() {
+        Ok(a) => a.collect(),
+        Err(e) => {
+            return Err(ConnectError::UnknownHost {
+                target,
+                detail: resolver_words(&e),
+            })
+        }
+    };
+    if addrs.is_empty() {
+        return Err(ConnectError::UnknownHost {
+            target,
+            detail: "the name has no addresses".into(),
+        });
+    }
+    let mut failures = Vec::new();
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
+            Ok(s) => {
+                // Chat lines are small and should leave at once.
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    // With several addresses (localhost is often ::1 and 127.0.0.1), report the most
+    // telling failure: a refusal says the host is there but nothing listens.
+    failures.sort_by_key(rank);
+    let e = failures.swap_remove(0);
+    let target = if addrs.len() > 1 {
+        let tried: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+        format!("{target} (tried {})", tried.join(", "))
+    } else {
+        target
+    };
+    Err(classify(target, &e))
+}
+
+fn rank(e: &io::Error) -> u8 {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => 0,
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => 1,
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => 2,
+        _ => 3,
+    }
+}
+
+fn classify(target: String, e: &io::Error) -> ConnectError {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => ConnectError::Refused { target },
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ConnectError::TimedOut { target },
+        io::ErrorKind::HostUnreachable => ConnectError::Unreachable {
+            target,
+            detail: "host unreachable".into(),
+        },
+        io::ErrorKind::NetworkUnreachable => ConnectError::Unreachable {
+            target,
+            detail: "network unreachable".into(),
+        },
+        _ => ConnectError::Other {
+            target,
+            detail: io_words(e),
+        },
+    }
+}
+
+/// The resolver's reason without std's prefix: "Name or service not known".
+fn resolver_words(e: &io::Error) -> String {
+    let s = e.to_string();
+    s.strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&s)
+        .to_string()
+}
+
+/// An I/O error as a person reads it: std's text without the `(os error N)` tail.
+pub fn io_words(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_lowercase(),
+        None => s,
+    }
+}
+
+/// Reads the greeting. `Ok` is the welcome text; a full server, silence, or a peer
+/// that speaks something else is an error.
+pub fn greet(
+    stream: &TcpStream,
+    reader: &mut FrameReader<TcpStream>,
+    target: &str,
+) -> Result<String, ConnectError> {
+    let not_natter = |detail: String| ConnectError::NotNatter {
+        target: target.to_string(),
+        detail,
+    };
+    let _ = stream.set_read_timeout(Some(GREETING_TIMEOUT));
+    let first = reader.next_frame();
+    let _ = stream.set_read_timeout(None);
+    match first {
+        Ok(Incoming::Frame(ServerFrame::Welcome { text, .. })) => Ok(text),
+        Ok(Incoming::Frame(ServerFrame::Err {
+            code: ErrorCode::ServerFull,
+            text,
+        })) => Err(ConnectError::ServerFull {
+            target: target.to_string(),
+            text: crate::display::sanitize(&text).into_owned(),
+        }),
+        Ok(Incoming::Frame(ServerFrame::Err { code, text })) => Err(not_natter(format!(
+            "it refused the connection: {}",
+            crate::display::error_words(&code, &text, None)
+        ))),
+        Ok(Incoming::Frame(other)) => Err(not_natter(format!(
+            "it began with {:?} instead of WELCOME",
+            other_verb(&other)
+        ))),
+        Ok(Incoming::Garbled(_)) | Err(ReadError::Fatal(_)) => {
+            Err(not_natter("it does not speak natter/1".into()))
+        }
+        Err(ReadError::Closed) => Err(not_natter(
+            "it closed the connection without a greeting".into(),
+        )),
+        Err(ReadError::Io(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(not_natter(format!(
+                "no greeting within {} s",
+                GREETING_TIMEOUT.as_secs()
+            )))
+        }
+        Err(ReadError::Io(e)) => Err(ConnectError::Other {
+            target: target.to_string(),
+            detail: io_words(&e),
+        }),
+    }
+}
+
+fn other_verb(f: &ServerFrame) -> String {
+    let bytes = f.to_bytes();
+    let line = String::from_utf8_lossy(&bytes);
+    line.split([' ', '\n']).next().unwrap_or("").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        assert_eq!(target("127.0.0.1", 7878), "127.0.0.1:7878");
+        assert_eq!(target("::1", 7878), "[::1]:7878");
+        assert_eq!(target("[::1]", 7878), "[::1]:7878");
+        assert_eq!(target("example.org", 1), "example.org:1");
+    }
+
+    #[test]
+    fn messages_name_the_target_and_a_hint() {
+        let e = classify(
+            "127.0.0.1:7878".into(),
+            &io::Error::from(io::ErrorKind::ConnectionRefused),
+        );
+        assert_eq!(
+            e.to_string(),
+            "cannot connect to 127.0.0.1:7878: connection refused (is natterd running on that port?)"
+        );
+        assert_eq!(e.exit(), Exit::ConnectFailed);
+        let e = classify("h:1".into(), &io::Error::from(io::ErrorKind::TimedOut));
+        assert!(e.to_string().contains("no answer within 10 s"), "{e}");
+        let e = classify(
+            "h:1".into(),
+            &io::Error::from(io::ErrorKind::NetworkUnreachable),
+        );
+        assert!(e.to_string().contains("network unreachable"), "{e}");
+        let full = ConnectError::ServerFull {
+            target: "h:1".into(),
+            text: "natterd is full".into(),
+        };
+        assert_eq!(full.exit(), Exit::ServerFull);
+    }
+
+    #[test]
+    fn io_words_drop_the_os_error_number() {
+        let e = io::Error::from_raw_os_error(libc::ECONNRESET);
+        assert_eq!(io_words(&e), "connection reset by peer");
+    }
+
+    #[test]
+    fn refusal_outranks_other_failures() {
+        let mut v = [
+            io::Error::from(io::ErrorKind::NetworkUnreachable),
+            io::Error::from(io::ErrorKind::ConnectionRefused),
+        ];
+        v.sort_by_key(rank);
+        assert_eq!(v[0].kind(), io::ErrorKind::ConnectionRefused);
+    }
+}

@@ -1,0 +1,36 @@
+//! The exit statuses of `natter`, in one place, so the README's table and the code
+//! cannot drift apart.
+
+/// Why `natter` stopped. The discriminant is the process exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything went well (interactive: the user quit).
+    Ok = 0,
+    /// Batch: at least one command got `ERR`, or was not a valid command.
+    CommandFailed = 1,
+    /// The command line was wrong (clap's own status for usage errors).
+    Usage = 2,
+    /// The connection could not be made: refused, unreachable, timed out, or the peer
+    /// is not a natter server.
+    ConnectFailed = 3,
+    /// The host name does not resolve.
+    UnknownHost = 4,
+    /// The server answered `ERR server-full`.
+    ServerFull = 5,
+    /// Batch: the user name was taken or invalid.
+    NameRefused = 6,
+    /// The connection was lost or the server shut down during the session.
+    ConnectionLost = 7,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> std::process::ExitCode {
+        std::process::ExitCode::from(e as u8)
+    }
+}

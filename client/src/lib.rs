@@ -1,0 +1,28 @@
+//! natter-client: the pieces of the `natter` terminal client.
+//!
+//! Pure parts, unit-tested without a network or a terminal:
+//! - [`commands`]: an input line and the current mode in, a [`commands::Command`] out;
+//!   the command table every command lives in.
+//! - [`complete`]: what Tab offers at a cursor position.
+//! - [`display`]: server frames in, lines for people out (words, colours, escaping).
+//! - [`wire`]: whole frames out of whatever bytes the socket gave.
+//!
+//! The parts that do I/O, each one job:
+//! - [`connect`]: resolve and connect with a timeout, and name every failure.
+//! - [`session`]: the connection once greeted: sending requests, what is pending.
+//! - [`reader`]: the reader thread, socket -> frames -> lines -> a [`reader::Sink`].
+//! - [`terminal`]: who may write to the terminal when, and leaving it sane.
+//! - [`repl`]: the interactive line editor; [`batch`]: commands from a script.
+//! - [`exit`]: the exit statuses, in one place.
+
+pub mod batch;
+pub mod commands;
+pub mod complete;
+pub mod connect;
+pub mod display;
+pub mod exit;
+pub mod reader;
+pub mod repl;
+pub mod session;
+pub mod terminal;
+pub mod wire;

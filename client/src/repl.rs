@@ -1,0 +1,541 @@
+//! Interactive mode: the rustyline editor on the main thread, with completion, usage
+//! hints, a persisted history, and the chat mode that the prompt shows.
+//!
+//! The main thread reads lines and sends requests without waiting for their replies;
+//! the reader thread shows replies and events as they come (through [`Screen`]). The
+//! main thread waits only while logging in and quitting.
+
+use crate::commands::{self, Command, Mode, COMMANDS};
+use crate::display::{sanitize, Line, Style};
+use crate::exit::Exit;
+use crate::reader::{self, Sink};
+use crate::session::{wait_reply, End, Outcome, Session};
+use crate::terminal::Screen;
+use crate::wire::FrameReader;
+use natter_protocol::{ErrorCode, Request, UserName};
+use rustyline::completion::{Completer, Pair};
+use rustyline::config::{ColorMode, CompletionType, Config};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::{Hint, Hinter};
+use rustyline::history::FileHistory;
+use rustyline::validate::Validator;
+use rustyline::{Context, Editor, ExternalPrinter, Helper};
+use std::borrow::Cow;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::time::Duration;
+
+type ChatEditor = Editor<ChatHelper, FileHistory>;
+type Printer = Box<dyn ExternalPrinter + Send>;
+
+/// History entries kept, in memory and in the file.
+pub const HISTORY_SIZE: usize = 1000;
+/// How long `/quit` waits for `OK QUIT` before leaving anyway.
+const QUIT_WAIT: Duration = Duration::from_secs(3);
+
+/// What interactive mode needs from the command line.
+pub struct Options {
+    pub name: String,
+    pub style: Style,
+    /// `None`: no history file (none could be chosen).
+    pub history_file: Option<PathBuf>,
+}
+
+/// The editor could not be set up on this terminal; the caller falls back to batch
+/// mode, which needs neither raw mode nor an external printer.
+pub struct NoEditor(pub String);
+
+/// Runs an interactive session on a greeted connection until the user quits or the
+/// connection ends. Returns the exit status, unless the editor cannot run here.
+pub fn run(
+    session: Arc<Session>,
+    frames: FrameReader<TcpStream>,
+    opts: Options,
+) -> Result<Exit, (NoEditor, FrameReader<TcpStream>)> {
+    // Before the editor exists: these are the settings to restore if we must leave
+    // from the reader thread.
+    let screen = Arc::new(Screen::new());
+    let (mut editor, printer) = match make_editor(&opts, &screen, &session) {
+        Ok(e) => e,
+        Err(why) => return Err((NoEditor(why), frames)),
+    };
+    let (tx, outcomes) = mpsc::channel();
+    let sink = Box::new(TerminalSink {
+        screen: screen.clone(),
+        printer,
+        style: opts.style,
+        target: session.target.clone(),
+    });
+    if let Err(e) = reader::spawn(frames, session.clone(), sink, tx, opts.style) {
+        eprintln!("natter: cannot start the reader thread: {e}");
+        return Ok(Exit::ConnectFailed);
+    }
+    let history_file = opts
+        .history_file
+        .as_deref()
+        .and_then(|p| load_history(&mut editor, p, &screen, opts.style));
+    let mut repl = Repl {
+        editor,
+        screen,
+        session,
+        outcomes,
+        style: opts.style,
+        mode: Mode::Everyone,
+        history_file,
+    };
+    Ok(repl.run(opts.name))
+}
+
+fn make_editor(
+    opts: &Options,
+    screen: &Arc<Screen>,
+    session: &Arc<Session>,
+) -> Result<(ChatEditor, Printer), String> {
+    let config = Config::builder()
+        .max_history_size(HISTORY_SIZE)
+        .and_then(|b| b.history_ignore_dups(true))
+        .map_err(|e| e.to_string())?
+        .auto_add_history(false)
+        .completion_type(CompletionType::List)
+        // The highlighter is how `Screen` learns that the prompt was drawn, so
+        // rustyline must always call it, NO_COLOR or not (`Enabled` would stop calling
+        // it under NO_COLOR). It adds colour only when asked.
+        .color_mode(ColorMode::Forced)
+        .build();
+    let mut editor: ChatEditor = Editor::with_config(config).map_err(|e| e.to_string())?;
+    editor.set_helper(Some(ChatHelper {
+        screen: screen.clone(),
+        session: session.clone(),
+        color: opts.style.color,
+    }));
+    let printer = editor
+        .create_external_printer()
+        .map_err(|e| format!("this terminal cannot show messages above the prompt ({e})"))?;
+    Ok((editor, Box::new(printer)))
+}
+
+/// Loads the history file; returns the path to append to, or `None` (with a warning
+/// shown) when it cannot be used.
+fn load_history(
+    editor: &mut ChatEditor,
+    path: &Path,
+    screen: &Screen,
+    style: Style,
+) -> Option<PathBuf> {
+    let warn = |what: String| {
+        screen.print([Line::error(
+            style,
+            &format!("{what}; history will not be saved this session"),
+        )])
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            warn(format!("cannot create {}: {e}", dir.display()));
+            return None;
+        }
+    }
+    match editor.load_history(path) {
+        Ok(()) => Some(path.to_path_buf()),
+        Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Some(path.to_path_buf())
+        }
+        Err(e) => {
+            warn(format!("cannot read history {}: {e}", path.display()));
+            None
+        }
+    }
+}
+
+/// Prints the reader's lines above the prompt, or hands them to [`Screen`] to hold.
+struct TerminalSink {
+    screen: Arc<Screen>,
+    printer: Printer,
+    style: Style,
+    target: String,
+}
+
+impl Sink for TerminalSink {
+    fn show(&mut self, line: Line) {
+        if let Some(text) = self.screen.pass(line.text) {
+            let _ = self.printer.print(format!("{text}\n"));
+        }
+    }
+
+    fn ended(&mut self, end: &End) {
+        let goodbye = Line::error(self.style, &end.message(&self.target)).text;
+        let printer = &mut self.printer;
+        self.screen.session_ended(goodbye, end.exit(), &mut |s| {
+            let _ = printer.print(s);
+        });
+    }
+}
+
+/// What to do after one input line.
+enum Flow {
+    Next,
+    /// Offer this text again at the prompt, for fixing.
+    Retry(String),
+    Quit(String),
+}
+
+struct Repl {
+    editor: ChatEditor,
+    screen: Arc<Screen>,
+    session: Arc<Session>,
+    outcomes: Receiver<Outcome>,
+    style: Style,
+    mode: Mode,
+    history_file: Option<PathBuf>,
+}
+
+/// How one `readline` ended.
+enum Input {
+    Line(String),
+    /// Ctrl-C: the line is dropped.
+    Cleared,
+    /// Ctrl-D on an empty line.
+    Done,
+    /// The session ended while editing or before.
+    Ended(String, Exit),
+}
+
+impl Repl {
+    fn run(&mut self, name: String) -> Exit {
+        let me = match self.login(name) {
+            Ok(me) => me,
+            Err(exit) => return exit,
+        };
+        // The names for completion; the reply is not shown.
+        let _ = self.session.send(Request::Who, true);
+        let mut retry: Option<String> = None;
+        loop {
+            let prompt = self.mode.prompt(me.as_str());
+            let line = match self.read(&prompt, retry.take()) {
+                Input::Line(l) => l,
+                Input::Cleared => continue,
+                Input::Done => return self.quit(String::new()),
+                Input::Ended(goodbye, exit) => return self.finish(&goodbye, exit),
+            };
+            self.remember(&line);
+            // A paste of several lines is several messages, as in other chat clients.
+            let parts: Vec<&str> = line.split('\n').collect();
+            for part in &parts {
+                match self.handle(part) {
+                    Flow::Next => {}
+                    Flow::Retry(text) if parts.len() == 1 => retry = Some(text),
+                    Flow::Retry(_) => {}
+                    Flow::Quit(text) => return self.quit(text),
+                }
+            }
+        }
+    }
+
+    /// Sends `HELLO` until a name is accepted, asking for another at a `name> ` prompt
+    /// when one is taken or invalid.
+    fn login(&mut self, mut name: String) -> Result<UserName, Exit> {
+        loop {
+            match UserName::new(name.trim()) {
+                Err(e) => self.screen.print([Line::error(
+                    self.style,
+                    &format!("{:?} is not a valid name: {e}", sanitize(&name)),
+                )]),
+                Ok(n) => {
+                    if self.session.send(Request::Hello { name: n }, false).is_ok() {
+                        match wait_reply(&self.outcomes, "HELLO", None) {
+                            Ok(Ok(natter_protocol::Reply::Hello { name })) => return Ok(name),
+                            Ok(Ok(_)) => {}
+                            // The reader showed why in words.
+                            Ok(Err((ErrorCode::NameTaken | ErrorCode::BadName, _))) => {}
+                            Ok(Err((code, text))) => {
+                                self.screen.print([Line::error(
+                                    self.style,
+                                    &crate::display::error_words(&code, &text, None),
+                                )]);
+                                return Err(Exit::NameRefused);
+                            }
+                            Err(end) => {
+                                let goodbye =
+                                    Line::error(self.style, &end.message(&self.session.target));
+                                return Err(self.finish(&goodbye.text, end.exit()));
+                            }
+                        }
+                    }
+                }
+            }
+            self.screen.print([Line::info(
+                self.style,
+                "choose another name (Ctrl-D to give up)",
+            )]);
+            name = match self.read("name> ", None) {
+                Input::Line(l) => l,
+                Input::Cleared => String::new(),
+                Input::Done => {
+                    let _ = self.session.send(
+                        Request::Quit {
+                            text: String::new(),
+                        },
+                        false,
+                    );
+                    return Err(Exit::Ok);
+                }
+                Input::Ended(goodbye, exit) => return Err(self.finish(&goodbye, exit)),
+            };
+        }
+    }
+
+    /// One `readline`, with the screen bookkeeping around it.
+    fn read(&mut self, prompt: &str, initial: Option<String>) -> Input {
+        while let Ok(o) = self.outcomes.try_recv() {
+            if let Outcome::Ended(end) = o {
+                let goodbye = Line::error(self.style, &end.message(&self.session.target));
+                return Input::Ended(goodbye.text, end.exit());
+            }
+        }
+        if let Err((goodbye, exit)) = self.screen.begin_edit() {
+            return Input::Ended(goodbye, exit);
+        }
+        let r = match &initial {
+            Some(text) => self.editor.readline_with_initial(prompt, (text, "")),
+            None => self.editor.readline(prompt),
+        };
+        let (clean, last_drawn) = self.screen.end_edit();
+        match r {
+            Ok(line) => {
+                if clean {
+                    self.screen.erase_echo(prompt, &line);
+                }
+                Input::Line(line)
+            }
+            Err(ReadlineError::Interrupted) => {
+                if clean {
+                    self.screen.erase_echo(prompt, &last_drawn);
+                }
+                Input::Cleared
+            }
+            Err(ReadlineError::Eof) => Input::Done,
+            Err(e) => {
+                self.screen.print([Line::error(
+                    self.style,
+                    &format!("cannot read from the terminal: {e}"),
+                )]);
+                Input::Done
+            }
+        }
+    }
+
+    fn handle(&mut self, line: &str) -> Flow {
+        let command = match commands::parse_line(line, &self.mode) {
+            Ok(Some(c)) => c,
+            Ok(None) => return Flow::Next,
+            Err(e) => {
+                self.screen.print([Line::error(self.style, &e.to_string())]);
+                return Flow::Retry(line.to_string());
+            }
+        };
+        match command {
+            Command::Send(Request::Quit { text }) => return Flow::Quit(text),
+            Command::Send(req) => {
+                // A failed write ends the session; the reader reports it.
+                let _ = self.session.send(req, false);
+            }
+            Command::SetMode(mode) => self.switch(mode),
+            Command::Help(None) => self
+                .screen
+                .print(commands::help_lines(COMMANDS).into_iter().map(Line::plain)),
+            Command::Help(Some(spec)) => self.screen.print([Line::plain(format!(
+                "usage: {}  {}",
+                spec.usage(),
+                spec.help
+            ))]),
+        }
+        Flow::Next
+    }
+
+    fn switch(&mut self, mode: Mode) {
+        let text = match (&mode, &self.mode) {
+            (Mode::Everyone, Mode::Everyone) => "already talking to everyone".to_string(),
+            (Mode::Everyone, _) => "talking to everyone".to_string(),
+            (Mode::Private(to), _) if self.session.is_known_user(to) => {
+                format!("talking privately to {to}; /all to talk to everyone")
+            }
+            (Mode::Private(to), _) => format!(
+                "talking privately to {to}, who is not online now; /all to talk to everyone"
+            ),
+        };
+        self.mode = mode;
+        self.screen.print([Line::info(self.style, &text)]);
+    }
+
+    /// Adds the line to the history and appends it to the file at once, so a session
+    /// that ends abruptly (the server gone) still keeps it.
+    fn remember(&mut self, line: &str) {
+        if line.trim().is_empty() {
+            return;
+        }
+        if self.editor.add_history_entry(line).is_err() {
+            return;
+        }
+        let Some(path) = self.history_file.clone() else {
+            return;
+        };
+        if let Err(e) = self.editor.append_history(&path) {
+            self.screen.print([Line::error(
+                self.style,
+                &format!(
+                    "cannot write history to {}: {e}; history will not be saved this session",
+                    path.display()
+                ),
+            )]);
+            self.history_file = None;
+        }
+    }
+
+    fn quit(&mut self, text: String) -> Exit {
+        if self.session.send(Request::Quit { text }, false).is_ok() {
+            let _ = wait_reply(&self.outcomes, "QUIT", Some(QUIT_WAIT));
+        }
+        self.screen.print([]);
+        Exit::Ok
+    }
+
+    fn finish(&mut self, goodbye: &str, exit: Exit) -> Exit {
+        self.screen.finish(&Line::plain(goodbye));
+        exit
+    }
+}
+
+/// Completion, usage hints and the prompt's colour; also tells [`Screen`] each time
+/// rustyline redraws in raw mode and what the input line holds.
+struct ChatHelper {
+    screen: Arc<Screen>,
+    session: Arc<Session>,
+    color: bool,
+}
+
+/// The arguments a command still wants, greyed after the cursor. Never inserted: a
+/// placeholder like `<name>` is not text to send.
+struct UsageHint(String);
+
+impl Hint for UsageHint {
+    fn display(&self) -> &str {
+        &self.0
+    }
+
+    fn completion(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Hinter for ChatHelper {
+    type Hint = UsageHint;
+
+    fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<UsageHint> {
+        self.screen.edited(line);
+        if pos != line.len() {
+            return None;
+        }
+        let rest = line.strip_prefix('/')?;
+        let name = rest.strip_suffix(' ')?;
+        if name.contains(' ') {
+            return None;
+        }
+        let spec = commands::find(name)?;
+        (!spec.args.is_empty()).then(|| UsageHint(spec.args.to_string()))
+    }
+}
+
+impl Completer for ChatHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let (start, words) = crate::complete::complete(COMMANDS, line, pos, &self.session.known());
+        let pairs = words
+            .into_iter()
+            .map(|w| Pair {
+                display: w.trim_end_matches([' ', ':']).to_string(),
+                replacement: w,
+            })
+            .collect();
+        Ok((start, pairs))
+    }
+}
+
+impl Highlighter for ChatHelper {
+    fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
+        // rustyline calls this on every full redraw, in raw mode: the moment the
+        // session may be left from this thread (see `Screen`).
+        self.screen.drawn();
+        Cow::Borrowed(line)
+    }
+
+    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
+        &'s self,
+        prompt: &'p str,
+        _default: bool,
+    ) -> Cow<'b, str> {
+        if self.color {
+            Cow::Owned(format!("\x1b[1m{prompt}\x1b[0m"))
+        } else {
+            Cow::Borrowed(prompt)
+        }
+    }
+
+    fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        if self.color {
+            Cow::Owned(format!("\x1b[2m{hint}\x1b[0m"))
+        } else {
+            Cow::Borrowed(hint)
+        }
+    }
+}
+
+impl Validator for ChatHelper {}
+
+impl Helper for ChatHelper {}
+
+/// `$XDG_STATE_HOME/natter/history`, else `~/.local/state/natter/history`; `None`
+/// without either variable. A relative `XDG_STATE_HOME` is ignored, as the XDG
+/// specification asks.
+pub fn default_history_file(
+    xdg_state_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
+    let state = xdg_state_home
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            home.filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".local").join("state"))
+        })?;
+    Some(state.join("natter").join("history"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_file_follows_xdg() {
+        assert_eq!(
+            default_history_file(Some("/x/state".into()), Some("/home/a".into())),
+            Some(PathBuf::from("/x/state/natter/history"))
+        );
+        assert_eq!(
+            default_history_file(Some("relative".into()), Some("/home/a".into())),
+            Some(PathBuf::from("/home/a/.local/state/natter/history"))
+        );
+        assert_eq!(
+            default_history_file(None, Some("/home/a".into())),
+            Some(PathBuf::from("/home/a/.local/state/natter/history"))
+        );
+        assert_eq!(default_history_file(None, None), None);
+    }
+}
