@@ -77,7 +77,9 @@ fn decode_with<F>(
     };
     let header_len = nl + 1;
     let mut line = &buf[..nl];
-    if let [rest @ .., b'\r'] = line {
+    // Every CR before the LF goes, so a decoded text never ends in one (an encoder
+    // could not write it back).
+    while let [rest @ .., b'\r'] = line {
         line = rest;
     }
     if line.is_empty() {

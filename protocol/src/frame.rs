@@ -3,8 +3,8 @@
 //! [`Request`] is everything a client sends (including upload `DATA`), [`ServerFrame`]
 //! everything a server sends: the welcome, final replies, items and events. Encoding
 //! appends to a caller's `Vec<u8>` so a sender can batch many frames in one buffer.
-//! Text fields are written as given, except that a `\r` or `\n` inside them becomes a
-//! space: a text can never split a frame in two.
+//! Text fields are written as given, except that a `\n` in them, or a `\r` at their
+//! very end, becomes a space: a text can never split a frame in two.
 
 use crate::fields::{ErrorCode, FileName, LeaveReason, Secret, Time, UserName};
 use std::io::Write;
@@ -507,7 +507,9 @@ fn file_field(out: &mut Vec<u8>, f: &FileName) {
     f.encode(out);
 }
 
-/// The empty text is written without its space, as the spec asks.
+/// The empty text is written without its space, as the spec asks. A `\n` would end
+/// the frame and a final `\r` would be dropped by the reader, so those two become
+/// spaces; every other byte goes as is.
 fn text_field(out: &mut Vec<u8>, text: &str) {
     if text.is_empty() {
         return;
@@ -516,7 +518,12 @@ fn text_field(out: &mut Vec<u8>, text: &str) {
     let start = out.len();
     out.extend_from_slice(text.as_bytes());
     for b in &mut out[start..] {
-        if *b == b'\n' || *b == b'\r' {
+        if *b == b'\n' {
+            *b = b' ';
+        }
+    }
+    if out.last() == Some(&b'\r') {
+        if let Some(b) = out.last_mut() {
             *b = b' ';
         }
     }

@@ -29,6 +29,7 @@ pub use config::{
 pub use event_loop::Server;
 pub use files::OnDuplicate;
 pub use limits::{DEFAULT_MAX_BURST, DEFAULT_MAX_RATE};
+pub use services::calc;
 pub use sessions::DEFAULT_SESSION_HISTORY;
 pub use tls::load_config as load_tls_config;
 
