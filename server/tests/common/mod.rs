@@ -299,6 +299,26 @@ impl Peer {
         assert_eq!(got.as_deref(), Some(want));
     }
 
+    /// The next line that is not a chat event (JOIN, LEAVE, FROM, PRIVATE, SHARED),
+    /// for peers that share the room with others.
+    pub fn reply(&mut self) -> String {
+        loop {
+            let l = self.line().expect("connection open");
+            let event = ["JOIN ", "LEAVE ", "FROM ", "PRIVATE ", "SHARED "]
+                .iter()
+                .any(|e| l.starts_with(e));
+            if !event {
+                return l;
+            }
+        }
+    }
+
+    pub fn expect_reply_prefix(&mut self, prefix: &str) -> String {
+        let got = self.reply();
+        assert!(got.starts_with(prefix), "wanted {prefix:?}..., got {got:?}");
+        got
+    }
+
     pub fn expect_prefix(&mut self, prefix: &str) -> String {
         let got = self
             .line()
