@@ -11,7 +11,7 @@ use crate::commands::{self, Command, Mode, COMMANDS};
 use crate::display::{sanitize, Line, Style};
 use crate::exit::Exit;
 use crate::reader::{self, Sink};
-use crate::session::{wait_reply, End, Outcome, Session};
+use crate::session::{call, End, Outcome, Session};
 use crate::wire::FrameReader;
 use natter_protocol::{ErrorCode, Request, UserName};
 use std::io::{BufRead, Read, Write};
@@ -84,16 +84,17 @@ impl Batch {
         if let Some(exit) = self.login(&opts.name)? {
             return Ok(exit);
         }
+        // A long --linger must not look idle to the server.
+        self.session.spawn_keepalive();
         let quit_text = self.commands(input)?;
         if quit_text.is_none() {
             self.linger(opts.linger)?;
         }
         let text = quit_text.unwrap_or_default();
-        if self.session.send(Request::Quit { text }, false).is_ok() {
-            match wait_reply(&self.outcomes, "QUIT", Some(QUIT_WAIT)) {
-                Ok(_) | Err(End::Quit) => {}
-                Err(end) => return Err(end),
-            }
+        let quit = Request::Quit { text };
+        match call(&self.session, &self.outcomes, quit, Some(QUIT_WAIT)) {
+            Ok(_) | Err(End::Quit) => {}
+            Err(end) => return Err(end),
         }
         Ok(if self.failed {
             Exit::CommandFailed
@@ -115,8 +116,7 @@ impl Batch {
                 return Ok(Some(Exit::NameRefused));
             }
         };
-        let _ = self.session.send(Request::Hello { name }, false);
-        match wait_reply(&self.outcomes, "HELLO", None)? {
+        match call(&self.session, &self.outcomes, Request::Hello { name }, None)? {
             Ok(_) => Ok(None),
             // The reader already said why, in words.
             Err((ErrorCode::NameTaken | ErrorCode::BadName, _)) => {
@@ -159,9 +159,7 @@ impl Batch {
             match command {
                 Command::Send(Request::Quit { text }) => return Ok(Some(text)),
                 Command::Send(req) => {
-                    let verb = req.verb();
-                    let _ = self.session.send(req, false);
-                    if wait_reply(&self.outcomes, verb, None)?.is_err() {
+                    if call(&self.session, &self.outcomes, req, None)?.is_err() {
                         self.failed = true;
                     }
                 }
@@ -207,18 +205,10 @@ impl Batch {
     }
 
     fn leave_quietly(&self) {
-        if self
-            .session
-            .send(
-                Request::Quit {
-                    text: String::new(),
-                },
-                true,
-            )
-            .is_ok()
-        {
-            let _ = wait_reply(&self.outcomes, "QUIT", Some(QUIT_WAIT));
-        }
+        let quit = Request::Quit {
+            text: String::new(),
+        };
+        let _ = call(&self.session, &self.outcomes, quit, Some(QUIT_WAIT));
     }
 
     fn ended(&self, end: &End) -> Exit {

@@ -44,6 +44,7 @@ pub fn spawn<R: Read + Send + 'static>(
                 shutdown: None,
             };
             let end = r.run(frames);
+            r.session.mark_closed();
             let _ = r.outcomes.send(Outcome::Ended(end.clone()));
             if end != End::Quit {
                 r.sink.ended(&end);
@@ -144,6 +145,7 @@ impl Reader {
             }
         }
         let _ = self.outcomes.send(Outcome::Reply {
+            id: pending.id,
             req: pending.req,
             result,
         });

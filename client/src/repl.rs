@@ -9,7 +9,7 @@ use crate::commands::{self, Command, Mode, COMMANDS};
 use crate::display::{sanitize, Line, Style};
 use crate::exit::Exit;
 use crate::reader::{self, Sink};
-use crate::session::{wait_reply, End, Outcome, Session};
+use crate::session::{call, End, Outcome, Session};
 use crate::terminal::Screen;
 use crate::wire::FrameReader;
 use natter_protocol::{ErrorCode, Request, UserName};
@@ -58,6 +58,7 @@ pub fn run(
     // Before the editor exists: these are the settings to restore if we must leave
     // from the reader thread.
     let screen = Arc::new(Screen::new());
+    let restore = Restore(screen.clone());
     let (mut editor, printer) = match make_editor(&opts, &screen, &session) {
         Ok(e) => e,
         Err(why) => return Err((NoEditor(why), frames)),
@@ -65,12 +66,13 @@ pub fn run(
     let (tx, outcomes) = mpsc::channel();
     let sink = Box::new(TerminalSink {
         screen: screen.clone(),
-        printer,
         style: opts.style,
         target: session.target.clone(),
     });
-    if let Err(e) = reader::spawn(frames, session.clone(), sink, tx, opts.style) {
-        eprintln!("natter: cannot start the reader thread: {e}");
+    let started = spawn_printer(screen.clone(), printer)
+        .and_then(|()| reader::spawn(frames, session.clone(), sink, tx, opts.style));
+    if let Err(e) = started {
+        eprintln!("natter: cannot start a thread: {e}");
         return Ok(Exit::ConnectFailed);
     }
     let history_file = opts
@@ -86,7 +88,19 @@ pub fn run(
         mode: Mode::Everyone,
         history_file,
     };
-    Ok(repl.run(opts.name))
+    let exit = repl.run(opts.name);
+    drop(repl);
+    drop(restore);
+    Ok(exit)
+}
+
+/// Puts the terminal back however `run` ends, a panic included.
+struct Restore(Arc<Screen>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        self.0.restore();
+    }
 }
 
 fn make_editor(
@@ -149,28 +163,33 @@ fn load_history(
     }
 }
 
-/// Prints the reader's lines above the prompt, or hands them to [`Screen`] to hold.
+/// Queues the reader's lines for the printer thread (see [`Screen`]).
 struct TerminalSink {
     screen: Arc<Screen>,
-    printer: Printer,
     style: Style,
     target: String,
 }
 
 impl Sink for TerminalSink {
     fn show(&mut self, line: Line) {
-        if let Some(text) = self.screen.pass(line.text) {
-            let _ = self.printer.print(format!("{text}\n"));
-        }
+        self.screen.push(line.text);
     }
 
     fn ended(&mut self, end: &End) {
         let goodbye = Line::error(self.style, &end.message(&self.target)).text;
-        let printer = &mut self.printer;
-        self.screen.session_ended(goodbye, end.exit(), &mut |s| {
-            let _ = printer.print(s);
-        });
+        self.screen.session_ended(goodbye, end.exit());
     }
+}
+
+/// Hands queued lines to rustyline's printer, one at a time, as [`Screen`] allows.
+fn spawn_printer(screen: Arc<Screen>, mut printer: Printer) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("natter-printer".into())
+        .spawn(move || loop {
+            let line = screen.next_to_print();
+            let _ = printer.print(format!("{line}\n"));
+        })
+        .map(|_| ())
 }
 
 /// What to do after one input line.
@@ -209,7 +228,8 @@ impl Repl {
             Err(exit) => return exit,
         };
         // The names for completion; the reply is not shown.
-        let _ = self.session.send(Request::Who, true);
+        self.session.send(Request::Who, true);
+        self.session.spawn_keepalive();
         let mut retry: Option<String> = None;
         loop {
             let prompt = self.mode.prompt(me.as_str());
@@ -243,24 +263,21 @@ impl Repl {
                     &format!("{:?} is not a valid name: {e}", sanitize(&name)),
                 )]),
                 Ok(n) => {
-                    if self.session.send(Request::Hello { name: n }, false).is_ok() {
-                        match wait_reply(&self.outcomes, "HELLO", None) {
-                            Ok(Ok(natter_protocol::Reply::Hello { name })) => return Ok(name),
-                            Ok(Ok(_)) => {}
-                            // The reader showed why in words.
-                            Ok(Err((ErrorCode::NameTaken | ErrorCode::BadName, _))) => {}
-                            Ok(Err((code, text))) => {
-                                self.screen.print([Line::error(
-                                    self.style,
-                                    &crate::display::error_words(&code, &text, None),
-                                )]);
-                                return Err(Exit::NameRefused);
-                            }
-                            Err(end) => {
-                                let goodbye =
-                                    Line::error(self.style, &end.message(&self.session.target));
-                                return Err(self.finish(&goodbye.text, end.exit()));
-                            }
+                    let hello = Request::Hello { name: n };
+                    match call(&self.session, &self.outcomes, hello, None) {
+                        Ok(Ok(natter_protocol::Reply::Hello { name })) => return Ok(name),
+                        Ok(Ok(_)) => {}
+                        // The reader showed why in words; another name may do.
+                        Ok(Err((ErrorCode::NameTaken | ErrorCode::BadName, _))) => {}
+                        // Anything else (a secret required, say) another name will not fix.
+                        Ok(Err(_)) => {
+                            self.quit(String::new());
+                            return Err(Exit::NameRefused);
+                        }
+                        Err(end) => {
+                            let goodbye =
+                                Line::error(self.style, &end.message(&self.session.target));
+                            return Err(self.finish(&goodbye.text, end.exit()));
                         }
                     }
                 }
@@ -272,15 +289,7 @@ impl Repl {
             name = match self.read("name> ", None) {
                 Input::Line(l) => l,
                 Input::Cleared => String::new(),
-                Input::Done => {
-                    let _ = self.session.send(
-                        Request::Quit {
-                            text: String::new(),
-                        },
-                        false,
-                    );
-                    return Err(Exit::Ok);
-                }
+                Input::Done => return Err(self.quit(String::new())),
                 Input::Ended(goodbye, exit) => return Err(self.finish(&goodbye, exit)),
             };
         }
@@ -339,7 +348,7 @@ impl Repl {
             Command::Send(Request::Quit { text }) => return Flow::Quit(text),
             Command::Send(req) => {
                 // A failed write ends the session; the reader reports it.
-                let _ = self.session.send(req, false);
+                self.session.send(req, false);
             }
             Command::SetMode(mode) => self.switch(mode),
             Command::Help(None) => self
@@ -358,12 +367,12 @@ impl Repl {
         let text = match (&mode, &self.mode) {
             (Mode::Everyone, Mode::Everyone) => "already talking to everyone".to_string(),
             (Mode::Everyone, _) => "talking to everyone".to_string(),
-            (Mode::Private(to), _) if self.session.is_known_user(to) => {
-                format!("talking privately to {to}; /all to talk to everyone")
-            }
-            (Mode::Private(to), _) => format!(
+            (Mode::Private(to), _) if self.session.is_online(to) == Some(false) => format!(
                 "talking privately to {to}, who is not online now; /all to talk to everyone"
             ),
+            (Mode::Private(to), _) => {
+                format!("talking privately to {to}; /all to talk to everyone")
+            }
         };
         self.mode = mode;
         self.screen.print([Line::info(self.style, &text)]);
@@ -394,9 +403,12 @@ impl Repl {
     }
 
     fn quit(&mut self, text: String) -> Exit {
-        if self.session.send(Request::Quit { text }, false).is_ok() {
-            let _ = wait_reply(&self.outcomes, "QUIT", Some(QUIT_WAIT));
-        }
+        let _ = call(
+            &self.session,
+            &self.outcomes,
+            Request::Quit { text },
+            Some(QUIT_WAIT),
+        );
         self.screen.print([]);
         Exit::Ok
     }

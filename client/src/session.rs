@@ -10,16 +10,23 @@ use crate::complete::Known;
 use crate::exit::Exit;
 use natter_protocol::{ErrorCode, Reply, Request, UserName};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// How long the connection may stay silent before the client sends a `PING` of its
+/// own: the server drops connections idle for its idle timeout (300 s by default),
+/// and someone who only reads is not idle.
+pub const KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// A request on the wire whose final reply has not come yet.
 #[derive(Debug)]
 pub struct Pending {
+    /// Numbers requests in sending order, so a waiter finds its own reply.
+    pub id: u64,
     pub req: Request,
     /// Sent by the client itself (the `WHO` after logging in): the reply updates
     /// state but shows no line.
@@ -30,8 +37,9 @@ pub struct Pending {
 /// What the reader thread tells the main thread.
 #[derive(Debug)]
 pub enum Outcome {
-    /// The final reply to `req`: `Ok` or the `ERR` code and text.
+    /// The final reply to request `id`: `Ok` or the `ERR` code and text.
     Reply {
+        id: u64,
         req: Request,
         result: Result<Reply, (ErrorCode, String)>,
     },
@@ -79,6 +87,8 @@ struct Names {
     me: Option<UserName>,
     /// By case-folded key, as the server keeps them unique.
     users: BTreeMap<String, UserName>,
+    /// A full listing (`WHO`) arrived: `users` is everyone, not just who joined since.
+    users_listed: bool,
     files: BTreeSet<String>,
 }
 
@@ -89,6 +99,9 @@ pub struct Session {
     pending: Mutex<VecDeque<Pending>>,
     names: Mutex<Names>,
     quitting: AtomicBool,
+    closed: AtomicBool,
+    next_id: AtomicU64,
+    last_sent: Mutex<Instant>,
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the data
@@ -105,29 +118,64 @@ impl Session {
             pending: Mutex::new(VecDeque::new()),
             names: Mutex::new(Names::default()),
             quitting: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+            last_sent: Mutex::new(Instant::now()),
         }
     }
 
-    /// Queues `req` as pending and writes it. The pending entry goes in first, under
-    /// the writer's lock, so the reply can never arrive before its entry and entries
-    /// stay in wire order. A failed write shuts the socket so the reader thread sees
-    /// the end too.
-    pub fn send(&self, req: Request, quiet: bool) -> io::Result<()> {
+    /// Queues `req` as pending and writes it; returns its id for [`wait_reply`]. The
+    /// pending entry goes in first, under the writer's lock, so the reply can never
+    /// arrive before its entry and entries stay in wire order. A failed write shuts
+    /// the socket, so the reader thread ends and reports the end: a waiter always
+    /// hears back.
+    pub fn send(&self, req: Request, quiet: bool) -> u64 {
         if matches!(req, Request::Quit { .. }) {
             self.quitting.store(true, Ordering::SeqCst);
         }
         let bytes = req.to_bytes();
         let mut w = lock(&self.writer);
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         lock(&self.pending).push_back(Pending {
+            id,
             req,
             quiet,
             sent_at: Instant::now(),
         });
-        let r = w.write_all(&bytes);
-        if r.is_err() {
+        if w.write_all(&bytes).is_err() {
             let _ = w.shutdown(Shutdown::Both);
         }
-        r
+        *lock(&self.last_sent) = Instant::now();
+        id
+    }
+
+    /// The reader thread saw the end of the connection.
+    pub fn mark_closed(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Sends a quiet `PING` whenever nothing was sent for [`KEEPALIVE`], until the
+    /// session quits or closes.
+    pub fn spawn_keepalive(self: &Arc<Session>) {
+        let session = self.clone();
+        let _ = std::thread::Builder::new()
+            .name("natter-keepalive".into())
+            .spawn(move || loop {
+                if session.is_quitting() || session.closed.load(Ordering::SeqCst) {
+                    return;
+                }
+                let idle = lock(&session.last_sent).elapsed();
+                if idle >= KEEPALIVE {
+                    session.send(
+                        Request::Ping {
+                            text: "keepalive".into(),
+                        },
+                        true,
+                    );
+                    continue;
+                }
+                std::thread::sleep(KEEPALIVE - idle);
+            });
     }
 
     /// The oldest request still waiting, which the next final reply answers.
@@ -162,6 +210,7 @@ impl Session {
     pub fn set_users(&self, users: impl IntoIterator<Item = UserName>) {
         let mut n = lock(&self.names);
         n.users = users.into_iter().map(|u| (u.key(), u)).collect();
+        n.users_listed = true;
         if let Some(me) = n.me.clone() {
             n.users.insert(me.key(), me);
         }
@@ -176,8 +225,11 @@ impl Session {
         lock(&self.names).files.insert(file);
     }
 
-    pub fn is_known_user(&self, name: &UserName) -> bool {
-        lock(&self.names).users.contains_key(&name.key())
+    /// Whether `name` is online: `None` until the first `WHO` listing arrived.
+    pub fn is_online(&self, name: &UserName) -> Option<bool> {
+        let n = lock(&self.names);
+        let known = n.users.contains_key(&name.key());
+        (known || n.users_listed).then_some(known)
     }
 
     /// A snapshot for Tab completion; the user's own name is left out.
@@ -196,14 +248,28 @@ impl Session {
     }
 }
 
-/// Waits for the final reply to the request whose verb is `verb`, skipping replies to
-/// earlier requests. `Err` when the session ended first, or (with a `limit`) when the
-/// reply did not come in time, which counts as the connection being lost.
+/// The final reply: `Ok`, or the `ERR` code and text.
+pub type Answer = Result<Reply, (ErrorCode, String)>;
+
+/// Sends `req` and waits for its reply (see [`wait_reply`]).
+pub fn call(
+    session: &Session,
+    outcomes: &Receiver<Outcome>,
+    req: Request,
+    limit: Option<Duration>,
+) -> Result<Answer, End> {
+    let id = session.send(req, false);
+    wait_reply(outcomes, id, limit)
+}
+
+/// Waits for the final reply to request `id`, skipping replies to other requests.
+/// `Err` when the session ended first, or (with a `limit`) when the reply did not come
+/// in time, which counts as the connection being lost.
 pub fn wait_reply(
     outcomes: &Receiver<Outcome>,
-    verb: &str,
+    id: u64,
     limit: Option<Duration>,
-) -> Result<Result<Reply, (ErrorCode, String)>, End> {
+) -> Result<Answer, End> {
     let deadline = limit.map(|l| Instant::now() + l);
     loop {
         let next = match deadline {
@@ -211,11 +277,13 @@ pub fn wait_reply(
             Some(d) => outcomes.recv_timeout(d.saturating_duration_since(Instant::now())),
         };
         match next {
-            Ok(Outcome::Reply { req, result }) if req.verb() == verb => return Ok(result),
+            Ok(Outcome::Reply {
+                id: got, result, ..
+            }) if got == id => return Ok(result),
             Ok(Outcome::Reply { .. }) => continue,
             Ok(Outcome::Ended(end)) => return Err(end),
             Err(RecvTimeoutError::Timeout) => {
-                return Err(End::Lost(format!("no reply to {verb} in time")))
+                return Err(End::Lost("no reply from the server in time".into()))
             }
             Err(RecvTimeoutError::Disconnected) => {
                 return Err(End::Lost("the reader stopped".into()))
@@ -244,26 +312,51 @@ mod tests {
     }
 
     #[test]
+    fn who_is_online_is_unknown_until_listed() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = Session::new(
+            TcpStream::connect(l.local_addr().unwrap()).unwrap(),
+            "t".into(),
+        );
+        let bob = UserName::new("bob").unwrap();
+        let carol = UserName::new("Carol").unwrap();
+        assert_eq!(s.is_online(&bob), None);
+        s.joined(&carol);
+        assert_eq!(s.is_online(&UserName::new("carol").unwrap()), Some(true));
+        s.set_me(UserName::new("alice").unwrap());
+        s.set_users([bob.clone()]);
+        assert_eq!(s.is_online(&bob), Some(true));
+        assert_eq!(s.is_online(&carol), Some(false));
+        s.left(&bob);
+        assert_eq!(s.is_online(&bob), Some(false));
+        assert_eq!(s.known().users, Vec::<String>::new(), "not yourself");
+        s.joined(&carol);
+        assert_eq!(s.known().users, vec!["Carol".to_string()]);
+    }
+
+    #[test]
     fn waiting_skips_earlier_replies() {
         let (tx, rx) = std::sync::mpsc::channel();
         tx.send(Outcome::Reply {
+            id: 1,
             req: Request::Who,
             result: Ok(Reply::Who { count: 1 }),
         })
         .unwrap();
         tx.send(Outcome::Reply {
+            id: 2,
             req: Request::Quit {
                 text: String::new(),
             },
             result: Ok(Reply::Quit),
         })
         .unwrap();
-        assert_eq!(wait_reply(&rx, "QUIT", None), Ok(Ok(Reply::Quit)));
+        assert_eq!(wait_reply(&rx, 2, None), Ok(Ok(Reply::Quit)));
         assert!(matches!(
-            wait_reply(&rx, "QUIT", Some(Duration::from_millis(1))),
+            wait_reply(&rx, 3, Some(Duration::from_millis(1))),
             Err(End::Lost(_))
         ));
         drop(tx);
-        assert!(wait_reply(&rx, "QUIT", None).is_err());
+        assert!(wait_reply(&rx, 3, None).is_err());
     }
 }

@@ -1,39 +1,44 @@
 //! Who may write to the terminal when, in interactive mode, and how it is left sane
 //! when the server goes away.
 //!
-//! Two threads write: the main thread (rustyline, local messages) and the reader
-//! thread (everything from the server). While the main thread sits in `readline`, the
-//! reader's lines go through rustyline's `ExternalPrinter`, which prints them above the
-//! prompt and redraws the half-typed line. While the main thread is busy outside
-//! `readline`, they are held here and printed by the main thread just before the next
-//! prompt, so nothing interleaves with the main thread's own output.
+//! Two threads produce output: the main thread (rustyline, and local messages such as
+//! `/help`) and the reader thread (everything from the server). The reader never
+//! writes: it queues its lines here ([`Screen::push`]), and a printer thread
+//! ([`Screen::next_to_print`]) hands them one at a time to rustyline's
+//! `ExternalPrinter`, which prints them above the prompt and redraws the half-typed
+//! line. One at a time, because rustyline's printer holds a single line and blocks
+//! the caller when a second comes before the first is drawn; the next line goes only
+//! once rustyline has redrawn (it calls our highlighter, which calls
+//! [`Screen::drawn`]). So the reader is never blocked, and a line is never left in
+//! rustyline's hands while the main thread is busy outside `readline`.
 //!
 //! The trap is a lost server: rustyline has no way to interrupt a `readline` in
-//! progress, so nobody would tell the user until they pressed a key. [`Screen`] solves
-//! it without a race: whichever thread learns last that both "the session ended" and
-//! "rustyline is in raw mode with its prompt drawn" holds, does the leaving, under one
-//! lock. It puts back the terminal settings captured at start (`tcsetattr`), turns off
-//! bracketed paste, erases the prompt, prints why on stderr and exits with the
-//! documented status. The main thread learns "prompt drawn" from the highlighter
-//! callback, which rustyline calls on every full redraw in raw mode (after each
-//! external print too), so it can leave from there.
+//! progress, so nobody would tell the user until they pressed a key. Here the thread
+//! that sees, under the lock, that the session ended, that rustyline is in raw mode
+//! with its prompt drawn, and that every queued line is on screen, does the leaving:
+//! the printer thread, or the main thread from the highlighter. It puts back the
+//! terminal settings captured at start (`tcsetattr`), turns off bracketed paste,
+//! erases the prompt, prints why on stderr and exits with the documented status.
+//! When the main thread is outside `readline`, it sees the end itself and returns.
 //!
-//! Before leaving, the reader pushes an empty line through the printer: when that
-//! print returns, every earlier line was taken by rustyline, so the last chat lines
-//! are on screen before the goodbye.
+//! Between two `readline` calls the terminal stays in rustyline's raw input mode
+//! ([`Screen::new`] sets it, and rustyline restores what it found): keys typed while
+//! the main thread is busy wait as bytes for the next `readline`, instead of being
+//! echoed and line-edited by the kernel (a Ctrl-D there would be swallowed as an
+//! end-of-file nobody reads). [`Screen::restore`] puts the original settings back.
 
 use crate::display::Line;
 use crate::exit::Exit;
 use rustyline::GraphemeClusterMode;
+use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use unicode_segmentation::UnicodeSegmentation;
 
-/// How long the reader waits for the main thread to leave by itself once the session
-/// ended during `readline`; after that the reader leaves (the prompt is drawn, and
-/// every earlier line was taken by rustyline).
-const LEAVE_GRACE: Duration = Duration::from_millis(300);
+/// How long the printer thread waits, once the session ended, for rustyline to draw
+/// the last line it was given before leaving anyway.
+const LEAVE_GRACE: Duration = Duration::from_secs(1);
 
 /// Turns off bracketed paste (rustyline turns it on in raw mode), returns to column 0
 /// and clears the prompt and anything below it.
@@ -45,23 +50,20 @@ struct State {
     editing: bool,
     /// rustyline drew the prompt in raw mode since `editing` began.
     drawn: bool,
-    /// Lines passed to the printer since the last redraw; while not zero, something
-    /// may have been written below the input line.
-    unrendered: usize,
-    /// The input line as last drawn, for erasing it after Ctrl-C.
+    /// The line handed to rustyline's printer and not drawn yet.
+    in_flight: Option<String>,
+    /// Lines from the reader, oldest first, not handed to rustyline yet.
+    queue: VecDeque<String>,
+    /// The input line as last edited, for erasing it after Ctrl-C.
     last_line: String,
-    /// Lines that arrived while the main thread was busy.
-    held: Vec<String>,
-    /// The session ended: the goodbye line and the exit status.
-    ended: Option<(String, Exit)>,
-    /// The reader's last print returned: every earlier line was taken by rustyline.
-    flushed: bool,
+    /// The session ended: the goodbye line, the exit status, and when.
+    ended: Option<(String, Exit, Instant)>,
 }
 
 pub struct Screen {
     state: Mutex<State>,
     changed: Condvar,
-    /// stdin's terminal settings before rustyline touched them.
+    /// stdin's terminal settings before this program touched them.
     saved: Option<libc::termios>,
 }
 
@@ -72,12 +74,27 @@ impl Default for Screen {
 }
 
 impl Screen {
-    /// Captures the terminal settings now: call before creating the editor.
+    /// Captures the terminal settings now, then holds typed keys as described above:
+    /// call before creating the editor.
     pub fn new() -> Screen {
+        let saved = saved_termios();
+        if let Some(t) = &saved {
+            hold_input(t);
+        }
         Screen {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
-            saved: saved_termios(),
+            saved,
+        }
+    }
+
+    /// Puts back the terminal settings captured by [`Screen::new`].
+    pub fn restore(&self) {
+        if let Some(t) = &self.saved {
+            // SAFETY: tcsetattr reads the termios we captured from this same fd.
+            unsafe {
+                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSADRAIN, t);
+            }
         }
     }
 
@@ -85,30 +102,52 @@ impl Screen {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reader: a line for the screen. `Some` means "print it through the
-    /// `ExternalPrinter` now"; otherwise it is held for the main thread.
-    pub fn pass(&self, text: String) -> Option<String> {
+    /// Reader: a line for the screen.
+    pub fn push(&self, text: String) {
+        self.lock().queue.push_back(text);
+        self.changed.notify_all();
+    }
+
+    /// Printer thread: blocks until rustyline may take the next line, and returns it.
+    /// Leaves the program (and so never returns) once the session ended and every
+    /// line is on screen while `readline` is running.
+    pub fn next_to_print(&self) -> String {
         let mut st = self.lock();
-        if st.editing {
-            st.unrendered += 1;
-            Some(text)
-        } else {
-            st.held.push(text);
-            None
+        loop {
+            let ready = st.editing && st.drawn;
+            if ready && st.in_flight.is_none() {
+                if let Some(line) = st.queue.pop_front() {
+                    st.in_flight = Some(line.clone());
+                    return line;
+                }
+            }
+            let mut wait = Duration::from_secs(3600);
+            if let Some((_, _, at)) = &st.ended {
+                if ready {
+                    let grace = (*at + LEAVE_GRACE).saturating_duration_since(Instant::now());
+                    if (st.in_flight.is_none() && st.queue.is_empty()) || grace.is_zero() {
+                        self.leave(&mut st);
+                    }
+                    wait = grace;
+                }
+            }
+            st = self
+                .changed
+                .wait_timeout(st, wait)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
         }
     }
 
-    /// Main: about to call `readline`. Prints the held lines first. `Err` is the
-    /// goodbye when the session has ended.
+    /// Main: about to call `readline`. `Err` is the goodbye when the session ended
+    /// (then the caller calls [`Screen::finish`]).
     pub fn begin_edit(&self) -> Result<(), (String, Exit)> {
         let mut st = self.lock();
-        write_lines(&mut std::io::stdout().lock(), &mut st.held);
-        if let Some(end) = &st.ended {
-            return Err(end.clone());
+        if let Some((goodbye, exit, _)) = &st.ended {
+            return Err((goodbye.clone(), *exit));
         }
         st.editing = true;
         st.drawn = false;
-        st.unrendered = 0;
         Ok(())
     }
 
@@ -117,10 +156,11 @@ impl Screen {
     pub fn drawn(&self) {
         let mut st = self.lock();
         st.drawn = true;
-        st.unrendered = 0;
-        if st.ended.is_some() && st.flushed {
+        st.in_flight = None;
+        if st.ended.is_some() && st.queue.is_empty() {
             self.leave(&mut st);
         }
+        self.changed.notify_all();
     }
 
     /// Main, from the hinter: the input line is now `line` (called on every edit,
@@ -132,23 +172,26 @@ impl Screen {
         }
     }
 
-    /// Main: `readline` returned. True when nothing was printed below the input line
-    /// since rustyline last drew it, so the echoed input may be erased. The second
-    /// value is the line as last drawn.
+    /// Main: `readline` returned. True when no line from the server is pending in
+    /// rustyline, so nothing can have been written below the input line and the
+    /// echoed input may be erased. The second value is the line as last edited.
     pub fn end_edit(&self) -> (bool, String) {
         let mut st = self.lock();
-        let clean = st.drawn && st.unrendered == 0;
+        let clean = st.drawn && st.in_flight.is_none();
         st.editing = false;
         st.drawn = false;
         self.changed.notify_all();
         (clean, std::mem::take(&mut st.last_line))
     }
 
-    /// Main, not editing: prints held lines, then these.
+    /// Main, not editing: prints the lines queued so far (they came first), then
+    /// these.
     pub fn print(&self, lines: impl IntoIterator<Item = Line>) {
         let mut st = self.lock();
         let mut out = std::io::stdout().lock();
-        write_lines(&mut out, &mut st.held);
+        for l in st.queue.drain(..) {
+            let _ = writeln!(out, "{l}");
+        }
         for l in lines {
             let _ = writeln!(out, "{}", l.text);
         }
@@ -165,64 +208,42 @@ impl Screen {
         let _ = out.flush();
     }
 
-    /// Main, not editing: the session ended; print what is held and the goodbye.
+    /// Main, not editing, leaving: prints every line still pending, then the goodbye
+    /// on stderr.
     pub fn finish(&self, goodbye: &Line) {
-        self.print([]);
+        let mut st = self.lock();
+        let mut out = std::io::stdout().lock();
+        write_pending(&mut out, &mut st);
+        drop(out);
         eprintln!("{}", goodbye.text);
     }
 
-    /// Reader: the session ended. `print` is the `ExternalPrinter`, used for the
-    /// flushing empty line. Returns only if the main thread is not editing (it will
-    /// see the end itself) or left by itself.
-    pub fn session_ended(&self, goodbye: String, exit: Exit, print: &mut dyn FnMut(String)) {
-        let editing = {
-            let mut st = self.lock();
-            st.ended = Some((goodbye, exit));
-            st.editing
-        };
-        if editing {
-            print(String::new());
-        }
-        let mut st = self.lock();
-        st.flushed = true;
-        let deadline = Instant::now() + LEAVE_GRACE;
-        while st.editing {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                self.leave(&mut st);
-            }
-            st = self
-                .changed
-                .wait_timeout(st, left)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|p| p.into_inner().0);
-        }
+    /// Reader: the session ended. Never blocks; whoever may leave, leaves.
+    pub fn session_ended(&self, goodbye: String, exit: Exit) {
+        self.lock().ended = Some((goodbye, exit, Instant::now()));
+        self.changed.notify_all();
     }
 
     /// Puts the terminal back and exits. Called with the lock held, so the other
     /// thread cannot draw in between.
     fn leave(&self, st: &mut State) -> ! {
-        if let Some(t) = &self.saved {
-            // SAFETY: tcsetattr reads the termios we captured from this same fd.
-            unsafe {
-                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSADRAIN, t);
-            }
-        }
-        let (goodbye, exit) = st
+        self.restore();
+        let (goodbye, exit, _) = st
             .ended
             .take()
-            .unwrap_or_else(|| (String::new(), Exit::ConnectionLost));
+            .unwrap_or_else(|| (String::new(), Exit::ConnectionLost, Instant::now()));
         let mut out = std::io::stdout().lock();
         let _ = write!(out, "{RESET_SEQUENCE}");
-        write_lines(&mut out, &mut st.held);
-        let _ = out.flush();
+        write_pending(&mut out, st);
+        drop(out);
         eprintln!("{goodbye}");
         std::process::exit(exit.code())
     }
 }
 
-fn write_lines(out: &mut impl Write, lines: &mut Vec<String>) {
-    for l in lines.drain(..) {
+/// Writes a line rustyline was given but never drew, then the queue.
+fn write_pending(out: &mut impl Write, st: &mut State) {
+    for l in st.in_flight.take().into_iter().chain(st.queue.drain(..)) {
         let _ = writeln!(out, "{l}");
     }
     let _ = out.flush();
@@ -237,6 +258,21 @@ fn saved_termios() -> Option<libc::termios> {
     unsafe {
         let mut t: libc::termios = std::mem::zeroed();
         (libc::tcgetattr(libc::STDIN_FILENO, &mut t) == 0).then_some(t)
+    }
+}
+
+/// Input as rustyline's raw mode has it (no echo, no line editing, no signal keys, no
+/// CR-to-NL), output untouched so `\n` still starts a new line.
+fn hold_input(saved: &libc::termios) {
+    let mut t = *saved;
+    t.c_iflag &= !(libc::BRKINT | libc::ICRNL | libc::INPCK | libc::ISTRIP | libc::IXON);
+    t.c_cflag |= libc::CS8;
+    t.c_lflag &= !(libc::ECHO | libc::ICANON | libc::IEXTEN | libc::ISIG);
+    t.c_cc[libc::VMIN] = 1;
+    t.c_cc[libc::VTIME] = 0;
+    // SAFETY: tcsetattr reads the termios we pass.
+    unsafe {
+        libc::tcsetattr(libc::STDIN_FILENO, libc::TCSADRAIN, &t);
     }
 }
 
@@ -288,6 +324,14 @@ pub fn echo_rows(prompt: &str, line: &str, cols: usize, gcm: GraphemeClusterMode
 mod tests {
     use super::*;
 
+    fn screen() -> Screen {
+        Screen {
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            saved: None,
+        }
+    }
+
     #[test]
     fn rows_of_an_echoed_line() {
         let echo_rows = |p: &str, l: &str, c| echo_rows(p, l, c, GraphemeClusterMode::WcWidth);
@@ -306,19 +350,41 @@ mod tests {
     }
 
     #[test]
-    fn held_lines_wait_for_the_main_thread() {
-        let s = Screen {
-            state: Mutex::new(State::default()),
-            changed: Condvar::new(),
-            saved: None,
+    fn lines_go_to_rustyline_one_at_a_time_once_it_has_drawn() {
+        let s = std::sync::Arc::new(screen());
+        s.push("one".into());
+        s.push("two".into());
+        assert_eq!(s.begin_edit(), Ok(()));
+        let printer = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let a = s.next_to_print();
+                let b = s.next_to_print();
+                (a, b)
+            })
         };
-        assert_eq!(s.pass("one".into()), None);
-        assert_eq!(s.lock().held, vec!["one".to_string()]);
-        s.lock().held.clear();
-        s.lock().editing = true;
-        assert_eq!(s.pass("two".into()), Some("two".into()));
-        assert!(!s.end_edit().0, "a line went out since the last draw");
-        s.lock().editing = true;
+        s.edited("half");
+        // Nothing goes out before the first draw, and the second waits for a redraw.
+        s.drawn();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while s.lock().in_flight.is_none() {
+            assert!(Instant::now() < deadline);
+            std::thread::yield_now();
+        }
+        assert_eq!(s.lock().queue.len(), 1);
+        assert!(!s.end_edit().0, "a line is still pending in rustyline");
+        assert_eq!(s.begin_edit(), Ok(()));
+        s.drawn();
+        assert_eq!(
+            printer.join().unwrap(),
+            ("one".to_string(), "two".to_string())
+        );
+    }
+
+    #[test]
+    fn a_clean_edit_can_be_erased() {
+        let s = screen();
+        assert_eq!(s.begin_edit(), Ok(()));
         s.edited("half");
         s.drawn();
         assert_eq!(s.end_edit(), (true, "half".to_string()));
@@ -326,17 +392,8 @@ mod tests {
 
     #[test]
     fn an_end_while_not_editing_is_left_to_the_main_thread() {
-        let s = Screen {
-            state: Mutex::new(State::default()),
-            changed: Condvar::new(),
-            saved: None,
-        };
-        let mut printed = Vec::new();
-        s.session_ended("bye".into(), Exit::ConnectionLost, &mut |l| printed.push(l));
-        assert!(
-            printed.is_empty(),
-            "no flushing line when nothing is on the prompt"
-        );
+        let s = screen();
+        s.session_ended("bye".into(), Exit::ConnectionLost);
         assert_eq!(
             s.begin_edit(),
             Err(("bye".to_string(), Exit::ConnectionLost))

@@ -1,0 +1,233 @@
+//! natter in batch mode, end to end: the real binary against a real natterd, with raw
+//! protocol peers on the other side, and every documented exit status.
+
+mod common;
+
+use common::*;
+use std::net::TcpListener;
+use std::process::Stdio;
+
+#[test]
+fn broadcast_and_private_message_reach_a_peer() {
+    let server = Natterd::start(&[]);
+    let mut bob = server.join("bob");
+    let out = run_batch(
+        &["alice", "127.0.0.1", &server.port()],
+        "hello everyone\n/msg bob psst, bob\n",
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    bob.expect("JOIN alice");
+    bob.expect("FROM alice hello everyone");
+    bob.expect("PRIVATE alice psst, bob");
+    bob.expect("LEAVE alice quit");
+    assert!(stdout.contains("* you have joined as alice"), "{stdout}");
+    assert!(stdout.contains("] <you> hello everyone ✓ 1"), "{stdout}");
+    assert!(stdout.contains("] [you → bob] psst, bob"), "{stdout}");
+    assert!(
+        !stdout.contains('\x1b'),
+        "no colours in batch mode: {stdout:?}"
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn modes_and_literal_slashes_work_as_typed() {
+    let server = Natterd::start(&[]);
+    let mut bob = server.join("bob");
+    let out = run_batch(
+        &["alice", "127.0.0.1", &server.port()],
+        "/to bob\njust for you\n/all\n//shrug\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    bob.expect("JOIN alice");
+    bob.expect("PRIVATE alice just for you");
+    bob.expect("FROM alice /shrug");
+}
+
+#[test]
+fn linger_prints_what_arrives_after_the_last_command() {
+    let server = Natterd::start(&[]);
+    let mut bob = server.join("bob");
+    let child = natter(&["--linger", "2", "alice", "127.0.0.1", &server.port()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start natter");
+    bob.expect("JOIN alice");
+    bob.send("SAY welcome, alice\n");
+    bob.expect("OK SAY 1");
+    let out = wait_output(child);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("] <bob> welcome, alice"), "{stdout}");
+    bob.expect("LEAVE alice quit");
+}
+
+#[test]
+fn connection_refused_is_exit_3() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = run_batch(&["alice", "127.0.0.1", &port.to_string()], "");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "natter: cannot connect to 127.0.0.1:{port}: connection refused (is natterd running on that port?)"
+        )
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn unknown_host_is_exit_4() {
+    let out = run_batch(&["alice", "no-such-host.invalid", "7878"], "");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.starts_with("natter: cannot connect to no-such-host.invalid:7878: unknown host"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_full_server_is_exit_5() {
+    let server = Natterd::start(&["--max-clients", "1"]);
+    let _holder = server.join("bob");
+    let out = run_batch(&["alice", "127.0.0.1", &server.port()], "");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("the server is full"), "{stderr}");
+    assert!(stderr.contains(&server.target()), "{stderr}");
+}
+
+#[test]
+fn a_taken_name_is_exit_6() {
+    let server = Natterd::start(&[]);
+    let _alice = server.join("alice");
+    let out = run_batch(&["ALICE", "127.0.0.1", &server.port()], "hello\n");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("! the name ALICE is taken"), "{stderr}");
+}
+
+#[test]
+fn an_invalid_name_is_exit_6() {
+    let server = Natterd::start(&[]);
+    let out = run_batch(&["--", "-x", "127.0.0.1", &server.port()], "");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("\"-x\" is not a valid user name"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_err_reply_is_exit_1_and_the_script_goes_on() {
+    let server = Natterd::start(&[]);
+    let mut bob = server.join("bob");
+    let out = run_batch(
+        &["alice", "127.0.0.1", &server.port()],
+        "/msg nobody hi\n/msg bob\nstill here\n",
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("! no such user: nobody"), "{stderr}");
+    assert!(stderr.contains("! usage: /msg <name> <text>"), "{stderr}");
+    bob.expect("JOIN alice");
+    bob.expect("FROM alice still here");
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    let out = run_batch(&["alice", "127.0.0.1"], "");
+    assert_eq!(out.status.code(), Some(2));
+    let out = run_batch(&["alice", "127.0.0.1", "not-a-port"], "");
+    assert_eq!(out.status.code(), Some(2));
+    let out = run_batch(&["--linger", "soon", "alice", "127.0.0.1", "1"], "");
+    assert_eq!(out.status.code(), Some(2));
+    let help = run_batch(&["--help"], "");
+    assert_eq!(help.status.code(), Some(0));
+    let help = text(&help.stdout);
+    for flag in [
+        "--batch",
+        "--linger",
+        "--history-file",
+        "--download-dir",
+        "--no-color",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+    }
+    let version = run_batch(&["--version"], "");
+    assert!(text(&version.stdout).starts_with("natter "));
+}
+
+#[test]
+fn a_killed_server_mid_session_is_exit_7_with_a_message() {
+    let server = Natterd::start(&[]);
+    let mut bob = server.join("bob");
+    let child = natter(&["--linger", "60", "alice", "127.0.0.1", &server.port()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start natter");
+    bob.expect("JOIN alice");
+    server.signal(libc::SIGKILL);
+    let out = wait_output(child);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "! connection to {} lost (the server closed the connection)",
+            server.target()
+        )
+    );
+}
+
+#[test]
+fn a_server_shutdown_is_exit_7_with_its_text() {
+    let server = Natterd::start(&[]);
+    let mut bob = server.join("bob");
+    let child = natter(&["--linger", "60", "alice", "127.0.0.1", &server.port()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start natter");
+    bob.expect("JOIN alice");
+    server.signal(libc::SIGTERM);
+    let out = wait_output(child);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains(&format!("! the server at {} shut down: ", server.target())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn quit_in_a_script_stops_it_with_its_message() {
+    let server = Natterd::start(&[]);
+    let mut bob = server.join("bob");
+    let out = run_batch(
+        &["alice", "127.0.0.1", &server.port()],
+        "first\n/quit gotta go\nnever sent\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    bob.expect("JOIN alice");
+    bob.expect("FROM alice first");
+    bob.expect("LEAVE alice quit gotta go");
+}

@@ -1,0 +1,357 @@
+//! natter in a real pseudo-terminal against a real natterd: the half-typed line that
+//! survives an incoming message, the chat modes in the prompt, history across runs,
+//! a taken name asked again, and a server that dies under the prompt.
+//!
+//! The terminal's output goes through a vt100 emulator, so the assertions are about
+//! what a person would see on the screen, not about escape sequences.
+
+mod common;
+
+use common::*;
+use expectrl::process::unix::{PtyStream, UnixProcess};
+use expectrl::{Session, WaitStatus};
+use std::io::Write;
+use std::num::NonZeroU16;
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// natter on a pseudo-terminal, its screen kept by a vt100 emulator.
+struct Tty {
+    session: Session<UnixProcess, PtyStream>,
+    screen: vt100::Parser,
+    raw: Vec<u8>,
+}
+
+impl Tty {
+    fn start(args: &[&str]) -> Tty {
+        let mut cmd = Command::new(natter_bin());
+        cmd.args(args)
+            .env("TERM", "xterm")
+            .env_remove("NO_COLOR")
+            .env_remove("TERM_PROGRAM");
+        let session = Session::spawn(cmd).expect("spawn natter in a pty");
+        let (cols, rows) = session
+            .get_process()
+            .get_window_size()
+            .expect("window size");
+        Tty {
+            session,
+            screen: vt100::Parser::new(
+                NonZeroU16::new(rows).expect("rows"),
+                NonZeroU16::new(cols).expect("cols"),
+                0,
+            ),
+            raw: Vec::new(),
+        }
+    }
+
+    fn pump(&mut self) {
+        let mut buf = [0u8; 8192];
+        loop {
+            match self.session.try_read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    self.screen.process(&buf[..n]);
+                    self.raw.extend_from_slice(&buf[..n]);
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// The screen's rows, trailing blanks trimmed, empty rows at the bottom dropped.
+    fn rows(&self) -> Vec<String> {
+        let cols = self.screen.screen().size().1.get();
+        let mut rows: Vec<String> = self
+            .screen
+            .screen()
+            .rows(0, cols)
+            .map(|r| r.trim_end().to_string())
+            .collect();
+        while rows.last().is_some_and(|r| r.is_empty()) {
+            rows.pop();
+        }
+        rows
+    }
+
+    /// The row the cursor is on.
+    fn cursor_row(&self) -> String {
+        let (row, _) = self.screen.screen().cursor_position();
+        let cols = self.screen.screen().size().1.get();
+        self.screen
+            .screen()
+            .rows(0, cols)
+            .nth(row as usize)
+            .unwrap_or_default()
+            .trim_end()
+            .to_string()
+    }
+
+    /// Waits until `cond` holds for the screen; fails with the screen after [`WAIT`].
+    fn wait(&mut self, what: &str, cond: impl Fn(&Tty) -> bool) {
+        let end = Instant::now() + WAIT;
+        loop {
+            self.pump();
+            if cond(self) {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {what}; screen:\n{}\n(cursor on {:?})",
+                self.rows().join("\n"),
+                self.cursor_row()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn wait_for_text(&mut self, needle: &str) {
+        self.wait(&format!("{needle:?} on screen"), |t| {
+            t.rows().iter().any(|r| r.contains(needle))
+        });
+    }
+
+    /// Waits until the cursor's row reads exactly `row` (the prompt and the line).
+    fn wait_for_prompt(&mut self, row: &str) {
+        self.wait(&format!("the prompt row {row:?}"), |t| {
+            t.cursor_row() == row
+        });
+    }
+
+    fn type_text(&mut self, s: &str) {
+        self.session.write_all(s.as_bytes()).expect("type");
+        self.session.flush().expect("flush");
+    }
+
+    /// Waits for the process to end; its exit code.
+    fn wait_exit(&mut self) -> i32 {
+        let end = Instant::now() + WAIT;
+        loop {
+            self.pump();
+            match self.session.get_process().status() {
+                Ok(WaitStatus::Exited(_, code)) => {
+                    self.pump();
+                    return code;
+                }
+                Ok(WaitStatus::Signaled(_, sig, _)) => panic!("natter died of {sig:?}"),
+                _ => {}
+            }
+            assert!(
+                Instant::now() < end,
+                "natter did not exit; screen:\n{}\nraw output: {:?}",
+                self.rows().join("\n"),
+                String::from_utf8_lossy(&self.raw)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Whether the terminal is back in line mode (rustyline turns `ICANON` off).
+    fn canonical(&self) -> bool {
+        // SAFETY: tcgetattr on the pty master reads the pair's settings into ours.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            assert_eq!(
+                libc::tcgetattr(self.session.get_stream().as_raw_fd(), &mut t),
+                0
+            );
+            t.c_lflag & libc::ICANON != 0
+        }
+    }
+}
+
+fn args<'a>(history: &'a Path, name: &'a str, port: &'a str) -> Vec<&'a str> {
+    vec![
+        "--history-file",
+        history.to_str().expect("utf-8 temp path"),
+        name,
+        "127.0.0.1",
+        port,
+    ]
+}
+
+#[test]
+fn a_message_arrives_above_the_half_typed_line() {
+    let server = Natterd::start(&[]);
+    let port = server.port();
+    let mut bob = server.join("bob");
+    let history = TempPath::new("history");
+    let mut tty = Tty::start(&args(&history.0, "alice", &port));
+    tty.wait_for_prompt("alice>");
+    bob.expect("JOIN alice");
+
+    tty.type_text("hello wor");
+    tty.wait_for_prompt("alice> hello wor");
+    bob.send("SAY interrupting you\n");
+    bob.expect("OK SAY 1");
+    tty.wait("bob's message above the redrawn half line", |t| {
+        let rows = t.rows();
+        let msg = rows
+            .iter()
+            .position(|r| r.ends_with("] <bob> interrupting you"));
+        msg.is_some_and(|i| i + 1 == rows.len() - 1)
+            && rows.last().map(String::as_str) == Some("alice> hello wor")
+            && t.cursor_row() == "alice> hello wor"
+    });
+
+    tty.type_text("ld\r");
+    bob.expect("FROM alice hello world");
+    tty.wait("the sent line shown once, with its acknowledgement", |t| {
+        let rows = t.rows();
+        rows.iter().any(|r| r.ends_with("] <you> hello world ✓ 1"))
+            && !rows.iter().any(|r| r == "alice> hello world")
+            && t.cursor_row() == "alice>"
+    });
+
+    tty.type_text("\x04");
+    assert_eq!(tty.wait_exit(), 0);
+    bob.expect("LEAVE alice quit");
+    assert!(tty.canonical(), "the terminal is back in line mode");
+}
+
+#[test]
+fn to_and_all_switch_where_plain_text_goes() {
+    let server = Natterd::start(&[]);
+    let port = server.port();
+    let mut bob = server.join("bob");
+    let history = TempPath::new("history");
+    let mut tty = Tty::start(&args(&history.0, "alice", &port));
+    tty.wait_for_prompt("alice>");
+    bob.expect("JOIN alice");
+
+    tty.type_text("/to bob\r");
+    tty.wait_for_text("* talking privately to bob; /all to talk to everyone");
+    tty.wait_for_prompt("alice → bob>");
+    tty.type_text("psst\r");
+    bob.expect("PRIVATE alice psst");
+    tty.wait_for_text("] [you → bob] psst");
+
+    bob.send("TELL alice hi back\n");
+    bob.expect("OK TELL alice");
+    tty.wait_for_text("] [bob → you] hi back");
+
+    tty.type_text("/all\r");
+    tty.wait_for_prompt("alice>");
+    tty.type_text("to all\r");
+    bob.expect("FROM alice to all");
+
+    // Tab completes a user name after /msg.
+    tty.type_text("/msg b\t");
+    tty.wait_for_prompt("alice> /msg bob");
+    tty.type_text("one-off\r");
+    bob.expect("PRIVATE alice one-off");
+
+    tty.type_text("/quit\r");
+    assert_eq!(tty.wait_exit(), 0);
+}
+
+#[test]
+fn history_comes_back_in_the_next_run() {
+    let server = Natterd::start(&[]);
+    let port = server.port();
+    let mut bob = server.join("bob");
+    let history = TempPath::new("state");
+    // A directory that does not exist yet: natter creates it.
+    let file = history.0.join("natter").join("history");
+
+    let mut first = Tty::start(&args(&file, "alice", &port));
+    first.wait_for_prompt("alice>");
+    bob.expect("JOIN alice");
+    first.type_text("remember me\r");
+    bob.expect("FROM alice remember me");
+    first.type_text("remember me\r");
+    bob.expect("FROM alice remember me");
+    first.type_text("/quit\r");
+    assert_eq!(first.wait_exit(), 0);
+    bob.expect("LEAVE alice quit");
+    let saved = std::fs::read_to_string(&file).expect("history file written");
+    assert_eq!(
+        saved.lines().filter(|l| *l == "remember me").count(),
+        1,
+        "consecutive duplicates are kept once: {saved:?}"
+    );
+
+    let mut second = Tty::start(&args(&file, "alice", &port));
+    second.wait_for_prompt("alice>");
+    bob.expect("JOIN alice");
+    // Up: /quit, Up again: the message.
+    second.type_text("\x1b[A");
+    second.wait_for_prompt("alice> /quit");
+    second.type_text("\x1b[A");
+    second.wait_for_prompt("alice> remember me");
+    second.type_text("\r");
+    bob.expect("FROM alice remember me");
+    second.type_text("\x04");
+    assert_eq!(second.wait_exit(), 0);
+}
+
+#[test]
+fn a_taken_name_is_asked_again() {
+    let server = Natterd::start(&[]);
+    let port = server.port();
+    let mut bob = server.join("bob");
+    let history = TempPath::new("history");
+    let mut tty = Tty::start(&args(&history.0, "bob", &port));
+    tty.wait_for_text("! the name bob is taken");
+    tty.wait_for_prompt("name>");
+    tty.type_text("robert\r");
+    bob.expect("JOIN robert");
+    tty.wait_for_prompt("robert>");
+    tty.type_text("\x04");
+    assert_eq!(tty.wait_exit(), 0);
+}
+
+#[test]
+fn a_dead_server_ends_the_session_under_the_prompt() {
+    let server = Natterd::start(&[]);
+    let port = server.port();
+    let target = server.target();
+    let mut bob = server.join("bob");
+    let history = TempPath::new("history");
+    let mut tty = Tty::start(&args(&history.0, "alice", &port));
+    tty.wait_for_prompt("alice>");
+    bob.expect("JOIN alice");
+    tty.type_text("half a thought");
+    tty.wait_for_prompt("alice> half a thought");
+    bob.send("SAY last words\n");
+    bob.expect("OK SAY 1");
+    tty.wait_for_text("] <bob> last words");
+
+    server.signal(libc::SIGKILL);
+    assert_eq!(tty.wait_exit(), 7);
+    let rows = tty.rows();
+    let lost = format!("! connection to {target} lost (the server closed the connection)");
+    assert!(
+        rows.iter().any(|r| r == &lost),
+        "no {lost:?} on screen:\n{}",
+        rows.join("\n")
+    );
+    assert!(rows.iter().any(|r| r.ends_with("] <bob> last words")));
+    assert!(tty.canonical(), "the terminal is back in line mode");
+    assert!(
+        tty.raw.windows(8).any(|w| w == b"\x1b[?2004l"),
+        "bracketed paste turned off"
+    );
+}
+
+#[test]
+fn help_and_mistakes_are_explained() {
+    let server = Natterd::start(&[]);
+    let port = server.port();
+    let history = TempPath::new("history");
+    let mut tty = Tty::start(&args(&history.0, "alice", &port));
+    tty.wait_for_prompt("alice>");
+    tty.type_text("/help\r");
+    tty.wait_for_text("/msg <name> <text>");
+    tty.wait_for_text("/quit [<message>], /exit");
+    tty.type_text("/frob\r");
+    tty.wait_for_text("! unknown command /frob: /help lists the commands");
+    // The mistaken line comes back for fixing.
+    tty.wait_for_prompt("alice> /frob");
+    tty.type_text("\x15/msg nobody hi\r");
+    tty.wait_for_text("! no such user: nobody");
+    tty.type_text("\x04");
+    assert_eq!(tty.wait_exit(), 0);
+}
