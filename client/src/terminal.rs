@@ -21,11 +21,12 @@
 //! erases the prompt, prints why on stderr and exits with the documented status.
 //! When the main thread is outside `readline`, it sees the end itself and returns.
 //!
-//! Between two `readline` calls the terminal stays in rustyline's raw input mode
-//! ([`Screen::new`] sets it, and rustyline restores what it found): keys typed while
-//! the main thread is busy wait as bytes for the next `readline`, instead of being
-//! echoed and line-edited by the kernel (a Ctrl-D there would be swallowed as an
-//! end-of-file nobody reads). [`Screen::restore`] puts the original settings back.
+//! While the main thread is busy between two `readline` calls, the terminal is in
+//! rustyline's raw input mode: keys typed then wait as bytes for the next `readline`,
+//! instead of being echoed and line-edited by the kernel (a Ctrl-D there would be
+//! swallowed as an end-of-file nobody reads). The original settings go back just
+//! before each `readline`, so that rustyline restores those when it suspends on
+//! Ctrl-Z or returns, and for good with [`Screen::restore`].
 
 use crate::display::Line;
 use crate::exit::Exit;
@@ -146,6 +147,7 @@ impl Screen {
         if let Some((goodbye, exit, _)) = &st.ended {
             return Err((goodbye.clone(), *exit));
         }
+        self.restore();
         st.editing = true;
         st.drawn = false;
         Ok(())
@@ -176,6 +178,9 @@ impl Screen {
     /// rustyline, so nothing can have been written below the input line and the
     /// echoed input may be erased. The second value is the line as last edited.
     pub fn end_edit(&self) -> (bool, String) {
+        if let Some(t) = &self.saved {
+            hold_input(t);
+        }
         let mut st = self.lock();
         let clean = st.drawn && st.in_flight.is_none();
         st.editing = false;
