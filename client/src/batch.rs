@@ -15,6 +15,7 @@ use crate::session::{call, End, Outcome, Session};
 use crate::wire::FrameReader;
 use natter_protocol::{ErrorCode, Request, UserName};
 use std::io::{BufRead, Read, Write};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +27,8 @@ pub struct Options {
     pub name: String,
     /// How long to keep receiving after the last command.
     pub linger: Duration,
+    /// Where downloads go; accepted and kept for the file commands, which will use it.
+    pub download_dir: PathBuf,
 }
 
 /// Plain lines: events and replies to stdout, problems to stderr. A closed stdout

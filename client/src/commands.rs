@@ -281,31 +281,26 @@ fn find_in<'t>(table: &'t [CommandSpec], name: &str) -> Option<&'t CommandSpec> 
 
 /// `/help`: one line per command, then how plain text, `//` and the keys work.
 pub fn help_lines(table: &[CommandSpec]) -> Vec<String> {
-    let shown: Vec<(String, &CommandSpec)> = table
+    let width = table
         .iter()
-        .map(|c| {
-            let mut u = c.usage();
-            for a in c.aliases {
-                u.push_str(&format!(", /{a}"));
-            }
-            (u, c)
-        })
-        .collect();
-    let width = shown
-        .iter()
-        .map(|(u, _)| u.chars().count())
+        .map(|c| c.usage().chars().count())
         .max()
         .unwrap_or(0);
     let mut lines = vec!["commands:".to_string()];
-    for (u, c) in &shown {
-        lines.push(format!("  {u:<width$}  {}", c.help));
+    for c in table {
+        let mut help = c.help.to_string();
+        if !c.aliases.is_empty() {
+            let aliases: Vec<String> = c.aliases.iter().map(|a| format!("/{a}")).collect();
+            help.push_str(&format!(" (also {})", aliases.join(", ")));
+        }
+        lines.push(format!("  {:<width$}  {help}", c.usage()));
     }
     lines.push(
         "plain text goes to everyone, or to one person after /to; //text sends text that starts with /"
             .into(),
     );
     lines.push(
-        "keys: Tab completes commands and names, Up/Down recall earlier lines, Ctrl-C clears the line, Ctrl-D quits"
+        "keys: Tab completes, Up/Down recall, Ctrl-R searches, Ctrl-C clears the line, Ctrl-D quits"
             .into(),
     );
     lines

@@ -68,8 +68,7 @@ fn main() -> ExitCode {
     let style = Style {
         color: interactive && !args.no_color && !no_color_env,
     };
-    // Accepted now so scripts can pass it; the file commands will use it.
-    let _download_dir = args
+    let download_dir = args
         .download_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(".").join(&args.username));
@@ -97,6 +96,7 @@ fn main() -> ExitCode {
             name: args.username.clone(),
             style,
             history_file,
+            download_dir: download_dir.clone(),
         };
         match repl::run(session.clone(), frames, opts) {
             Ok(exit) => return exit.into(),
@@ -111,6 +111,7 @@ fn main() -> ExitCode {
     let opts = batch::Options {
         name: args.username,
         linger: args.linger,
+        download_dir,
     };
     batch::run(session, frames, opts, std::io::stdin().lock()).into()
 }

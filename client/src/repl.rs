@@ -42,6 +42,8 @@ pub struct Options {
     pub style: Style,
     /// `None`: no history file (none could be chosen).
     pub history_file: Option<PathBuf>,
+    /// Where downloads go; accepted and kept for the file commands, which will use it.
+    pub download_dir: PathBuf,
 }
 
 /// The editor could not be set up on this terminal; the caller falls back to batch
@@ -147,7 +149,11 @@ fn load_history(
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Err(e) = std::fs::create_dir_all(dir) {
-            warn(format!("cannot create {}: {e}", dir.display()));
+            warn(format!(
+                "cannot create {}: {}",
+                dir.display(),
+                crate::connect::io_words(&e)
+            ));
             return None;
         }
     }
@@ -157,9 +163,21 @@ fn load_history(
             Some(path.to_path_buf())
         }
         Err(e) => {
-            warn(format!("cannot read history {}: {e}", path.display()));
+            warn(format!(
+                "cannot read history {}: {}",
+                path.display(),
+                readline_words(&e)
+            ));
             None
         }
+    }
+}
+
+/// A rustyline error in words; I/O errors without std's `(os error N)`.
+fn readline_words(e: &ReadlineError) -> String {
+    match e {
+        ReadlineError::Io(io) => crate::connect::io_words(io),
+        other => other.to_string(),
     }
 }
 
@@ -286,11 +304,13 @@ impl Repl {
                 self.style,
                 "choose another name (Ctrl-D to give up)",
             )]);
-            name = match self.read("name> ", None) {
-                Input::Line(l) => l,
-                Input::Cleared => String::new(),
-                Input::Done => return Err(self.quit(String::new())),
-                Input::Ended(goodbye, exit) => return Err(self.finish(&goodbye, exit)),
+            name = loop {
+                match self.read("name> ", None) {
+                    Input::Line(l) if !l.trim().is_empty() => break l,
+                    Input::Line(_) | Input::Cleared => {}
+                    Input::Done => return Err(self.quit(String::new())),
+                    Input::Ended(goodbye, exit) => return Err(self.finish(&goodbye, exit)),
+                }
             };
         }
     }
@@ -394,8 +414,9 @@ impl Repl {
             self.screen.print([Line::error(
                 self.style,
                 &format!(
-                    "cannot write history to {}: {e}; history will not be saved this session",
-                    path.display()
+                    "cannot write history to {}: {}; history will not be saved this session",
+                    path.display(),
+                    readline_words(&e)
                 ),
             )]);
             self.history_file = None;

@@ -345,7 +345,7 @@ fn help_and_mistakes_are_explained() {
     tty.wait_for_prompt("alice>");
     tty.type_text("/help\r");
     tty.wait_for_text("/msg <name> <text>");
-    tty.wait_for_text("/quit [<message>], /exit");
+    tty.wait_for_text("leave (Ctrl-D too); others see the message (also /exit)");
     tty.type_text("/frob\r");
     tty.wait_for_text("! unknown command /frob: /help lists the commands");
     // The mistaken line comes back for fixing.
