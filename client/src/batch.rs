@@ -13,7 +13,7 @@ use crate::exit::Exit;
 use crate::reader::{self, Sink};
 use crate::session::{call, End, Outcome, Session};
 use crate::wire::FrameReader;
-use natter_protocol::{ErrorCode, Request, UserName};
+use natter_protocol::{Request, UserName};
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -121,14 +121,11 @@ impl Batch {
         };
         match call(&self.session, &self.outcomes, Request::Hello { name }, None)? {
             Ok(_) => Ok(None),
-            // The reader already said why, in words.
-            Err((ErrorCode::NameTaken | ErrorCode::BadName, _)) => {
-                self.leave_quietly();
-                Ok(Some(Exit::NameRefused))
-            }
+            // The reader already said why, in words (taken, invalid, or a server that
+            // wants a secret first).
             Err(_) => {
                 self.leave_quietly();
-                Ok(Some(Exit::CommandFailed))
+                Ok(Some(Exit::NameRefused))
             }
         }
     }

@@ -289,6 +289,11 @@ pub fn error_words(code: &ErrorCode, text: &str, req: Option<&Request>) -> Strin
         (ErrorCode::BadName, Some(Request::Hello { name })) => {
             format!("{name} is not a valid name: {text}")
         }
+        // The server's text tells a protocol speaker to send AUTH; a person needs to
+        // know this client has no way to give a secret yet.
+        (ErrorCode::AuthRequired, _) => {
+            "this server wants a secret before a name, and natter cannot send one yet".into()
+        }
         (ErrorCode::UnknownCommand, Some(req)) => {
             format!("this server does not offer {} ({text})", req.verb())
         }
@@ -482,6 +487,8 @@ mod tests {
             .text,
             "! this server does not offer FILES (FILES is not served)"
         );
+        assert!(error_words(&ErrorCode::AuthRequired, "AUTH <secret>", None)
+            .starts_with("this server wants a secret"));
         assert_eq!(
             error_words(&ErrorCode::ReadOnly, "", None),
             "the shared folder is read-only"

@@ -17,7 +17,8 @@ pub enum Exit {
     UnknownHost = 4,
     /// The server answered `ERR server-full`.
     ServerFull = 5,
-    /// Batch: the user name was taken or invalid.
+    /// Batch: the server did not accept the name (taken, invalid, or a server that
+    /// wants a secret first); interactively, only refusals another name cannot fix.
     NameRefused = 6,
     /// The connection was lost or the server shut down during the session.
     ConnectionLost = 7,

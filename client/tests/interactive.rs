@@ -288,6 +288,34 @@ fn history_comes_back_in_the_next_run() {
 }
 
 #[test]
+fn history_keeps_the_last_thousand_lines() {
+    let server = Natterd::start(&[]);
+    let port = server.port();
+    let mut bob = server.join("bob");
+    let dir = TempPath::new("full-history");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let file = dir.0.join("history");
+    let old: Vec<String> = (0..1000).map(|i| format!("old line {i}")).collect();
+    std::fs::write(&file, format!("#V2\n{}\n", old.join("\n"))).unwrap();
+
+    let mut tty = Tty::start(&args(&file, "alice", &port));
+    tty.wait_for_prompt("alice>");
+    bob.expect("JOIN alice");
+    tty.type_text("\x1b[A");
+    tty.wait_for_prompt("alice> old line 999");
+    tty.type_text("\x15newest\r");
+    bob.expect("FROM alice newest");
+    tty.type_text("\x04");
+    assert_eq!(tty.wait_exit(), 0);
+
+    let saved = std::fs::read_to_string(&file).unwrap();
+    let entries: Vec<&str> = saved.lines().filter(|l| !l.starts_with("#V")).collect();
+    assert_eq!(entries.len(), 1000, "bounded to 1000 entries");
+    assert_eq!(entries.last(), Some(&"newest"));
+    assert_eq!(entries.first(), Some(&"old line 1"), "the oldest one went");
+}
+
+#[test]
 fn a_taken_name_is_asked_again() {
     let server = Natterd::start(&[]);
     let port = server.port();
