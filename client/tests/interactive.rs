@@ -28,6 +28,8 @@ impl Tty {
     fn start(args: &[&str]) -> Tty {
         let mut cmd = Command::new(natter_bin());
         cmd.args(args)
+            .current_dir(scratch_cwd())
+            .env_remove("NATTER_SECRET")
             .env("TERM", "xterm")
             .env_remove("NO_COLOR")
             .env_remove("TERM_PROGRAM");

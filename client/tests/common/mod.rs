@@ -44,13 +44,40 @@ pub struct Natterd {
     pub child: Child,
     pub addr: SocketAddr,
     log: Arc<Mutex<String>>,
+    /// The server's own shared folder, fresh for each server and removed on drop, so
+    /// no test leaves a `SharedFiles` folder behind or sees another test's files.
+    pub shared: TempPath,
 }
 
 impl Natterd {
+    /// natterd on a free port with its own empty shared folder. Pass `--max-rate 0`
+    /// in tests that send many requests quickly (flood control would pause them).
     pub fn start(args: &[&str]) -> Natterd {
-        let mut child = Command::new(natterd_bin())
-            .arg("0")
+        let shared = TempPath::new("shared");
+        std::fs::create_dir_all(&shared.0).expect("create the shared folder");
+        Natterd::start_in(shared, args, &[])
+    }
+
+    /// As [`Natterd::start`], with extra environment variables (`NATTER_SECRET`).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Natterd {
+        let shared = TempPath::new("shared");
+        std::fs::create_dir_all(&shared.0).expect("create the shared folder");
+        Natterd::start_in(shared, args, env)
+    }
+
+    fn start_in(shared: TempPath, args: &[&str], env: &[(&str, &str)]) -> Natterd {
+        let mut cmd = Command::new(natterd_bin());
+        cmd.arg("0")
+            .arg("--shared-dir")
+            .arg(&shared.0)
             .args(args)
+            .env_remove("NATTER_SECRET")
+            .env_remove("SERVER_SHARED_FILES")
+            .env_remove("SERVERSHAREDFILES");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -75,7 +102,30 @@ impl Natterd {
                 l.clear();
             }
         });
-        Natterd { child, addr, log }
+        Natterd {
+            child,
+            addr,
+            log,
+            shared,
+        }
+    }
+
+    /// The path of `name` in the server's shared folder.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.shared.0.join(name)
+    }
+
+    /// Waits until the log holds `needle`; fails with the log after [`WAIT`].
+    pub fn wait_log(&self, needle: &str) {
+        let end = Instant::now() + WAIT;
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < end,
+                "natterd never logged {needle:?}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     pub fn port(&self) -> String {
@@ -214,14 +264,27 @@ impl Drop for TempPath {
     }
 }
 
+/// A working directory for natter runs outside the repository, so a default
+/// download folder (`./<USERNAME>/`) never lands in the source tree. Tests that
+/// download still pass `--download-dir` to a folder of their own.
+pub fn scratch_cwd() -> PathBuf {
+    let dir = std::env::temp_dir().join("natter-test-cwd");
+    std::fs::create_dir_all(&dir).expect("create the scratch working directory");
+    dir
+}
+
 /// The natter command for a batch run, with a throwaway history file so tests never
-/// touch the user's.
+/// touch the user's, and no secret from the environment.
 pub fn natter(args: &[&str]) -> Command {
     let mut c = Command::new(natter_bin());
-    c.args(args).env_remove("NO_COLOR").env(
-        "XDG_STATE_HOME",
-        std::env::temp_dir().join("natter-test-state"),
-    );
+    c.args(args)
+        .current_dir(scratch_cwd())
+        .env_remove("NO_COLOR")
+        .env_remove("NATTER_SECRET")
+        .env(
+            "XDG_STATE_HOME",
+            std::env::temp_dir().join("natter-test-state"),
+        );
     c
 }
 
