@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# natterd side by side with ngircd, InspIRCd and Redis (pub/sub), on this machine, in
+# one run, driven by the same load tool (natter-load). Loopback only; bounded.
+#
+#   scripts/compare.sh [CLIENTS] [MESSAGES] [IDLE]     (defaults 100 1000 2000)
+#
+# Installs the Debian packages ngircd, inspircd and redis-server if missing. Each peer
+# runs on a free port with its throttling off, so the comparison measures the server,
+# not its flood protection:
+#   natterd   --max-rate 0 (flood control off), --max-clients IDLE+1000
+#   ngircd    MaxPenaltyTime = 0 (no command penalties), no connection limits,
+#             DNS/ident lookups off
+#   InspIRCd  <connect> with fakelag="off", threshold and commandrate off, large sendq
+#   redis     client-output-buffer-limit for pubsub off, maxclients IDLE+1000, no
+#             persistence; each client uses two connections (publish and subscribe)
+# Scenarios: fan-out flat out (CLIENTS x MESSAGES), latency at 20 msg/s per client
+# (CLIENTS x 200), IDLE idle registered connections, startup RSS.
+set -euo pipefail
+clients=${1:-100}
+messages=${2:-1000}
+idle=${3:-2000}
+cd "$(dirname "$0")/.."
+need=()
+command -v ngircd >/dev/null || need+=(ngircd)
+command -v inspircd >/dev/null || need+=(inspircd)
+command -v redis-server >/dev/null || need+=(redis-server)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+cargo build --release -q --bin natterd --bin natter-load
+ulimit -n "$(ulimit -Hn)"
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+load=target/release/natter-load
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; return 1; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+start_natterd() {
+  port=$(free_port)
+  mkdir -p "$work/shared"
+  target/release/natterd "$port" --max-rate 0 --max-clients $((idle + 1000)) --shared-dir "$work/shared" --log-level warn >/dev/null 2>&1 &
+  pid=$!; pids+=("$pid"); proto=natter; wait_port "$port"
+}
+start_ngircd() {
+  port=$(free_port)
+  cat >"$work/ngircd.conf" <<CONF
+[Global]
+Name = irc.load.test
+Info = natter comparison
+Listen = 127.0.0.1
+Ports = $port
+PidFile = $work/ngircd.pid
+MotdPhrase = load test
+ServerUID = $(id -u)
+[Limits]
+MaxConnections = 0
+MaxConnectionsIP = 0
+MaxJoins = 0
+MaxNickLength = 32
+PingTimeout = 600
+PongTimeout = 600
+MaxPenaltyTime = 0
+[Options]
+PAM = no
+DNS = no
+Ident = no
+CONF
+  ngircd -n -f "$work/ngircd.conf" >/dev/null 2>&1 &
+  pid=$!; pids+=("$pid"); proto=irc; wait_port "$port"
+}
+start_inspircd() {
+  port=$(free_port)
+  cat >"$work/inspircd.conf" <<CONF
+<server name="irc.load.test" description="natter comparison" network="Load">
+<admin name="load" nick="load" email="load@load.test">
+<bind address="127.0.0.1" port="$port" type="clients">
+<connect name="main" allow="*" timeout="60" pingfreq="600" sendq="268435456" recvq="65536" threshold="0" commandrate="0" fakelag="off" localmax="1000000" globalmax="1000000" limit="1000000" maxconnwarn="off" resolvehostnames="no" useident="no">
+<pid file="$work/inspircd.pid">
+<performance softlimit="$((idle + 1000))" somaxconn="4096" quietbursts="yes" clonesonconnect="no">
+<security hidesplits="no" allowcoreunload="no">
+<options defaultmodes="nt">
+<limits maxnick="32" maxchan="64">
+<dns timeout="1">
+<log method="file" type="*" level="none" target="$work/inspircd.log">
+CONF
+  inspircd --nofork --runasroot --config "$work/inspircd.conf" >"$work/inspircd.out" 2>&1 &
+  pid=$!; pids+=("$pid"); proto=irc
+  wait_port "$port" || { echo "inspircd did not start:" >&2; tail -5 "$work/inspircd.out" >&2; return 1; }
+}
+start_redis() {
+  port=$(free_port)
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --protected-mode no \
+    --maxclients $((2 * idle + 1000)) --client-output-buffer-limit "pubsub 0 0 0" --daemonize no >/dev/null 2>&1 &
+  pid=$!; pids+=("$pid"); proto=redis; wait_port "$port"
+}
+
+declare -A R
+measure() { # name
+  local name=$1 out
+  # The IRC daemons listen with a backlog of about 10: connect a few at a time.
+  local batch=128
+  [ "$proto" = irc ] && batch=8
+  R[$name,startup]=$(rss "$pid")
+  out=$($load --proto "$proto" --port "$port" --connect-batch "$batch" --server-pid "$pid" --timeout 120 fanout --clients "$clients" --messages "$messages" 2>/dev/null || true)
+  R[$name,dps]=$(awk '$1=="deliveries_per_s" {print $2}' <<<"$out")
+  R[$name,dpcpu]=$(awk '$1=="deliveries_per_cpu_s" {print $2}' <<<"$out")
+  R[$name,lost]=$(awk '$1=="lost" {print $2}' <<<"$out")
+  out=$($load --proto "$proto" --port "$port" --connect-batch "$batch" --server-pid "$pid" --timeout 120 fanout --clients "$clients" --messages 200 --rate 20 2>/dev/null || true)
+  R[$name,p50]=$(awk '$1=="latency_us" {print $3}' <<<"$out")
+  R[$name,p99]=$(awk '$1=="latency_us" {print $5}' <<<"$out")
+  R[$name,max]=$(awk '$1=="latency_us" {print $9}' <<<"$out")
+  out=$($load --proto "$proto" --port "$port" --connect-batch "$batch" --server-pid "$pid" --timeout 240 idle --connections "$idle" --seconds 5 2>/dev/null || true)
+  R[$name,idle]=$(awk '$1=="server_rss_per_connection_kib" {print $2}' <<<"$out")
+  echo "measured $name" >&2
+}
+
+servers=(natterd ngircd inspircd redis)
+for s in "${servers[@]}"; do
+  if "start_$s"; then
+    measure "$s"
+  else
+    echo "skipping $s" >&2
+  fi
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+done
+
+ratio() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('-' if not a or not b or float(b)==0 else f'{float(a)/float(b):.2f}')" "${1:-}" "${2:-}"; }
+printf '\n%-34s %12s %12s %12s %12s   %s\n' "metric" natterd ngircd inspircd redis "natterd / ngircd, inspircd, redis"
+row() { # label key
+  printf '%-34s %12s %12s %12s %12s   %s %s %s\n' "$1" "${R[natterd,$2]:-}" "${R[ngircd,$2]:-}" "${R[inspircd,$2]:-}" "${R[redis,$2]:-}" \
+    "$(ratio "${R[natterd,$2]:-}" "${R[ngircd,$2]:-}")" "$(ratio "${R[natterd,$2]:-}" "${R[inspircd,$2]:-}")" "$(ratio "${R[natterd,$2]:-}" "${R[redis,$2]:-}")"
+}
+row "fan-out deliveries/s" dps
+row "fan-out deliveries per CPU-s" dpcpu
+row "fan-out lost messages" lost
+row "20 msg/s latency p50 (us)" p50
+row "20 msg/s latency p99 (us)" p99
+row "20 msg/s latency max (us)" max
+row "idle RSS per connection (KiB)" idle
+row "startup RSS (KiB)" startup
+echo
+echo "($clients clients x $messages messages flat out; $clients clients x 200 messages at 20/s; $idle idle connections; $(nproc) cores, $(date -u +%Y-%m-%d))"
