@@ -3,17 +3,19 @@
 //! colour.
 //!
 //! Each request's reply is waited for before the next line is read, so the output is
-//! in order. At the end of input it stays `--linger` seconds more to receive, then
-//! sends `QUIT` and waits for `OK QUIT`. The exit status says whether every command
-//! succeeded (see [`Exit`]).
+//! in order; a `/get` or `/put` is waited for until the transfer ends (`DONE` or
+//! `FAILED`), and shows no progress, only how it ended. At the end of input it stays
+//! `--linger` seconds more to receive, then sends `QUIT` and waits for `OK QUIT`. The
+//! exit status says whether every command and transfer succeeded (see [`Exit`]).
 
 use crate::commands::{self, Command, Mode, COMMANDS};
 use crate::display::{sanitize, Line, Style};
 use crate::exit::Exit;
 use crate::reader::{self, Sink};
-use crate::session::{call, End, Outcome, Session};
+use crate::session::{call, wait_reply, wait_transfer, End, Outcome, Session};
+use crate::transfers::{DownloadPlan, Plan, UploadPlan};
 use crate::wire::FrameReader;
-use natter_protocol::{Request, UserName};
+use natter_protocol::{Reply, Request, UserName};
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -27,8 +29,10 @@ pub struct Options {
     pub name: String,
     /// How long to keep receiving after the last command.
     pub linger: Duration,
-    /// Where downloads go; accepted and kept for the file commands, which will use it.
+    /// Where downloads go.
     pub download_dir: PathBuf,
+    /// A download replaces a local file of the same name.
+    pub overwrite: bool,
 }
 
 /// Plain lines: events and replies to stdout, problems to stderr. A closed stdout
@@ -61,7 +65,7 @@ pub fn run<R: Read + Send + 'static>(
     input: impl BufRead,
 ) -> Exit {
     let (tx, outcomes) = mpsc::channel();
-    if let Err(e) = reader::spawn(frames, session.clone(), Box::new(StdSink), tx, PLAIN) {
+    if let Err(e) = reader::spawn(frames, session.clone(), Box::new(StdSink), tx, PLAIN, None) {
         eprintln!("natter: cannot start the reader thread: {e}");
         return Exit::ConnectFailed;
     }
@@ -89,7 +93,7 @@ impl Batch {
         }
         // A long --linger must not look idle to the server.
         self.session.spawn_keepalive();
-        let quit_text = self.commands(input)?;
+        let quit_text = self.commands(input, &opts)?;
         if quit_text.is_none() {
             self.linger(opts.linger)?;
         }
@@ -131,7 +135,7 @@ impl Batch {
     }
 
     /// Runs the script to its end or to a `/quit`, whose text it returns.
-    fn commands(&mut self, mut input: impl BufRead) -> Result<Option<String>, End> {
+    fn commands(&mut self, mut input: impl BufRead, opts: &Options) -> Result<Option<String>, End> {
         let mut mode = Mode::Everyone;
         let mut raw = Vec::new();
         loop {
@@ -181,8 +185,38 @@ impl Batch {
                     spec.usage(),
                     spec.help
                 ))),
+                Command::Get(file) => {
+                    match DownloadPlan::prepare(&opts.download_dir, file, opts.overwrite) {
+                        Ok(plan) => self.transfer(plan.request(), Plan::Download(plan))?,
+                        Err(why) => self.local_failure(&why),
+                    }
+                }
+                Command::Put { local, name } => match UploadPlan::prepare(&local, name) {
+                    Ok(plan) => self.transfer(plan.request(), Plan::Upload(plan))?,
+                    Err(why) => self.local_failure(&why),
+                },
             }
         }
+    }
+
+    /// Sends a `GET` or `PUT` and waits until the transfer it starts has ended.
+    fn transfer(&mut self, req: Request, plan: Plan) -> Result<(), End> {
+        let id = self.session.send_with(req, false, Some(plan));
+        match wait_reply(&self.outcomes, id, None)? {
+            Ok(Reply::Get { xfer, .. } | Reply::Put { xfer, .. }) => {
+                if !wait_transfer(&self.outcomes, xfer)? {
+                    self.failed = true;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => self.failed = true,
+        }
+        Ok(())
+    }
+
+    fn local_failure(&mut self, why: &str) {
+        show(&Line::error(PLAIN, why));
+        self.failed = true;
     }
 
     /// Keeps receiving (the reader prints) until `linger` has passed.
@@ -195,7 +229,7 @@ impl Batch {
             }
             match self.outcomes.recv_timeout(left) {
                 Ok(Outcome::Ended(end)) => return Err(end),
-                Ok(Outcome::Reply { .. }) => {}
+                Ok(Outcome::Reply { .. } | Outcome::Transfer { .. }) => {}
                 Err(RecvTimeoutError::Timeout) => return Ok(()),
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(End::Lost("the reader stopped".into()))

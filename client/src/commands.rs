@@ -7,8 +7,9 @@
 //! read the table, so adding a command is adding one entry (plus, for a new kind of
 //! reply, one arm in `display::reply`).
 
-use natter_protocol::{Request, UserName, MAX_HEADER};
+use natter_protocol::{FileName, Request, UserName, MAX_HEADER};
 use std::fmt;
+use std::path::PathBuf;
 
 /// Where plain text goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,15 @@ pub enum Command {
     SetMode(Mode),
     /// Show the command list, or one command's usage.
     Help(Option<&'static CommandSpec>),
+    /// Download a shared file into the download folder (a `GET` once the `.part` is
+    /// ready).
+    Get(FileName),
+    /// Upload a local file, under its own name or `name` (a `PUT` once the file is
+    /// checked).
+    Put {
+        local: PathBuf,
+        name: Option<FileName>,
+    },
 }
 
 /// What Tab completes in a command's first argument.
@@ -50,6 +60,8 @@ pub enum Completion {
     User,
     /// A shared file name, from the last `FILES` listing and `SHARED` events.
     File,
+    /// A local path (for `/put`), from the file system.
+    LocalPath,
 }
 
 /// Why a command's arguments were refused.
@@ -130,7 +142,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         name: "to",
         aliases: &["query"],
         args: "<name>",
-        help: "talk privately to one person from now on (the prompt shows who)",
+        help: "talk privately to one person from now on",
         completion: Completion::User,
         parse: parse_to,
     },
@@ -138,7 +150,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         name: "all",
         aliases: &[],
         args: "[<text>]",
-        help: "talk to everyone again; with text, send just that to everyone",
+        help: "talk to everyone again, or send just <text> to everyone",
         completion: Completion::Nothing,
         parse: parse_all,
     },
@@ -146,9 +158,53 @@ pub static COMMANDS: &[CommandSpec] = &[
         name: "msg",
         aliases: &["tell"],
         args: "<name> <text>",
-        help: "send one private message without switching who you talk to",
+        help: "send one private message without switching",
         completion: Completion::User,
         parse: parse_msg,
+    },
+    CommandSpec {
+        name: "files",
+        aliases: &["shared"],
+        args: "",
+        help: "list the shared folder",
+        completion: Completion::Nothing,
+        parse: |args| no_args(args, Request::Files),
+    },
+    CommandSpec {
+        name: "get",
+        aliases: &[],
+        args: "<file>",
+        help: "download a shared file; again to resume it",
+        completion: Completion::File,
+        parse: |args| Ok(Command::Get(one_file(args)?)),
+    },
+    CommandSpec {
+        name: "put",
+        aliases: &[],
+        args: "<path> [<name>]",
+        help: "upload a local file to the shared folder",
+        completion: Completion::LocalPath,
+        parse: parse_put,
+    },
+    CommandSpec {
+        name: "rm",
+        aliases: &["delete"],
+        args: "<file>",
+        help: "delete a shared file",
+        completion: Completion::File,
+        parse: |args| {
+            Ok(Command::Send(Request::Delete {
+                file: one_file(args)?,
+            }))
+        },
+    },
+    CommandSpec {
+        name: "mv",
+        aliases: &["rename"],
+        args: "<old> <new>",
+        help: "rename a shared file",
+        completion: Completion::File,
+        parse: parse_mv,
     },
     CommandSpec {
         name: "ping",
@@ -295,14 +351,10 @@ pub fn help_lines(table: &[CommandSpec]) -> Vec<String> {
         }
         lines.push(format!("  {:<width$}  {help}", c.usage()));
     }
-    lines.push(
-        "plain text goes to everyone, or to one person after /to; //text sends text that starts with /"
-            .into(),
-    );
-    lines.push(
-        "keys: Tab completes, Up/Down recall, Ctrl-R searches, Ctrl-C clears the line, Ctrl-D quits"
-            .into(),
-    );
+    lines.push("plain text goes to everyone, or to one person after /to;".into());
+    lines.push("//text sends text that starts with /; quote file names with spaces".into());
+    lines.push("keys: Tab completes, Up/Down recall, Ctrl-R searches,".into());
+    lines.push("      Ctrl-C clears the line, Ctrl-D quits".into());
     lines
 }
 
@@ -337,6 +389,114 @@ fn no_args(args: &str, req: Request) -> Result<Command, ArgError> {
 
 fn user_name(s: &str) -> Result<UserName, ArgError> {
     UserName::new(s).map_err(|e| ArgError::Invalid(format!("{s:?} is not a user name: {e}")))
+}
+
+fn file_name(s: &str) -> Result<FileName, ArgError> {
+    FileName::new(s).map_err(|e| ArgError::Invalid(format!("{s:?} is not a file name: {e}")))
+}
+
+/// The one file name of `/get` and `/rm`. Typed plainly, it is the rest of the line
+/// (spaces and all, so `/get holiday photo.jpg` works); quoted or with backslash
+/// escapes (as Tab completion writes it), it is that one word.
+fn one_file(args: &str) -> Result<FileName, ArgError> {
+    let args = args.trim_end_matches([' ', '\t']);
+    if args.is_empty() {
+        return Err(ArgError::Usage);
+    }
+    if !args.starts_with(['"', '\'']) && !args.contains('\\') {
+        return file_name(args);
+    }
+    match words(args)?.as_slice() {
+        [one] => file_name(one),
+        _ => Err(ArgError::Invalid(
+            "one file name only; quote a name with spaces".into(),
+        )),
+    }
+}
+
+fn parse_put(args: &str) -> Result<Command, ArgError> {
+    match words(args)?.as_slice() {
+        [local] => Ok(Command::Put {
+            local: PathBuf::from(local),
+            name: None,
+        }),
+        [local, name] => Ok(Command::Put {
+            local: PathBuf::from(local),
+            name: Some(file_name(name)?),
+        }),
+        _ => Err(ArgError::Usage),
+    }
+}
+
+fn parse_mv(args: &str) -> Result<Command, ArgError> {
+    match words(args)?.as_slice() {
+        [old, new] => Ok(Command::Send(Request::Rename {
+            old: file_name(old)?,
+            new: file_name(new)?,
+        })),
+        _ => Err(ArgError::Usage),
+    }
+}
+
+/// Splits arguments as a shell would, so names with spaces can be given: blanks
+/// separate words; `'...'` keeps everything; `"..."` keeps everything but a backslash
+/// before `"`, `\\`, `$` or a backquote; elsewhere a backslash keeps the next
+/// character. This is also how rustyline's file name completion escapes what it
+/// inserts.
+pub fn words(s: &str) -> Result<Vec<String>, ArgError> {
+    let mut out = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => {
+                if let Some(w) = word.take() {
+                    out.push(w);
+                }
+            }
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err(unclosed('\'')),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => w.push(c),
+                            Some(c) => {
+                                w.push('\\');
+                                w.push(c);
+                            }
+                            None => return Err(unclosed('"')),
+                        },
+                        Some(c) => w.push(c),
+                        None => return Err(unclosed('"')),
+                    }
+                }
+            }
+            '\\' => {
+                let w = word.get_or_insert_with(String::new);
+                if let Some(c) = chars.next() {
+                    w.push(c);
+                }
+            }
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    out.extend(word);
+    Ok(out)
+}
+
+fn unclosed(q: char) -> ArgError {
+    ArgError::Invalid(format!("a {q} is not closed"))
 }
 
 fn parse_help(args: &str) -> Result<Command, ArgError> {
@@ -555,6 +715,13 @@ mod tests {
     }
 
     #[test]
+    fn help_fits_an_80_column_terminal() {
+        for line in help_lines(COMMANDS) {
+            assert!(line.chars().count() <= 80, "{line:?} is wider than 80");
+        }
+    }
+
+    #[test]
     fn help_lists_every_command_and_alias() {
         let lines = help_lines(COMMANDS).join("\n");
         for c in COMMANDS {
@@ -565,6 +732,77 @@ mod tests {
             }
         }
         assert!(lines.contains("//text"));
+    }
+
+    fn file(s: &str) -> FileName {
+        FileName::new(s).unwrap()
+    }
+
+    #[test]
+    fn words_split_like_a_shell() {
+        let w = |s: &str| words(s).unwrap();
+        assert_eq!(w("a b  c"), ["a", "b", "c"]);
+        assert_eq!(w(r"holiday\ photo.jpg x"), ["holiday photo.jpg", "x"]);
+        assert_eq!(w(r#""a b" 'c d' e"f"g"#), ["a b", "c d", "efg"]);
+        assert_eq!(w(r#""say \"hi\" \n""#), [r#"say "hi" \n"#]);
+        assert_eq!(w("it''s"), ["its"]);
+        assert_eq!(w(""), Vec::<String>::new());
+        assert_eq!(w("''"), [""]);
+        assert!(words("'open").is_err());
+    }
+
+    #[test]
+    fn file_commands() {
+        let get = |s: &str| parse(s).map(|c| c.unwrap());
+        assert_eq!(get("/get cat.png"), Ok(Command::Get(file("cat.png"))));
+        assert_eq!(get("/GET cat.png "), Ok(Command::Get(file("cat.png"))));
+        assert_eq!(
+            get("/get holiday photo.jpg"),
+            Ok(Command::Get(file("holiday photo.jpg")))
+        );
+        assert_eq!(
+            get(r"/get holiday\ photo.jpg "),
+            Ok(Command::Get(file("holiday photo.jpg")))
+        );
+        assert_eq!(get("/get it's.txt"), Ok(Command::Get(file("it's.txt"))));
+        assert_eq!(get("/get ' x '"), Ok(Command::Get(file(" x "))));
+        assert_eq!(usage_of("/get"), "usage: /get <file>");
+        let bad = usage_of("/get ../etc/passwd");
+        assert!(bad.contains("cannot contain '/'"), "{bad}");
+        assert!(usage_of("/get .hidden").contains("cannot start with '.'"));
+        assert_eq!(
+            get("/rm old.txt"),
+            Ok(Command::Send(Request::Delete {
+                file: file("old.txt")
+            }))
+        );
+        assert_eq!(
+            get(r#"/mv "a b.txt" c.txt"#),
+            Ok(Command::Send(Request::Rename {
+                old: file("a b.txt"),
+                new: file("c.txt")
+            }))
+        );
+        assert_eq!(usage_of("/mv a"), "usage: /mv <old> <new>");
+        assert_eq!(usage_of("/mv a b c"), "usage: /mv <old> <new>");
+        assert_eq!(
+            get(r"/put ~/Music/my\ song.mp3"),
+            Ok(Command::Put {
+                local: PathBuf::from("~/Music/my song.mp3"),
+                name: None
+            })
+        );
+        assert_eq!(
+            get("/put ./x.bin y.bin"),
+            Ok(Command::Put {
+                local: PathBuf::from("./x.bin"),
+                name: Some(file("y.bin"))
+            })
+        );
+        assert_eq!(usage_of("/put"), "usage: /put <path> [<name>]");
+        assert!(usage_of("/put a b/c").contains("cannot contain '/'"));
+        assert_eq!(get("/files"), Ok(Command::Send(Request::Files)));
+        assert_eq!(get("/shared"), Ok(Command::Send(Request::Files)));
     }
 
     #[test]

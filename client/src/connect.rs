@@ -4,6 +4,7 @@
 //! whose [`ConnectError::exit`] is the documented exit status.
 
 use crate::exit::Exit;
+use crate::transport::ReadHalf;
 use crate::wire::{FrameReader, Incoming, ReadError};
 use natter_protocol::{ErrorCode, ServerFrame};
 use std::fmt;
@@ -194,18 +195,14 @@ pub fn io_words(e: &io::Error) -> String {
 
 /// Reads the greeting. `Ok` is the welcome text; a full server, silence, or a peer
 /// that speaks something else is an error.
-pub fn greet(
-    stream: &TcpStream,
-    reader: &mut FrameReader<TcpStream>,
-    target: &str,
-) -> Result<String, ConnectError> {
+pub fn greet(reader: &mut FrameReader<ReadHalf>, target: &str) -> Result<String, ConnectError> {
     let not_natter = |detail: String| ConnectError::NotNatter {
         target: target.to_string(),
         detail,
     };
-    let _ = stream.set_read_timeout(Some(GREETING_TIMEOUT));
+    let _ = reader.get_ref().set_read_timeout(Some(GREETING_TIMEOUT));
     let first = reader.next_frame();
-    let _ = stream.set_read_timeout(None);
+    let _ = reader.get_ref().set_read_timeout(None);
     match first {
         Ok(Incoming::Frame(ServerFrame::Welcome { text, .. })) => Ok(text),
         Ok(Incoming::Frame(ServerFrame::Err {

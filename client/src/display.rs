@@ -199,26 +199,30 @@ pub fn event(frame: &ServerFrame, v: &View) -> Option<Line> {
     })
 }
 
-/// The line for a request's final reply (`OK` or `ERR`), given the request it answers,
-/// the items that came before it, and how long it took. `None` when the reply needs no
-/// line (the `OK` to `HELLO` or `QUIT`).
+/// The lines for a request's final reply (`OK` or `ERR`), given the request it
+/// answers, the items that came before it, and how long it took. Most replies are one
+/// line; listings are a line and a table; the `OK` to `HELLO`, `QUIT`, `GET` and
+/// `PUT` has none (a transfer speaks for itself as it goes).
 pub fn reply(
     req: &Request,
     items: &[ServerFrame],
     fin: &ServerFrame,
     rtt: Duration,
     v: &View,
-) -> Option<Line> {
+) -> Vec<Line> {
     let s = v.style;
     let reply = match fin {
         ServerFrame::Err { code, text } => {
-            return Some(Line::error(s, &error_words(code, text, Some(req))))
+            return vec![Line::error(s, &error_words(code, text, Some(req)))]
         }
         ServerFrame::Ok(reply) => reply,
-        _ => return None,
+        _ => return Vec::new(),
     };
-    Some(match (reply, req) {
-        (Reply::Hello { .. } | Reply::Quit, _) => return None,
+    let line = match (reply, req) {
+        (Reply::Hello { .. } | Reply::Quit | Reply::Get { .. } | Reply::Put { .. }, _) => {
+            return Vec::new()
+        }
+        (Reply::Files { count }, _) => return files_table(*count, items, s),
         (Reply::Say { delivered }, Request::Say { text }) => Line::plain(format!(
             "{} <{}> {} {}",
             v.stamp(),
@@ -254,26 +258,49 @@ pub fn reply(
             s,
             &format!("pong: {:.2} ms round trip", rtt.as_secs_f64() * 1000.0),
         ),
-        (Reply::Files { count }, _) => {
-            let files: Vec<String> = items
-                .iter()
-                .filter_map(|f| match f {
-                    ServerFrame::File { file, size, .. } => Some(format!(
-                        "{} ({})",
-                        sanitize(file.as_str()),
-                        human_size(*size)
-                    )),
-                    _ => None,
-                })
-                .collect();
-            let noun = if *count == 1 { "file" } else { "files" };
-            Line::info(s, &format!("{count} shared {noun}: {}", files.join(", ")))
+        (Reply::Delete { file }, _) => {
+            Line::info(s, &format!("deleted {}", sanitize(file.as_str())))
         }
+        (Reply::Rename { old, new }, _) => Line::info(
+            s,
+            &format!(
+                "renamed {} to {}",
+                sanitize(old.as_str()),
+                sanitize(new.as_str())
+            ),
+        ),
         (Reply::Echo { text }, _) => Line::info(s, &format!("echo: {}", sanitize(text))),
         (Reply::Calc { result }, _) => Line::info(s, &format!("= {}", sanitize(result))),
         // A reply this client has no words for yet: say what it was.
         (other, _) => Line::info(s, &format!("{} done", other.verb())),
-    })
+    };
+    vec![line]
+}
+
+/// `* SharedFiles: 2 files`, then one row per file: name, size in human units, exact
+/// bytes.
+fn files_table(count: u64, items: &[ServerFrame], s: Style) -> Vec<Line> {
+    let rows: Vec<(String, String, String)> = items
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::File { file, size, .. } => Some((
+                sanitize(file.as_str()).into_owned(),
+                human_size(*size),
+                group_digits(*size),
+            )),
+            _ => None,
+        })
+        .collect();
+    let noun = if count == 1 { "file" } else { "files" };
+    let mut lines = vec![Line::info(s, &format!("SharedFiles: {count} {noun}"))];
+    let name_w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    let size_w = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    for (name, human, exact) in rows {
+        lines.push(Line::plain(format!(
+            "  {name:<name_w$}  {human:>size_w$}   ({exact} bytes)"
+        )));
+    }
+    lines
 }
 
 /// An `ERR` code and its text in words; the request it answers fills in names.
@@ -283,6 +310,22 @@ pub fn error_words(code: &ErrorCode, text: &str, req: Option<&Request>) -> Strin
         (ErrorCode::NoSuchUser, Some(Request::Tell { name, .. })) => {
             format!("no such user: {name}")
         }
+        (
+            ErrorCode::NoSuchFile,
+            Some(
+                Request::Get { file, .. }
+                | Request::Delete { file }
+                | Request::Rename { old: file, .. },
+            ),
+        ) => format!("no such file: {}", sanitize(file.as_str())),
+        (ErrorCode::Exists, Some(Request::Rename { new, .. })) => {
+            format!("{} already exists", sanitize(new.as_str()))
+        }
+        (ErrorCode::Exists, Some(Request::Put { file, .. })) => format!(
+            "{} already exists on the server, which keeps existing files; give another name: /put <path> <name>",
+            sanitize(file.as_str())
+        ),
+        (ErrorCode::ReadOnly, _) => "the server's shared folder is read-only".into(),
         (ErrorCode::NameTaken, Some(Request::Hello { name })) => {
             format!("the name {name} is taken")
         }
@@ -353,6 +396,37 @@ pub fn human_size(n: u64) -> String {
     format!("{v:.1} {}", UNITS[unit])
 }
 
+/// `3 s`, `2 min 5 s`, `1 h 3 min`, `2 d 4 h`: two units at most.
+pub fn duration_words(d: Duration) -> String {
+    let s = d.as_secs();
+    let (big, small, units) = match s {
+        0..=59 => return format!("{s} s"),
+        60..=3599 => (s / 60, s % 60, ("min", "s")),
+        3600..=86399 => (s / 3600, s % 3600 / 60, ("h", "min")),
+        _ => (s / 86400, s % 86400 / 3600, ("d", "h")),
+    };
+    match small {
+        0 => format!("{big} {}", units.0),
+        _ => format!("{big} {} {small} {}", units.0, units.1),
+    }
+}
+
+/// `48213` -> `48,213`: exact byte counts a person can read.
+pub fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    // The leading group has 1 to 3 digits; every later one exactly 3.
+    let first = match digits.len() % 3 {
+        0 => 3,
+        r => r,
+    };
+    let mut out = digits[..first].to_string();
+    for group in digits.as_bytes()[first..].chunks(3) {
+        out.push(',');
+        out.extend(group.iter().map(|&b| b as char));
+    }
+    out
+}
+
 /// Hours and minutes of `t` in the local time zone; UTC if the C library cannot say.
 pub fn local_hm(t: Time) -> (u32, u32) {
     let Ok(secs) = libc::time_t::try_from(t.0) else {
@@ -395,7 +469,7 @@ mod tests {
         UserName::new(s).unwrap()
     }
 
-    fn rep(req: Request, items: &[&str], fin: &str) -> Option<Line> {
+    fn rep_all(req: Request, items: &[&str], fin: &str) -> Vec<String> {
         let items: Vec<ServerFrame> = items.iter().map(|w| frame(w)).collect();
         reply(
             &req,
@@ -404,6 +478,22 @@ mod tests {
             Duration::from_micros(420),
             &PLAIN,
         )
+        .into_iter()
+        .map(|l| l.text)
+        .collect()
+    }
+
+    fn rep(req: Request, items: &[&str], fin: &str) -> Option<Line> {
+        let items: Vec<ServerFrame> = items.iter().map(|w| frame(w)).collect();
+        let mut lines = reply(
+            &req,
+            &items,
+            &frame(fin),
+            Duration::from_micros(420),
+            &PLAIN,
+        );
+        assert!(lines.len() <= 1, "{lines:?}");
+        lines.pop()
     }
 
     #[test]
@@ -491,7 +581,7 @@ mod tests {
             .starts_with("this server wants a secret"));
         assert_eq!(
             error_words(&ErrorCode::ReadOnly, "", None),
-            "the shared folder is read-only"
+            "the server's shared folder is read-only"
         );
         assert_eq!(
             error_words(&ErrorCode::Busy, "3 transfers running", None),
@@ -562,12 +652,75 @@ mod tests {
             rep(Request::Status, &[], "OK STATUS 1 10 5").unwrap().text,
             "* STATUS done"
         );
-        let files = rep(
-            Request::Files,
-            &["FILE a%20b.txt 2048 2026-11-22T17:03:05Z"],
-            "OK FILES 1",
+        assert_eq!(
+            rep_all(
+                Request::Files,
+                &[
+                    "FILE a%20b.txt 2048 2026-11-22T17:03:05Z",
+                    "FILE cat.png 48213 2026-11-22T17:03:05Z",
+                    "FILE x 7 2026-11-22T17:03:05Z",
+                ],
+                "OK FILES 3",
+            ),
+            [
+                "* SharedFiles: 3 files",
+                "  a b.txt   2.0 KiB   (2,048 bytes)",
+                "  cat.png  47.1 KiB   (48,213 bytes)",
+                "  x             7 B   (7 bytes)",
+            ]
         );
-        assert_eq!(files.unwrap().text, "* 1 shared file: a b.txt (2.0 KiB)");
+        assert_eq!(
+            rep_all(Request::Files, &[], "OK FILES 0"),
+            ["* SharedFiles: 0 files"]
+        );
+    }
+
+    #[test]
+    fn file_commands_in_words() {
+        let f = |s: &str| FileName::new(s).unwrap();
+        let del = || Request::Delete { file: f("x") };
+        let mv = || Request::Rename {
+            old: f("a b"),
+            new: f("c"),
+        };
+        assert_eq!(rep(del(), &[], "OK DELETE x").unwrap().text, "* deleted x");
+        assert_eq!(
+            rep(mv(), &[], "OK RENAME a%20b c").unwrap().text,
+            "* renamed a b to c"
+        );
+        assert_eq!(
+            rep(del(), &[], "ERR no-such-file x is not in the shared folder")
+                .unwrap()
+                .text,
+            "! no such file: x"
+        );
+        assert_eq!(
+            rep(mv(), &[], "ERR no-such-file gone").unwrap().text,
+            "! no such file: a b"
+        );
+        assert_eq!(
+            rep(mv(), &[], "ERR exists c already exists").unwrap().text,
+            "! c already exists"
+        );
+        assert_eq!(
+            rep(
+                del(),
+                &[],
+                "ERR read-only this server's shared folder is read-only"
+            )
+            .unwrap()
+            .text,
+            "! the server's shared folder is read-only"
+        );
+        let get = Request::Get {
+            file: f("x"),
+            offset: None,
+        };
+        assert_eq!(
+            rep(get, &[], "OK GET 1 x 5"),
+            None,
+            "a transfer speaks for itself"
+        );
     }
 
     #[test]
@@ -648,6 +801,25 @@ mod tests {
         assert_eq!(human_size(1023), "1023 B");
         assert_eq!(human_size(1536), "1.5 KiB");
         assert_eq!(human_size(5 << 20), "5.0 MiB");
+    }
+
+    #[test]
+    fn digits_are_grouped() {
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(999), "999");
+        assert_eq!(group_digits(48213), "48,213");
+        assert_eq!(group_digits(3201112), "3,201,112");
+        assert_eq!(group_digits(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn durations_in_words() {
+        assert_eq!(duration_words(Duration::from_secs(3)), "3 s");
+        assert_eq!(duration_words(Duration::from_secs(125)), "2 min 5 s");
+        assert_eq!(duration_words(Duration::from_secs(720)), "12 min");
+        assert_eq!(duration_words(Duration::from_secs(7500)), "2 h 5 min");
+        assert_eq!(duration_words(Duration::from_secs(7200)), "2 h");
+        assert_eq!(duration_words(Duration::from_secs(187200)), "2 d 4 h");
     }
 
     #[test]

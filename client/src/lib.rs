@@ -9,8 +9,13 @@
 //!
 //! The parts that do I/O, each one job:
 //! - [`connect`]: resolve and connect with a timeout, and name every failure.
+//! - [`transport`]: the open connection's read half, write half and closer.
 //! - [`session`]: the connection once greeted: sending requests, what is pending.
-//! - [`reader`]: the reader thread, socket -> frames -> lines -> a [`reader::Sink`].
+//! - [`writer`]: the writer thread, the only writer to the socket: requests first,
+//!   then upload chunks.
+//! - [`reader`]: the reader thread, socket -> frames -> lines -> a [`reader::Sink`];
+//!   download bodies -> files.
+//! - [`transfers`]: downloads into `.part` files, uploads in chunks, progress.
 //! - [`terminal`]: who may write to the terminal when, and leaving it sane.
 //! - [`repl`]: the interactive line editor; [`batch`]: commands from a script.
 //! - [`exit`]: the exit statuses, in one place.
@@ -25,4 +30,7 @@ pub mod reader;
 pub mod repl;
 pub mod session;
 pub mod terminal;
+pub mod transfers;
+pub mod transport;
 pub mod wire;
+pub mod writer;

@@ -5,6 +5,7 @@ use clap::Parser;
 use natter_client::connect::{self, ConnectError};
 use natter_client::display::{sanitize, Line, Style};
 use natter_client::session::Session;
+use natter_client::transport::{self, ReadHalf};
 use natter_client::wire::FrameReader;
 use natter_client::{batch, repl};
 use std::io::IsTerminal;
@@ -43,9 +44,13 @@ struct Args {
     /// ~/.local/state/natter/history].
     #[arg(long, value_name = "PATH")]
     history_file: Option<PathBuf>,
-    /// Where downloads go [default: ./<USERNAME>/].
+    /// Where downloads go [default: ./<USERNAME>/]; created if missing.
     #[arg(long, value_name = "DIR")]
     download_dir: Option<PathBuf>,
+    /// A download replaces a local file of the same name (without it, the download
+    /// is saved as name_1.ext, name_2.ext, ...).
+    #[arg(long)]
+    overwrite: bool,
     /// No colours (the NO_COLOR environment variable does the same).
     #[arg(long)]
     no_color: bool,
@@ -68,11 +73,6 @@ fn main() -> ExitCode {
     let style = Style {
         color: interactive && !args.no_color && !no_color_env,
     };
-    let download_dir = args
-        .download_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(".").join(&args.username));
-
     let target = connect::target(&args.host, args.port);
     let (session, frames, welcome) = match open(&args.host, args.port, &target) {
         Ok(v) => v,
@@ -96,7 +96,8 @@ fn main() -> ExitCode {
             name: args.username.clone(),
             style,
             history_file,
-            download_dir: download_dir.clone(),
+            download_dir: args.download_dir.clone(),
+            overwrite: args.overwrite,
         };
         match repl::run(session.clone(), frames, opts) {
             Ok(exit) => return exit.into(),
@@ -109,9 +110,12 @@ fn main() -> ExitCode {
         frames
     };
     let opts = batch::Options {
+        download_dir: args
+            .download_dir
+            .unwrap_or_else(|| PathBuf::from(&args.username)),
         name: args.username,
         linger: args.linger,
-        download_dir,
+        overwrite: args.overwrite,
     };
     batch::run(session, frames, opts, std::io::stdin().lock()).into()
 }
@@ -121,17 +125,15 @@ fn open(
     host: &str,
     port: u16,
     target: &str,
-) -> Result<(Arc<Session>, FrameReader<std::net::TcpStream>, String), ConnectError> {
+) -> Result<(Arc<Session>, FrameReader<ReadHalf>, String), ConnectError> {
     let stream = connect::connect(host, port)?;
-    let read_half = stream.try_clone().map_err(|e| ConnectError::Other {
+    let cannot_use = |e: std::io::Error| ConnectError::Other {
         target: target.to_string(),
         detail: format!("cannot use the connection: {}", connect::io_words(&e)),
-    })?;
-    let mut frames = FrameReader::new(read_half);
-    let welcome = connect::greet(&stream, &mut frames, target)?;
-    Ok((
-        Arc::new(Session::new(stream, target.to_string())),
-        frames,
-        welcome,
-    ))
+    };
+    let t = transport::plain(stream).map_err(cannot_use)?;
+    let mut frames = FrameReader::new(t.read);
+    let welcome = connect::greet(&mut frames, target)?;
+    let session = Session::start(t.write, t.closer, target.to_string()).map_err(cannot_use)?;
+    Ok((Arc::new(session), frames, welcome))
 }

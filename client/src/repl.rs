@@ -4,6 +4,11 @@
 //! The main thread reads lines and sends requests without waiting for their replies;
 //! the reader thread shows replies and events as they come (through [`Screen`]). The
 //! main thread waits only while logging in and quitting.
+//!
+//! Transfers run in the background: `/get` and `/put` return to the prompt at once,
+//! and progress comes as `* ` lines (at most one per transfer every 2 s) printed above
+//! the prompt exactly like chat, so the half-typed line is never garbled. The README
+//! says why this rather than a progress bar.
 
 use crate::commands::{self, Command, Mode, COMMANDS};
 use crate::display::{sanitize, Line, Style};
@@ -11,9 +16,11 @@ use crate::exit::Exit;
 use crate::reader::{self, Sink};
 use crate::session::{call, End, Outcome, Session};
 use crate::terminal::Screen;
+use crate::transfers::{DownloadPlan, Plan, Report, UploadPlan};
+use crate::transport::ReadHalf;
 use crate::wire::FrameReader;
 use natter_protocol::{ErrorCode, Request, UserName};
-use rustyline::completion::{Completer, Pair};
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::config::{ColorMode, CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -22,7 +29,6 @@ use rustyline::history::FileHistory;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, ExternalPrinter, Helper};
 use std::borrow::Cow;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
@@ -42,8 +48,10 @@ pub struct Options {
     pub style: Style,
     /// `None`: no history file (none could be chosen).
     pub history_file: Option<PathBuf>,
-    /// Where downloads go; accepted and kept for the file commands, which will use it.
-    pub download_dir: PathBuf,
+    /// Where downloads go; `None`: `./<name>/` for the name the server accepted.
+    pub download_dir: Option<PathBuf>,
+    /// A download replaces a local file of the same name.
+    pub overwrite: bool,
 }
 
 /// The editor could not be set up on this terminal; the caller falls back to batch
@@ -54,9 +62,9 @@ pub struct NoEditor(pub String);
 /// connection ends. Returns the exit status, unless the editor cannot run here.
 pub fn run(
     session: Arc<Session>,
-    frames: FrameReader<TcpStream>,
+    frames: FrameReader<ReadHalf>,
     opts: Options,
-) -> Result<Exit, (NoEditor, FrameReader<TcpStream>)> {
+) -> Result<Exit, (NoEditor, FrameReader<ReadHalf>)> {
     // Before the editor exists: these are the settings to restore if we must leave
     // from the reader thread.
     let screen = Arc::new(Screen::new());
@@ -71,8 +79,12 @@ pub fn run(
         style: opts.style,
         target: session.target.clone(),
     });
+    let report: Report = {
+        let (screen, style) = (screen.clone(), opts.style);
+        Arc::new(move |text: String| screen.push(Line::info(style, &text).text))
+    };
     let started = spawn_printer(screen.clone(), printer)
-        .and_then(|()| reader::spawn(frames, session.clone(), sink, tx, opts.style));
+        .and_then(|()| reader::spawn(frames, session.clone(), sink, tx, opts.style, Some(report)));
     if let Err(e) = started {
         eprintln!("natter: cannot start a thread: {e}");
         return Ok(Exit::ConnectFailed);
@@ -89,6 +101,9 @@ pub fn run(
         style: opts.style,
         mode: Mode::Everyone,
         history_file,
+        download_dir: opts.download_dir,
+        overwrite: opts.overwrite,
+        quit_warned: false,
     };
     let exit = repl.run(opts.name);
     drop(repl);
@@ -126,6 +141,7 @@ fn make_editor(
         screen: screen.clone(),
         session: session.clone(),
         color: opts.style.color,
+        paths: FilenameCompleter::new(),
     }));
     let printer = editor
         .create_external_printer()
@@ -226,6 +242,10 @@ struct Repl {
     style: Style,
     mode: Mode,
     history_file: Option<PathBuf>,
+    download_dir: Option<PathBuf>,
+    overwrite: bool,
+    /// The user was told that leaving stops transfers; the next quit leaves.
+    quit_warned: bool,
 }
 
 /// How one `readline` ended.
@@ -245,8 +265,9 @@ impl Repl {
             Ok(me) => me,
             Err(exit) => return exit,
         };
-        // The names for completion; the reply is not shown.
+        // The names for completion; the replies are not shown.
         self.session.send(Request::Who, true);
+        self.session.send(Request::Files, true);
         self.session.spawn_keepalive();
         let mut retry: Option<String> = None;
         loop {
@@ -254,7 +275,8 @@ impl Repl {
             let line = match self.read(&prompt, retry.take()) {
                 Input::Line(l) => l,
                 Input::Cleared => continue,
-                Input::Done => return self.quit(String::new()),
+                Input::Done if self.may_leave() => return self.quit(String::new()),
+                Input::Done => continue,
                 Input::Ended(goodbye, exit) => return self.finish(&goodbye, exit),
             };
             self.remember(&line);
@@ -262,13 +284,36 @@ impl Repl {
             let parts: Vec<&str> = line.split('\n').collect();
             for part in &parts {
                 match self.handle(part) {
-                    Flow::Next => {}
+                    Flow::Next => self.quit_warned = false,
                     Flow::Retry(text) if parts.len() == 1 => retry = Some(text),
                     Flow::Retry(_) => {}
-                    Flow::Quit(text) => return self.quit(text),
+                    Flow::Quit(text) if self.may_leave() => return self.quit(text),
+                    Flow::Quit(_) => {}
                 }
             }
         }
+    }
+
+    /// Leaving stops running transfers: the first time, say so and stay.
+    fn may_leave(&mut self) -> bool {
+        let running = self.session.transfers();
+        if running.is_empty() || self.quit_warned {
+            return true;
+        }
+        self.quit_warned = true;
+        let then = if running.iter().any(|r| r.starts_with("uploading")) {
+            "an upload starts over"
+        } else {
+            "/get resumes a download"
+        };
+        self.screen.print([Line::error(
+            self.style,
+            &format!(
+                "still {}; quit again to leave anyway ({then})",
+                sanitize(&running.join(", "))
+            ),
+        )]);
+        false
     }
 
     /// Sends `HELLO` until a name is accepted, asking for another at a `name> ` prompt
@@ -344,7 +389,14 @@ impl Repl {
                 }
                 Input::Cleared
             }
-            Err(ReadlineError::Eof) => Input::Done,
+            Err(ReadlineError::Eof) => {
+                // The prompt stays on screen otherwise; after a warning that running
+                // transfers keep us here, it would be a stray line.
+                if clean {
+                    self.screen.erase_echo(prompt, &last_drawn);
+                }
+                Input::Done
+            }
             Err(e) => {
                 self.screen.print([Line::error(
                     self.style,
@@ -379,8 +431,39 @@ impl Repl {
                 spec.usage(),
                 spec.help
             ))]),
+            Command::Get(file) => {
+                let dir = self.download_dir();
+                match DownloadPlan::prepare(&dir, file, self.overwrite) {
+                    Ok(plan) => {
+                        self.session
+                            .send_with(plan.request(), false, Some(Plan::Download(plan)));
+                    }
+                    Err(why) => self.screen.print([Line::error(self.style, &why)]),
+                }
+            }
+            Command::Put { local, name } => match UploadPlan::prepare(&local, name) {
+                Ok(plan) => {
+                    self.session
+                        .send_with(plan.request(), false, Some(Plan::Upload(plan)));
+                }
+                Err(why) => {
+                    self.screen.print([Line::error(self.style, &why)]);
+                    return Flow::Retry(line.to_string());
+                }
+            },
         }
         Flow::Next
+    }
+
+    /// `--download-dir`, else `./<name>/` for the name the server accepted.
+    fn download_dir(&self) -> PathBuf {
+        self.download_dir.clone().unwrap_or_else(|| {
+            PathBuf::from(
+                self.session
+                    .me()
+                    .map_or_else(String::new, |m| m.to_string()),
+            )
+        })
     }
 
     fn switch(&mut self, mode: Mode) {
@@ -446,6 +529,8 @@ struct ChatHelper {
     screen: Arc<Screen>,
     session: Arc<Session>,
     color: bool,
+    /// Local paths after `/put`.
+    paths: FilenameCompleter,
 }
 
 /// The arguments a command still wants, greyed after the cursor. Never inserted: a
@@ -489,6 +574,9 @@ impl Completer for ChatHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        if crate::complete::local_path_wanted(COMMANDS, line, pos) {
+            return self.paths.complete_path(line, pos);
+        }
         let (start, words) = crate::complete::complete(COMMANDS, line, pos, &self.session.known());
         let pairs = words
             .into_iter()

@@ -1,19 +1,22 @@
-//! The connection once greeted, shared by the main thread, which sends, and the reader
-//! thread, which receives: the socket's write half, the requests still waiting for
-//! their final reply (in order, as the protocol answers them), and the names the
-//! session knows for completion.
+//! The connection once greeted, shared by the main thread, which sends, the reader
+//! thread, which receives, and the writer thread, which alone writes to the socket:
+//! the requests still waiting for their final reply (in order, as the protocol
+//! answers them), the transfers running, and the names the session knows for
+//! completion.
 //!
 //! Replies travel back to the main thread as [`Outcome`]s on a channel; the main
 //! thread waits on it only where order matters (logging in, batch mode, quitting).
 
 use crate::complete::Known;
 use crate::exit::Exit;
+use crate::transfers::{Plan, Upload};
+use crate::transport::{Closer, WriteHalf};
+use crate::writer::{self, Msg};
 use natter_protocol::{ErrorCode, Reply, Request, UserName};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::Write;
-use std::net::{Shutdown, TcpStream};
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -23,7 +26,6 @@ use std::time::{Duration, Instant};
 pub const KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// A request on the wire whose final reply has not come yet.
-#[derive(Debug)]
 pub struct Pending {
     /// Numbers requests in sending order, so a waiter finds its own reply.
     pub id: u64,
@@ -32,6 +34,14 @@ pub struct Pending {
     /// state but shows no line.
     pub quiet: bool,
     pub sent_at: Instant,
+    /// What the reply sets going (a download's `.part`, an upload's file).
+    pub plan: Option<Plan>,
+}
+
+impl fmt::Debug for Pending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pending({} {:?})", self.id, self.req)
+    }
 }
 
 /// What the reader thread tells the main thread.
@@ -43,6 +53,8 @@ pub enum Outcome {
         req: Request,
         result: Result<Reply, (ErrorCode, String)>,
     },
+    /// Transfer `xfer` ended: `DONE` and the file in place (`ok`), or it failed.
+    Transfer { xfer: u64, ok: bool },
     /// No more frames will come.
     Ended(End),
 }
@@ -92,16 +104,59 @@ struct Names {
     files: BTreeSet<String>,
 }
 
+/// The sending side shared by everyone who sends: the pending replies and the
+/// writer thread's channel, kept in step under one lock.
+pub struct Outbox {
+    pending: Mutex<VecDeque<Pending>>,
+    tx: Sender<Msg>,
+    closer: Closer,
+    next_id: AtomicU64,
+    last_sent: Mutex<Instant>,
+}
+
+impl Outbox {
+    /// Queues `req` as pending and hands it to the writer thread; returns its id for
+    /// [`wait_reply`]. Both happen under the pending lock, so entries stay in wire
+    /// order and a reply never arrives before its entry.
+    pub fn send(&self, req: Request, quiet: bool, plan: Option<Plan>) -> u64 {
+        let bytes = req.to_bytes();
+        let mut pending = lock(&self.pending);
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        pending.push_back(Pending {
+            id,
+            req,
+            quiet,
+            sent_at: Instant::now(),
+            plan,
+        });
+        self.to_writer(Msg::Frame(bytes));
+        drop(pending);
+        *lock(&self.last_sent) = Instant::now();
+        id
+    }
+
+    /// Hands the writer something other than a request. If the writer is gone the
+    /// connection is closed, so the reader ends the session and waiters hear of it.
+    pub fn to_writer(&self, m: Msg) {
+        if self.tx.send(m).is_err() {
+            self.closer.close();
+        }
+    }
+
+    pub fn close(&self) {
+        self.closer.close();
+    }
+}
+
 pub struct Session {
     /// `host:port` as the user gave it, for messages.
     pub target: String,
-    writer: Mutex<TcpStream>,
-    pending: Mutex<VecDeque<Pending>>,
+    outbox: Arc<Outbox>,
     names: Mutex<Names>,
+    /// Transfers running, by id: what they are, for the user leaving mid-way.
+    transfers: Mutex<BTreeMap<u64, String>>,
     quitting: AtomicBool,
     closed: AtomicBool,
-    next_id: AtomicU64,
-    last_sent: Mutex<Instant>,
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the data
@@ -111,47 +166,50 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Session {
-    pub fn new(writer: TcpStream, target: String) -> Session {
-        Session {
-            target,
-            writer: Mutex::new(writer),
+    /// Starts the writer thread on `write` and returns the session.
+    pub fn start(write: WriteHalf, closer: Closer, target: String) -> std::io::Result<Session> {
+        let (tx, rx) = mpsc::channel();
+        let outbox = Arc::new(Outbox {
             pending: Mutex::new(VecDeque::new()),
-            names: Mutex::new(Names::default()),
-            quitting: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
+            tx,
+            closer,
             next_id: AtomicU64::new(1),
             last_sent: Mutex::new(Instant::now()),
-        }
+        });
+        writer::spawn(write, rx, outbox.clone())?;
+        Ok(Session {
+            target,
+            outbox,
+            names: Mutex::new(Names::default()),
+            transfers: Mutex::new(BTreeMap::new()),
+            quitting: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        })
     }
 
-    /// Queues `req` as pending and writes it; returns its id for [`wait_reply`]. The
-    /// pending entry goes in first, under the writer's lock, so the reply can never
-    /// arrive before its entry and entries stay in wire order. A failed write shuts
-    /// the socket, so the reader thread ends and reports the end: a waiter always
+    /// Sends `req`; returns its id for [`wait_reply`]. A failed write closes the
+    /// connection, so the reader thread ends and reports the end: a waiter always
     /// hears back.
     pub fn send(&self, req: Request, quiet: bool) -> u64 {
+        self.send_with(req, quiet, None)
+    }
+
+    /// Sends `req` with what its reply sets going.
+    pub fn send_with(&self, req: Request, quiet: bool, plan: Option<Plan>) -> u64 {
         if matches!(req, Request::Quit { .. }) {
             self.quitting.store(true, Ordering::SeqCst);
         }
-        let bytes = req.to_bytes();
-        let mut w = lock(&self.writer);
-        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-        lock(&self.pending).push_back(Pending {
-            id,
-            req,
-            quiet,
-            sent_at: Instant::now(),
-        });
-        if w.write_all(&bytes).is_err() {
-            let _ = w.shutdown(Shutdown::Both);
-        }
-        *lock(&self.last_sent) = Instant::now();
-        id
+        self.outbox.send(req, quiet, plan)
     }
 
     /// The reader thread saw the end of the connection.
     pub fn mark_closed(&self) {
         self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Ends the connection now (a reply that never came).
+    pub fn close(&self) {
+        self.outbox.close();
     }
 
     /// Sends a quiet `PING` whenever nothing was sent for [`KEEPALIVE`], until the
@@ -164,7 +222,7 @@ impl Session {
                 if session.is_quitting() || session.closed.load(Ordering::SeqCst) {
                     return;
                 }
-                let idle = lock(&session.last_sent).elapsed();
+                let idle = lock(&session.outbox.last_sent).elapsed();
                 if idle >= KEEPALIVE {
                     session.send(
                         Request::Ping {
@@ -178,9 +236,37 @@ impl Session {
             });
     }
 
+    /// Reader: the server accepted an upload; the writer streams it.
+    pub fn start_upload(&self, up: Upload) {
+        self.outbox.to_writer(Msg::Upload(up));
+    }
+
+    /// Reader: the server failed upload `xfer`; the writer stops sending it.
+    pub fn cancel_upload(&self, xfer: u64) {
+        self.outbox.to_writer(Msg::Cancel(xfer));
+    }
+
+    /// Reader: rustls queued records of its own (an alert, a key update).
+    pub fn flush(&self) {
+        self.outbox.to_writer(Msg::Frame(Vec::new()));
+    }
+
+    pub fn transfer_started(&self, xfer: u64, what: String) {
+        lock(&self.transfers).insert(xfer, what);
+    }
+
+    pub fn transfer_ended(&self, xfer: u64) {
+        lock(&self.transfers).remove(&xfer);
+    }
+
+    /// What is being transferred now (`downloading cat.png`), oldest first.
+    pub fn transfers(&self) -> Vec<String> {
+        lock(&self.transfers).values().cloned().collect()
+    }
+
     /// The oldest request still waiting, which the next final reply answers.
     pub fn take_pending(&self) -> Option<Pending> {
-        lock(&self.pending).pop_front()
+        lock(&self.outbox.pending).pop_front()
     }
 
     /// True once `QUIT` was sent: the server closing the connection is then expected.
@@ -223,6 +309,10 @@ impl Session {
 
     pub fn add_file(&self, file: String) {
         lock(&self.names).files.insert(file);
+    }
+
+    pub fn remove_file(&self, file: &str) {
+        lock(&self.names).files.remove(file);
     }
 
     /// Whether `name` is online: `None` until the first `WHO` listing arrived.
@@ -280,7 +370,7 @@ pub fn wait_reply(
             Ok(Outcome::Reply {
                 id: got, result, ..
             }) if got == id => return Ok(result),
-            Ok(Outcome::Reply { .. }) => continue,
+            Ok(Outcome::Reply { .. } | Outcome::Transfer { .. }) => continue,
             Ok(Outcome::Ended(end)) => return Err(end),
             Err(RecvTimeoutError::Timeout) => {
                 return Err(End::Lost("no reply from the server in time".into()))
@@ -288,6 +378,18 @@ pub fn wait_reply(
             Err(RecvTimeoutError::Disconnected) => {
                 return Err(End::Lost("the reader stopped".into()))
             }
+        }
+    }
+}
+
+/// Waits until transfer `xfer` ends; `Ok(true)` when it succeeded.
+pub fn wait_transfer(outcomes: &Receiver<Outcome>, xfer: u64) -> Result<bool, End> {
+    loop {
+        match outcomes.recv() {
+            Ok(Outcome::Transfer { xfer: got, ok }) if got == xfer => return Ok(ok),
+            Ok(Outcome::Reply { .. } | Outcome::Transfer { .. }) => continue,
+            Ok(Outcome::Ended(end)) => return Err(end),
+            Err(_) => return Err(End::Lost("the reader stopped".into())),
         }
     }
 }
@@ -314,10 +416,10 @@ mod tests {
     #[test]
     fn who_is_online_is_unknown_until_listed() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let s = Session::new(
-            TcpStream::connect(l.local_addr().unwrap()).unwrap(),
-            "t".into(),
-        );
+        let t =
+            crate::transport::plain(std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap())
+                .unwrap();
+        let s = Session::start(t.write, t.closer, "t".into()).unwrap();
         let bob = UserName::new("bob").unwrap();
         let carol = UserName::new("Carol").unwrap();
         assert_eq!(s.is_online(&bob), None);

@@ -42,6 +42,11 @@ impl<R: Read> FrameReader<R> {
         }
     }
 
+    /// The reader underneath (to set a timeout on it).
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
     /// Blocks until a whole frame, a garbled line, or the end of the stream.
     pub fn next_frame(&mut self) -> Result<Incoming, ReadError> {
         loop {

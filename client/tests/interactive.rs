@@ -385,3 +385,41 @@ fn help_and_mistakes_are_explained() {
     tty.type_text("\x04");
     assert_eq!(tty.wait_exit(), 0);
 }
+
+#[test]
+fn download_progress_appears_above_the_half_typed_line() {
+    let server = Natterd::start(&[]);
+    // Sparse: nothing for the server to hold, and far more than the client can fetch
+    // before its first progress line, 2 s in.
+    std::fs::File::create(server.file("big.iso"))
+        .unwrap()
+        .set_len(16 << 30)
+        .unwrap();
+    let port = server.port();
+    let history = TempPath::new("history");
+    let downloads = TempPath::new("dl");
+    let mut a = args(&history.0, "alice", &port);
+    a.splice(0..0, ["--download-dir", downloads.0.to_str().unwrap()]);
+    let mut tty = Tty::start(&a);
+    tty.wait_for_prompt("alice>");
+    tty.type_text("/get big.iso\r");
+    tty.wait_for_text("* downloading big.iso (16.0 GiB)");
+    tty.type_text("half a thought");
+    tty.wait_for_prompt("alice> half a thought");
+    tty.wait("a progress line above the intact half line", |t| {
+        let rows = t.rows();
+        let n = rows.len();
+        n >= 2
+            && rows[n - 2].starts_with("* downloading big.iso: ")
+            && rows[n - 2].contains(" of 16.0 GiB, ")
+            && rows[n - 2].ends_with(" left")
+            && rows[n - 1] == "alice> half a thought"
+            && t.cursor_row() == "alice> half a thought"
+    });
+    // Leaving stops the transfer: the first Ctrl-D (on an emptied line) warns.
+    tty.type_text("\x15\x04");
+    tty.wait_for_text("! still downloading big.iso; quit again to leave anyway");
+    tty.type_text("\x04");
+    assert_eq!(tty.wait_exit(), 0);
+    assert!(downloads.0.join("big.iso.part").exists());
+}

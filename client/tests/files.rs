@@ -1,0 +1,390 @@
+//! The shared-folder commands end to end: the real natter binary in batch mode
+//! against a real natterd with its own temporary shared folder, downloads into a
+//! temporary download folder, and the files compared byte for byte.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+/// Every byte value, many times over, in an order that is not a simple cycle, so a
+/// dropped, doubled or shifted chunk shows.
+fn binary(len: usize) -> Vec<u8> {
+    let mut x: u32 = 12345;
+    (0..len)
+        .map(|i| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (i as u8) ^ (x >> 16) as u8
+        })
+        .collect()
+}
+
+fn run(server: &Natterd, downloads: &Path, extra: &[&str], script: &str) -> Output {
+    let dir = downloads.to_str().expect("utf-8 temp path");
+    let port = server.port();
+    let mut args = vec!["--download-dir", dir];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["alice", "127.0.0.1", &port]);
+    run_batch(&args, script)
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn files_lists_the_shared_folder_with_sizes() {
+    let server = Natterd::start(&[]);
+    std::fs::write(server.file("cat.png"), vec![7u8; 48213]).unwrap();
+    std::fs::write(server.file("holiday photo.jpg"), b"hi").unwrap();
+    std::fs::write(server.file(".hidden"), b"never listed").unwrap();
+    let downloads = TempPath::new("dl");
+    let stdout = ok(&run(&server, &downloads.0, &[], "/files\n/shared\n"));
+    let want = "* SharedFiles: 2 files\n\
+                \x20 cat.png            47.1 KiB   (48,213 bytes)\n\
+                \x20 holiday photo.jpg       2 B   (2 bytes)\n";
+    assert_eq!(stdout.matches(want).count(), 2, "{stdout}");
+}
+
+#[test]
+fn get_round_trips_every_byte_value() {
+    let server = Natterd::start(&[]);
+    // Several DATA frames, the last one short.
+    let data = binary(3 * 65536 + 1234);
+    std::fs::write(server.file("blob.bin"), &data).unwrap();
+    let downloads = TempPath::new("dl");
+    let dir = downloads.0.join("not").join("there-yet");
+    let out = run(&server, &dir, &[], "/get blob.bin\n");
+    let stdout = ok(&out);
+    assert!(
+        stdout.contains(&format!(
+            "* Saved {}/blob.bin (197,842 bytes)\n",
+            dir.display()
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('%'), "no progress in batch mode: {stdout}");
+    assert!(std::fs::read(dir.join("blob.bin")).unwrap() == data);
+    assert!(!dir.join("blob.bin.part").exists());
+}
+
+#[test]
+fn an_existing_local_name_is_kept_unless_overwrite() {
+    let server = Natterd::start(&[]);
+    std::fs::write(server.file("notes.txt"), b"from the server").unwrap();
+    std::fs::write(server.file("a.tar.gz"), b"archive").unwrap();
+    let downloads = TempPath::new("dl");
+    std::fs::create_dir_all(&downloads.0).unwrap();
+    let local = |n: &str| downloads.0.join(n);
+    std::fs::write(local("notes.txt"), b"mine").unwrap();
+    std::fs::write(local("a.tar.gz"), b"mine").unwrap();
+
+    let stdout = ok(&run(
+        &server,
+        &downloads.0,
+        &[],
+        "/get notes.txt\n/get notes.txt\n/get a.tar.gz\n",
+    ));
+    assert!(stdout.contains("/notes_1.txt (15 bytes)"), "{stdout}");
+    assert!(stdout.contains("/notes_2.txt (15 bytes)"), "{stdout}");
+    assert!(stdout.contains("/a.tar_1.gz (7 bytes)"), "{stdout}");
+    assert_eq!(std::fs::read(local("notes.txt")).unwrap(), b"mine");
+    assert_eq!(
+        std::fs::read(local("notes_1.txt")).unwrap(),
+        b"from the server"
+    );
+    assert_eq!(std::fs::read(local("a.tar_1.gz")).unwrap(), b"archive");
+
+    let stdout = ok(&run(
+        &server,
+        &downloads.0,
+        &["--overwrite"],
+        "/get notes.txt\n",
+    ));
+    assert!(stdout.contains("/notes.txt (15 bytes)"), "{stdout}");
+    assert_eq!(
+        std::fs::read(local("notes.txt")).unwrap(),
+        b"from the server"
+    );
+    assert!(!local("notes_3.txt").exists());
+}
+
+#[test]
+fn a_partial_download_is_resumed_from_its_length() {
+    let server = Natterd::start(&[]);
+    let data = binary(200_000);
+    std::fs::write(server.file("big.bin"), &data).unwrap();
+    let downloads = TempPath::new("dl");
+    std::fs::create_dir_all(&downloads.0).unwrap();
+    std::fs::write(downloads.0.join("big.bin.part"), &data[..123_457]).unwrap();
+
+    let stdout = ok(&run(&server, &downloads.0, &[], "/get big.bin\n"));
+    assert!(stdout.contains("/big.bin (200,000 bytes)"), "{stdout}");
+    assert!(std::fs::read(downloads.0.join("big.bin")).unwrap() == data);
+    assert!(!downloads.0.join("big.bin.part").exists());
+    // The server was asked for the rest only.
+    server.wait_log("downloads big.bin (200000 bytes, from 123457)");
+}
+
+#[test]
+fn a_part_longer_than_the_file_is_explained_and_kept() {
+    let server = Natterd::start(&[]);
+    std::fs::write(server.file("small.txt"), b"tiny").unwrap();
+    let downloads = TempPath::new("dl");
+    std::fs::create_dir_all(&downloads.0).unwrap();
+    std::fs::write(downloads.0.join("small.txt.part"), b"much longer").unwrap();
+    let out = run(&server, &downloads.0, &[], "/get small.txt\n");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("small.txt.part (11 bytes) is longer than small.txt on the server")
+            && stderr.contains("delete it and /get again"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(downloads.0.join("small.txt.part")).unwrap(),
+        b"much longer"
+    );
+}
+
+#[test]
+fn a_refused_get_is_exit_1_and_leaves_nothing() {
+    let server = Natterd::start(&[]);
+    let downloads = TempPath::new("dl");
+    let out = run(&server, &downloads.0, &[], "/get nope.txt\nstill here\n");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("! no such file: nope.txt"), "{stderr}");
+    assert!(text(&out.stdout).contains("<you> still here"));
+    assert!(!downloads.0.join("nope.txt.part").exists());
+}
+
+#[test]
+fn put_uploads_a_binary_file_byte_for_byte() {
+    let server = Natterd::start(&[]);
+    let mut bob = server.join("bob");
+    let local = TempPath::new("upload");
+    std::fs::create_dir_all(&local.0).unwrap();
+    let data = binary((1 << 20) + 3);
+    let path = local.0.join("song.mp3");
+    std::fs::write(&path, &data).unwrap();
+    let downloads = TempPath::new("dl");
+
+    let script = format!("/put {}\n", path.display());
+    let stdout = ok(&run(&server, &downloads.0, &[], &script));
+    assert!(
+        stdout.contains("* Uploaded as song.mp3 (1,048,579 bytes)\n"),
+        "{stdout}"
+    );
+    assert!(std::fs::read(server.file("song.mp3")).unwrap() == data);
+    bob.expect("JOIN alice");
+    bob.expect("SHARED alice song.mp3 1048579");
+
+    // The same name again: the server keeps both, and says under which name.
+    let stdout = ok(&run(&server, &downloads.0, &[], &script));
+    assert!(
+        stdout.contains("* Uploaded as song_1.mp3 (1,048,579 bytes)\n"),
+        "{stdout}"
+    );
+    assert!(std::fs::read(server.file("song_1.mp3")).unwrap() == data);
+}
+
+#[test]
+fn put_takes_another_name_and_escaped_paths() {
+    let server = Natterd::start(&[]);
+    let local = TempPath::new("upload");
+    std::fs::create_dir_all(&local.0).unwrap();
+    let path = local.0.join("my notes.txt");
+    std::fs::write(&path, b"spaces in the path").unwrap();
+    let downloads = TempPath::new("dl");
+    let escaped = path.display().to_string().replace(' ', "\\ ");
+    let script = format!("/put {escaped}\n/put \"{}\" renamed.txt\n", path.display());
+    let stdout = ok(&run(&server, &downloads.0, &[], &script));
+    assert!(
+        stdout.contains("* Uploaded as my notes.txt (18 bytes)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("* Uploaded as renamed.txt (18 bytes)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read(server.file("renamed.txt")).unwrap(),
+        b"spaces in the path"
+    );
+}
+
+#[test]
+fn put_checks_the_local_file_first() {
+    let server = Natterd::start(&[]);
+    let local = TempPath::new("upload");
+    std::fs::create_dir_all(&local.0).unwrap();
+    let hidden = local.0.join(".secret-notes");
+    std::fs::write(&hidden, b"x").unwrap();
+    let downloads = TempPath::new("dl");
+    let script = format!(
+        "/put {}\n/put {}\n/put {}\n",
+        local.0.join("missing.txt").display(),
+        local.0.display(),
+        hidden.display()
+    );
+    let out = run(&server, &downloads.0, &[], &script);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("! no such file: "), "{stderr}");
+    assert!(
+        stderr.contains("is a folder; /put sends one regular file"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "\".secret-notes\" cannot be a shared name: a file name cannot start with '.'"
+        ) && stderr.contains("give one: /put <path> <name>"),
+        "{stderr}"
+    );
+    assert!(std::fs::read_dir(&server.shared.0)
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+#[test]
+fn rm_and_mv_say_what_happened() {
+    let server = Natterd::start(&[]);
+    std::fs::write(server.file("old.txt"), b"1").unwrap();
+    std::fs::write(server.file("keep.txt"), b"2").unwrap();
+    std::fs::write(server.file("other.txt"), b"3").unwrap();
+    let downloads = TempPath::new("dl");
+    let stdout = ok(&run(
+        &server,
+        &downloads.0,
+        &[],
+        "/rm old.txt\n/mv keep.txt \"kept file.txt\"\n",
+    ));
+    assert!(stdout.contains("* deleted old.txt\n"), "{stdout}");
+    assert!(
+        stdout.contains("* renamed keep.txt to kept file.txt\n"),
+        "{stdout}"
+    );
+    assert!(!server.file("old.txt").exists());
+    assert_eq!(std::fs::read(server.file("kept file.txt")).unwrap(), b"2");
+
+    let out = run(
+        &server,
+        &downloads.0,
+        &[],
+        "/rm old.txt\n/mv nothing.txt x.txt\n/mv other.txt \"kept file.txt\"\n",
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("! no such file: old.txt\n"), "{stderr}");
+    assert!(stderr.contains("! no such file: nothing.txt\n"), "{stderr}");
+    assert!(
+        stderr.contains("! kept file.txt already exists\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_read_only_folder_is_said_in_words() {
+    let server = Natterd::start(&["--read-only"]);
+    std::fs::write(server.file("a.txt"), b"1").unwrap();
+    let local = TempPath::new("upload");
+    std::fs::create_dir_all(&local.0).unwrap();
+    std::fs::write(local.0.join("b.txt"), b"2").unwrap();
+    let downloads = TempPath::new("dl");
+    let script = format!("/rm a.txt\n/put {}\n", local.0.join("b.txt").display());
+    let out = run(&server, &downloads.0, &[], &script);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("! the server's shared folder is read-only\n")
+            .count(),
+        2,
+        "{stderr}"
+    );
+}
+
+/// A GiB of zeros costs the server nothing to hold (a sparse file) and the client
+/// seconds to fetch, so the test can act while the download runs.
+fn start_big_download(server: &Natterd, downloads: &Path) -> std::process::Child {
+    let f = std::fs::File::create(server.file("big.iso")).unwrap();
+    f.set_len(1 << 30).unwrap();
+    let dir = downloads.to_str().unwrap();
+    let child = natter(&["--download-dir", dir, "alice", "127.0.0.1", &server.port()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start natter");
+    let mut child = child;
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"/get big.iso\n").unwrap();
+    drop(stdin);
+    let part = downloads.join("big.iso.part");
+    let end = std::time::Instant::now() + WAIT;
+    while std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0) == 0 {
+        assert!(
+            std::time::Instant::now() < end,
+            "the download never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child
+}
+
+#[test]
+fn a_failed_download_keeps_its_part_and_is_exit_1() {
+    let server = Natterd::start(&[]);
+    let downloads = TempPath::new("dl");
+    let child = start_big_download(&server, &downloads.0);
+    // The file shrinks under the server, which fails the transfer.
+    std::fs::File::options()
+        .write(true)
+        .open(server.file("big.iso"))
+        .unwrap()
+        .set_len(1000)
+        .unwrap();
+    let out = wait_output(child);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("! the download of big.iso failed: ")
+            && stderr.contains("big.iso.part is kept: /get big.iso resumes it"),
+        "{stderr}"
+    );
+    assert!(downloads.0.join("big.iso.part").exists());
+    assert!(!downloads.0.join("big.iso").exists());
+}
+
+#[test]
+fn a_lost_connection_keeps_the_part_for_resuming() {
+    let server = Natterd::start(&[]);
+    let downloads = TempPath::new("dl");
+    let child = start_big_download(&server, &downloads.0);
+    server.signal(libc::SIGKILL);
+    let out = wait_output(child);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains("! the download of big.iso stopped; ")
+            && stderr.contains("big.iso.part is kept: /get big.iso resumes it"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::metadata(downloads.0.join("big.iso.part"))
+            .unwrap()
+            .len()
+            > 0
+    );
+}
