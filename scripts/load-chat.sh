@@ -16,7 +16,7 @@ fails=0
 for job in $(jobs -p); do [ "$job" = "$PID" ] && continue; wait "$job" || fails=$((fails + 1)); done
 end=$(date +%s.%N)
 python3 -c "import sys; n,m,t=int(sys.argv[1]),int(sys.argv[2]),float(sys.argv[3]); print(f'{n*m} messages sent in {t:.2f} s ({n*m/t:.0f}/s), every one acknowledged')" \
-  "$clients" "$messages" "$(echo "$end - $start" | bc)"
+  "$clients" "$messages" "$(python3 -c "print($end - $start)")"
 echo "natter processes that failed: $fails"
 echo "== natter-load, same load in one process"
 "$LOAD" --port "$PORT" --server-pid "$PID" fanout --clients "$clients" --messages "$messages"
