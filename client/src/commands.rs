@@ -207,6 +207,48 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: parse_mv,
     },
     CommandSpec {
+        name: "status",
+        aliases: &[],
+        args: "",
+        help: "the server's sessions, live and ended, and its uptime",
+        completion: Completion::Nothing,
+        parse: |args| no_args(args, Request::Status),
+    },
+    CommandSpec {
+        name: "echo",
+        aliases: &[],
+        args: "<text>",
+        help: "have the server say <text> back",
+        completion: Completion::Nothing,
+        parse: |args| {
+            if args.is_empty() {
+                return Err(ArgError::Usage);
+            }
+            Ok(Command::Send(Request::Echo { text: args.into() }))
+        },
+    },
+    CommandSpec {
+        name: "calc",
+        aliases: &[],
+        args: "<expr>",
+        help: "calculate: + - * / % ^ and parentheses",
+        completion: Completion::Nothing,
+        parse: |args| {
+            if args.trim().is_empty() {
+                return Err(ArgError::Usage);
+            }
+            Ok(Command::Send(Request::Calc { expr: args.into() }))
+        },
+    },
+    CommandSpec {
+        name: "guess",
+        aliases: &[],
+        args: "[<n>]",
+        help: "alone: start a guessing game; with a number: guess",
+        completion: Completion::Nothing,
+        parse: parse_guess,
+    },
+    CommandSpec {
         name: "ping",
         aliases: &[],
         args: "",
@@ -497,6 +539,22 @@ pub fn words(s: &str) -> Result<Vec<String>, ArgError> {
 
 fn unclosed(q: char) -> ArgError {
     ArgError::Invalid(format!("a {q} is not closed"))
+}
+
+fn parse_guess(args: &str) -> Result<Command, ArgError> {
+    let args = args.trim();
+    if args.is_empty() {
+        return Ok(Command::Send(Request::Guess { guess: None }));
+    }
+    // The range is the server's to say (it names it in its answer).
+    match args.parse::<u64>() {
+        Ok(n) if args.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(Command::Send(Request::Guess { guess: Some(n) }))
+        }
+        _ => Err(ArgError::Invalid(format!(
+            "{args:?} is not a whole number; guess like this: /guess 50"
+        ))),
+    }
 }
 
 fn parse_help(args: &str) -> Result<Command, ArgError> {
@@ -803,6 +861,43 @@ mod tests {
         assert!(usage_of("/put a b/c").contains("cannot contain '/'"));
         assert_eq!(get("/files"), Ok(Command::Send(Request::Files)));
         assert_eq!(get("/shared"), Ok(Command::Send(Request::Files)));
+    }
+
+    #[test]
+    fn service_commands() {
+        let send = |r: Request| Ok(Some(Command::Send(r)));
+        assert_eq!(parse("/status"), send(Request::Status));
+        assert_eq!(usage_of("/status now"), "usage: /status");
+        assert_eq!(
+            parse("/echo  two  spaces "),
+            send(Request::Echo {
+                text: "two  spaces ".into()
+            })
+        );
+        assert_eq!(usage_of("/echo"), "usage: /echo <text>");
+        assert_eq!(
+            parse("/calc 2 + 3 * 6"),
+            send(Request::Calc {
+                expr: "2 + 3 * 6".into()
+            })
+        );
+        assert_eq!(usage_of("/calc  "), "usage: /calc <expr>");
+        assert_eq!(parse("/guess"), send(Request::Guess { guess: None }));
+        assert_eq!(
+            parse("/guess 50 "),
+            send(Request::Guess { guess: Some(50) })
+        );
+        assert_eq!(
+            parse("/guess 500"),
+            send(Request::Guess { guess: Some(500) }),
+            "the server names the range"
+        );
+        for bad in ["/guess fifty", "/guess -3", "/guess +3", "/guess 1 2"] {
+            assert!(
+                usage_of(bad).contains("is not a whole number; guess like this: /guess 50"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

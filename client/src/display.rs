@@ -12,7 +12,7 @@
 //! cannot move the cursor, clear the screen or reorder the line with control or
 //! bidirectional-override characters.
 
-use natter_protocol::{ErrorCode, Reply, Request, ServerFrame, Time};
+use natter_protocol::{ErrorCode, GuessReply, Reply, Request, ServerFrame, Time};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -90,6 +90,10 @@ pub struct View<'a> {
     pub me: Option<&'a str>,
     /// The local time for the stamp, hours and minutes.
     pub hm: (u32, u32),
+    /// Now, and the local time zone's offset from UTC in seconds, for listings that
+    /// say how long ago something was, or when.
+    pub now: Time,
+    pub utc_offset: i64,
     pub style: Style,
 }
 
@@ -101,6 +105,17 @@ impl View<'_> {
 
     fn is_me(&self, name: &str) -> bool {
         self.me.is_some_and(|m| m.eq_ignore_ascii_case(name))
+    }
+
+    /// `14:02` for a time today, `2026-11-21 14:02` for another day (local time).
+    fn when(&self, t: Time) -> String {
+        let local = |t: Time| Time(t.0.saturating_add_signed(self.utc_offset)).to_string();
+        let (t, today) = (local(t), local(self.now));
+        if t[..10] == today[..10] {
+            t[11..16].to_string()
+        } else {
+            format!("{} {}", &t[..10], &t[11..16])
+        }
     }
 }
 
@@ -223,6 +238,14 @@ pub fn reply(
             return Vec::new()
         }
         (Reply::Files { count }, _) => return files_table(*count, items, s),
+        (
+            Reply::Status {
+                active,
+                max_clients,
+                uptime_s,
+            },
+            _,
+        ) => return status_table((*active, *max_clients, *uptime_s), items, v),
         (Reply::Say { delivered }, Request::Say { text }) => Line::plain(format!(
             "{} <{}> {} {}",
             v.stamp(),
@@ -271,10 +294,87 @@ pub fn reply(
         ),
         (Reply::Echo { text }, _) => Line::info(s, &format!("echo: {}", sanitize(text))),
         (Reply::Calc { result }, _) => Line::info(s, &format!("= {}", sanitize(result))),
+        (Reply::Guess(g), _) => Line::info(
+            s,
+            &match g {
+                GuessReply::Started { lo, hi } => format!("guess a number from {lo} to {hi}"),
+                GuessReply::Higher { .. } => "higher".into(),
+                GuessReply::Lower { .. } => "lower".into(),
+                GuessReply::Correct { tries: 1 } => "correct in 1 try!".into(),
+                GuessReply::Correct { tries } => format!("correct in {tries} tries!"),
+            },
+        ),
         // A reply this client has no words for yet: say what it was.
         (other, _) => Line::info(s, &format!("{} done", other.verb())),
     };
     vec![line]
+}
+
+/// `* 3 connected of at most 1000; up 2 h 5 min`, then a header and one row per
+/// session: live ones (marked `●`) with how long ago they connected, ended ones with
+/// when they began and ended, and the traffic the server counted each way.
+fn status_table(summary: (u64, u64, u64), items: &[ServerFrame], v: &View) -> Vec<Line> {
+    let (active, max, uptime) = summary;
+    let s = v.style;
+    let mut rows = vec![[
+        " ".to_string(),
+        "name".to_string(),
+        "address".to_string(),
+        "connected".to_string(),
+        "in".to_string(),
+        "out".to_string(),
+    ]];
+    for f in items {
+        let ServerFrame::Session(x) = f else {
+            continue;
+        };
+        let live = x.ended.is_none();
+        let mut name = x.name.as_ref().map_or("-".to_string(), |n| n.to_string());
+        if live && v.is_me(&name) {
+            name.push_str(" (you)");
+        }
+        let when = match x.ended {
+            None => format!(
+                "{} ago",
+                duration_words(Duration::from_secs(v.now.0.saturating_sub(x.connected.0)))
+            ),
+            Some(end) => format!("{} to {}", v.when(x.connected), v.when(end)),
+        };
+        rows.push([
+            if live { "●" } else { " " }.to_string(),
+            name,
+            x.addr.to_string(),
+            when,
+            human_size(x.bytes_in),
+            human_size(x.bytes_out),
+        ]);
+    }
+    let mut widths = [0usize; 6];
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut lines = vec![Line::info(
+        s,
+        &format!(
+            "{active} connected of at most {max}; up {}; ● live",
+            duration_words(Duration::from_secs(uptime))
+        ),
+    )];
+    for (i, r) in rows.iter().enumerate() {
+        let mut text = format!("  {}", r[0]);
+        for (cell, w) in r.iter().zip(widths).skip(1) {
+            text.push_str(&format!("  {cell:<w$}"));
+        }
+        let text = text.trim_end().to_string();
+        lines.push(Line::plain(match (i, r[0].as_str()) {
+            (0, _) => s.paint(DIM, &text),
+            (_, "●") => text.replacen('●', &s.paint(GREEN, "●"), 1),
+            _ => text,
+        }));
+    }
+    lines
 }
 
 /// `* SharedFiles: 2 files`, then one row per file: name, size in human units, exact
@@ -326,6 +426,11 @@ pub fn error_words(code: &ErrorCode, text: &str, req: Option<&Request>) -> Strin
             sanitize(file.as_str())
         ),
         (ErrorCode::ReadOnly, _) => "the server's shared folder is read-only".into(),
+        (ErrorCode::Calc, _) => format!("calc: {text}"),
+        // The server's words say what a guess must be.
+        (ErrorCode::BadRequest, Some(Request::Guess { .. })) if !text.is_empty() => {
+            text.into_owned()
+        }
         (ErrorCode::NameTaken, Some(Request::Hello { name })) => {
             format!("the name {name} is taken")
         }
@@ -427,6 +532,22 @@ pub fn group_digits(n: u64) -> String {
     out
 }
 
+/// The local time zone's offset from UTC at `t`, in seconds; 0 if the C library
+/// cannot say.
+pub fn utc_offset(t: Time) -> i64 {
+    let Ok(secs) = libc::time_t::try_from(t.0) else {
+        return 0;
+    };
+    // SAFETY: as in `local_hm`.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&secs, &mut tm).is_null() {
+            return 0;
+        }
+        tm.tm_gmtoff as i64
+    }
+}
+
 /// Hours and minutes of `t` in the local time zone; UTC if the C library cannot say.
 pub fn local_hm(t: Time) -> (u32, u32) {
     let Ok(secs) = libc::time_t::try_from(t.0) else {
@@ -451,6 +572,9 @@ mod tests {
     const PLAIN: View = View {
         me: Some("alice"),
         hm: (9, 5),
+        // 2026-11-22T17:03:05Z
+        now: Time(1_795_366_985),
+        utc_offset: 3600,
         style: Style { color: false },
     };
 
@@ -649,8 +773,46 @@ mod tests {
             None
         );
         assert_eq!(
-            rep(Request::Status, &[], "OK STATUS 1 10 5").unwrap().text,
-            "* STATUS done"
+            rep(
+                Request::Calc { expr: "1/0".into() },
+                &[],
+                "ERR calc division by zero"
+            )
+            .unwrap()
+            .text,
+            "! calc: division by zero"
+        );
+        assert_eq!(
+            rep(Request::Calc { expr: "x".into() }, &[], "OK CALC 20")
+                .unwrap()
+                .text,
+            "* = 20"
+        );
+        assert_eq!(
+            rep(Request::Echo { text: "x".into() }, &[], "OK ECHO  hi there")
+                .unwrap()
+                .text,
+            "* echo:  hi there"
+        );
+        let guess = |n| Request::Guess { guess: n };
+        for (wire, want) in [
+            ("OK GUESS started 1 100", "* guess a number from 1 to 100"),
+            ("OK GUESS higher 1", "* higher"),
+            ("OK GUESS lower 2", "* lower"),
+            ("OK GUESS correct 5", "* correct in 5 tries!"),
+            ("OK GUESS correct 1", "* correct in 1 try!"),
+        ] {
+            assert_eq!(rep(guess(Some(50)), &[], wire).unwrap().text, want);
+        }
+        assert_eq!(
+            rep(
+                guess(Some(500)),
+                &[],
+                "ERR bad-request a guess is a whole number from 1 to 100, not 500"
+            )
+            .unwrap()
+            .text,
+            "! a guess is a whole number from 1 to 100, not 500"
         );
         assert_eq!(
             rep_all(
@@ -672,6 +834,33 @@ mod tests {
         assert_eq!(
             rep_all(Request::Files, &[], "OK FILES 0"),
             ["* SharedFiles: 0 files"]
+        );
+    }
+
+    #[test]
+    fn status_is_a_table_of_sessions() {
+        let lines = rep_all(
+            Request::Status,
+            &[
+                // Connected 12 minutes before `now`.
+                "SESSION 7 alice 127.0.0.1:51234 2026-11-22T16:51:05Z - 1300 3500",
+                "SESSION 9 - [::1]:40000 2026-11-22T17:03:00Z - 0 62",
+                // Ended today, and one that began yesterday (local time, UTC+1).
+                "SESSION 5 bob 127.0.0.1:5555 2026-11-22T13:02:00Z 2026-11-22T13:05:30Z 120 90",
+                "SESSION 2 carol 127.0.0.1:6 2026-11-21T22:30:00Z 2026-11-22T01:00:00Z 5 2048",
+            ],
+            "OK STATUS 2 1000 7500",
+        );
+        assert_eq!(
+            lines,
+            [
+                "* 2 connected of at most 1000; up 2 h 5 min; ● live",
+                "     name         address          connected                  in       out",
+                "  ●  alice (you)  127.0.0.1:51234  12 min ago                 1.3 KiB  3.4 KiB",
+                "  ●  -            [::1]:40000      5 s ago                    0 B      62 B",
+                "     bob          127.0.0.1:5555   14:02 to 14:05             120 B    90 B",
+                "     carol        127.0.0.1:6      2026-11-21 23:30 to 02:00  5 B      2.0 KiB",
+            ]
         );
     }
 
@@ -758,6 +947,16 @@ mod tests {
             style: Style { color: true },
             ..PLAIN
         };
+        let table = reply(
+            &Request::Status,
+            &[frame(
+                "SESSION 7 alice 127.0.0.1:1 2026-11-22T16:51:05Z - 1 1",
+            )],
+            &frame("OK STATUS 1 10 5"),
+            Duration::ZERO,
+            &colored,
+        );
+        assert!(table[2].text.contains("\x1b[32m●\x1b[0m"), "{table:?}");
         let l = event(&frame("FROM bob hi"), &colored).unwrap().text;
         assert!(l.contains("\x1b["), "{l:?}");
         assert!(l.ends_with(" hi"));

@@ -401,9 +401,12 @@ impl Reader {
     }
 
     fn view<'a>(&self, me: Option<&'a str>) -> View<'a> {
+        let now = Time::now();
         View {
             me,
-            hm: display::local_hm(Time::now()),
+            hm: display::local_hm(now),
+            now,
+            utc_offset: display::utc_offset(now),
             style: self.style,
         }
     }
