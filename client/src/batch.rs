@@ -9,10 +9,11 @@
 //! exit status says whether every command and transfer succeeded (see [`Exit`]).
 
 use crate::commands::{self, Command, Mode, COMMANDS};
-use crate::display::{sanitize, Line, Style};
+use crate::display::{error_words, sanitize, Line, Style};
 use crate::exit::Exit;
 use crate::reader::{self, Sink};
-use crate::session::{call, wait_reply, wait_transfer, End, Outcome, Session};
+use crate::secret::Given;
+use crate::session::{call, wait_reply, wait_transfer, Answer, End, Outcome, Session};
 use crate::transfers::{DownloadPlan, Plan, UploadPlan};
 use crate::wire::FrameReader;
 use natter_protocol::{Reply, Request, UserName};
@@ -33,6 +34,8 @@ pub struct Options {
     pub download_dir: PathBuf,
     /// A download replaces a local file of the same name.
     pub overwrite: bool,
+    /// Sent with `AUTH` before `HELLO`.
+    pub secret: Option<Given>,
 }
 
 /// Plain lines: events and replies to stdout, problems to stderr. A closed stdout
@@ -87,8 +90,8 @@ struct Batch {
 
 impl Batch {
     /// `Err` when the session ended before the script did.
-    fn run(&mut self, opts: Options, input: impl BufRead) -> Result<Exit, End> {
-        if let Some(exit) = self.login(&opts.name)? {
+    fn run(&mut self, mut opts: Options, input: impl BufRead) -> Result<Exit, End> {
+        if let Some(exit) = self.login(&opts.name, opts.secret.take())? {
             return Ok(exit);
         }
         // A long --linger must not look idle to the server.
@@ -110,8 +113,9 @@ impl Batch {
         })
     }
 
-    /// `Some` is the exit status when the name was refused.
-    fn login(&mut self, name: &str) -> Result<Option<Exit>, End> {
+    /// `Some` is the exit status when the server did not let us join: the secret was
+    /// missing or wrong, or the name taken or invalid.
+    fn login(&mut self, name: &str, secret: Option<Given>) -> Result<Option<Exit>, End> {
         let name = match UserName::new(name) {
             Ok(n) => n,
             Err(e) => {
@@ -123,15 +127,41 @@ impl Batch {
                 return Ok(Some(Exit::NameRefused));
             }
         };
-        match call(&self.session, &self.outcomes, Request::Hello { name }, None)? {
+        if let Some(given) = secret {
+            let auth = Request::Auth {
+                secret: given.secret,
+            };
+            if let Err((code, text)) = self.quiet_call(auth)? {
+                show(&Line::error(
+                    PLAIN,
+                    &format!(
+                        "{} (the secret from {})",
+                        error_words(&code, &text, None),
+                        given.source
+                    ),
+                ));
+                self.leave_quietly();
+                return Ok(Some(Exit::NameRefused));
+            }
+        }
+        let hello = Request::Hello { name };
+        match self.quiet_call(hello.clone())? {
             Ok(_) => Ok(None),
-            // The reader already said why, in words (taken, invalid, or a server that
-            // wants a secret first).
-            Err(_) => {
+            Err((code, text)) => {
+                show(&Line::error(
+                    PLAIN,
+                    &error_words(&code, &text, Some(&hello)),
+                ));
                 self.leave_quietly();
                 Ok(Some(Exit::NameRefused))
             }
         }
+    }
+
+    /// Sends `req` without the reader showing its reply, and waits for the reply.
+    fn quiet_call(&mut self, req: Request) -> Result<Answer, End> {
+        let id = self.session.send(req, true);
+        wait_reply(&self.outcomes, id, None)
     }
 
     /// Runs the script to its end or to a `/quit`, whose text it returns.

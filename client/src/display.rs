@@ -438,10 +438,12 @@ pub fn error_words(code: &ErrorCode, text: &str, req: Option<&Request>) -> Strin
             format!("{name} is not a valid name: {text}")
         }
         // The server's text tells a protocol speaker to send AUTH; a person needs to
-        // know this client has no way to give a secret yet.
+        // know how to give natter the secret.
         (ErrorCode::AuthRequired, _) => {
-            "this server wants a secret before a name, and natter cannot send one yet".into()
+            "this server wants a secret before a name: give it with --secret-file PATH or the NATTER_SECRET environment variable".into()
         }
+        (ErrorCode::AuthFailed, _) if text.is_empty() => "the server refused the secret".into(),
+        (ErrorCode::AuthFailed, _) => format!("the server refused the secret: {text}"),
         (ErrorCode::UnknownCommand, Some(req)) => {
             format!("this server does not offer {} ({text})", req.verb())
         }
@@ -702,7 +704,15 @@ mod tests {
             "! this server does not offer FILES (FILES is not served)"
         );
         assert!(error_words(&ErrorCode::AuthRequired, "AUTH <secret>", None)
-            .starts_with("this server wants a secret"));
+            .starts_with("this server wants a secret before a name: give it with --secret-file PATH or the NATTER_SECRET"));
+        assert_eq!(
+            error_words(
+                &ErrorCode::AuthFailed,
+                "wrong secret (1 of 3 tries used)",
+                None
+            ),
+            "the server refused the secret: wrong secret (1 of 3 tries used)"
+        );
         assert_eq!(
             error_words(&ErrorCode::ReadOnly, "", None),
             "the server's shared folder is read-only"

@@ -17,8 +17,9 @@ pub enum Exit {
     UnknownHost = 4,
     /// The server answered `ERR server-full`.
     ServerFull = 5,
-    /// Batch: the server did not accept the name (taken, invalid, or a server that
-    /// wants a secret first); interactively, only refusals another name cannot fix.
+    /// The server did not let us join: the secret was missing or wrong, or (batch
+    /// mode) the name was taken or invalid; interactively natter asks again, and this
+    /// is giving up or a refusal asking again cannot fix.
     NameRefused = 6,
     /// The connection was lost or the server shut down during the session.
     ConnectionLost = 7,

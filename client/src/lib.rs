@@ -18,6 +18,7 @@
 //! - [`transfers`]: downloads into `.part` files, uploads in chunks, progress.
 //! - [`terminal`]: who may write to the terminal when, and leaving it sane.
 //! - [`repl`]: the interactive line editor; [`batch`]: commands from a script.
+//! - [`secret`]: the server's secret from a file, the environment, or a hidden prompt.
 //! - [`exit`]: the exit statuses, in one place.
 
 pub mod batch;
@@ -28,6 +29,7 @@ pub mod display;
 pub mod exit;
 pub mod reader;
 pub mod repl;
+pub mod secret;
 pub mod session;
 pub mod terminal;
 pub mod transfers;

@@ -4,10 +4,11 @@
 use clap::Parser;
 use natter_client::connect::{self, ConnectError};
 use natter_client::display::{sanitize, Line, Style};
+use natter_client::exit::Exit;
 use natter_client::session::Session;
 use natter_client::transport::{self, ReadHalf};
 use natter_client::wire::FrameReader;
-use natter_client::{batch, repl};
+use natter_client::{batch, repl, secret};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,11 @@ struct Args {
     /// No colours (the NO_COLOR environment variable does the same).
     #[arg(long)]
     no_color: bool,
+    /// A file holding the server's shared secret (one trailing newline ignored); the
+    /// NATTER_SECRET environment variable does the same. Without either, natter asks
+    /// for it on a terminal if the server wants one.
+    #[arg(long, value_name = "PATH")]
+    secret_file: Option<PathBuf>,
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
@@ -73,6 +79,18 @@ fn main() -> ExitCode {
     let style = Style {
         color: interactive && !args.no_color && !no_color_env,
     };
+    // Before connecting: a secret that cannot be read is a mistake on the command
+    // line, not the server's.
+    let secret = match secret::load(
+        args.secret_file.as_deref(),
+        std::env::var_os("NATTER_SECRET"),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("natter: {e}");
+            return Exit::Usage.into();
+        }
+    };
     let target = connect::target(&args.host, args.port);
     let (session, frames, welcome) = match open(&args.host, args.port, &target) {
         Ok(v) => v,
@@ -84,7 +102,7 @@ fn main() -> ExitCode {
     let welcome_line = Line::info(style, &sanitize(&welcome));
     println!("{}", welcome_line.text);
 
-    let frames = if interactive {
+    let (frames, secret) = if interactive {
         println!(
             "{}",
             Line::info(style, "/help lists the commands; Ctrl-D quits").text
@@ -99,15 +117,15 @@ fn main() -> ExitCode {
             download_dir: args.download_dir.clone(),
             overwrite: args.overwrite,
         };
-        match repl::run(session.clone(), frames, opts) {
+        match repl::run(session.clone(), frames, opts, secret) {
             Ok(exit) => return exit.into(),
-            Err((repl::NoEditor(why), frames)) => {
+            Err((repl::NoEditor(why), frames, secret)) => {
                 eprintln!("natter: {why}; reading commands without a prompt instead");
-                frames
+                (frames, secret)
             }
         }
     } else {
-        frames
+        (frames, secret)
     };
     let opts = batch::Options {
         download_dir: args
@@ -116,6 +134,7 @@ fn main() -> ExitCode {
         name: args.username,
         linger: args.linger,
         overwrite: args.overwrite,
+        secret,
     };
     batch::run(session, frames, opts, std::io::stdin().lock()).into()
 }

@@ -11,15 +11,16 @@
 //! says why this rather than a progress bar.
 
 use crate::commands::{self, Command, Mode, COMMANDS};
-use crate::display::{sanitize, Line, Style};
+use crate::display::{error_words, sanitize, Line, Style};
 use crate::exit::Exit;
 use crate::reader::{self, Sink};
-use crate::session::{call, End, Outcome, Session};
+use crate::secret::{self, Given, Typed};
+use crate::session::{call, wait_reply, Answer, End, Outcome, Session};
 use crate::terminal::Screen;
 use crate::transfers::{DownloadPlan, Plan, Report, UploadPlan};
 use crate::transport::ReadHalf;
 use crate::wire::FrameReader;
-use natter_protocol::{ErrorCode, Request, UserName};
+use natter_protocol::{ErrorCode, Reply, Request, Secret, UserName};
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::config::{ColorMode, CompletionType, Config};
 use rustyline::error::ReadlineError;
@@ -41,6 +42,8 @@ type Printer = Box<dyn ExternalPrinter + Send>;
 pub const HISTORY_SIZE: usize = 1000;
 /// How long `/quit` waits for `OK QUIT` before leaving anyway.
 const QUIT_WAIT: Duration = Duration::from_secs(3);
+/// How long the server may take to show it is still there after a wrong secret.
+const ALIVE_WAIT: Duration = Duration::from_secs(10);
 
 /// What interactive mode needs from the command line.
 pub struct Options {
@@ -58,20 +61,25 @@ pub struct Options {
 /// mode, which needs neither raw mode nor an external printer.
 pub struct NoEditor(pub String);
 
+/// The editor could not start: the reason, and what batch mode needs to go on.
+pub type Fallback = (NoEditor, FrameReader<ReadHalf>, Option<Given>);
+
 /// Runs an interactive session on a greeted connection until the user quits or the
-/// connection ends. Returns the exit status, unless the editor cannot run here.
+/// connection ends; `secret`, if given, goes with `AUTH` before `HELLO`. Returns the
+/// exit status, unless the editor cannot run here.
 pub fn run(
     session: Arc<Session>,
     frames: FrameReader<ReadHalf>,
     opts: Options,
-) -> Result<Exit, (NoEditor, FrameReader<ReadHalf>)> {
+    secret: Option<Given>,
+) -> Result<Exit, Fallback> {
     // Before the editor exists: these are the settings to restore if we must leave
     // from the reader thread.
     let screen = Arc::new(Screen::new());
     let restore = Restore(screen.clone());
     let (mut editor, printer) = match make_editor(&opts, &screen, &session) {
         Ok(e) => e,
-        Err(why) => return Err((NoEditor(why), frames)),
+        Err(why) => return Err((NoEditor(why), frames, secret)),
     };
     let (tx, outcomes) = mpsc::channel();
     let sink = Box::new(TerminalSink {
@@ -105,7 +113,7 @@ pub fn run(
         overwrite: opts.overwrite,
         quit_warned: false,
     };
-    let exit = repl.run(opts.name);
+    let exit = repl.run(opts.name, secret);
     drop(repl);
     drop(restore);
     Ok(exit)
@@ -260,8 +268,8 @@ enum Input {
 }
 
 impl Repl {
-    fn run(&mut self, name: String) -> Exit {
-        let me = match self.login(name) {
+    fn run(&mut self, name: String, secret: Option<Given>) -> Exit {
+        let me = match self.login(name, secret) {
             Ok(me) => me,
             Err(exit) => return exit,
         };
@@ -316,9 +324,27 @@ impl Repl {
         false
     }
 
-    /// Sends `HELLO` until a name is accepted, asking for another at a `name> ` prompt
-    /// when one is taken or invalid.
-    fn login(&mut self, mut name: String) -> Result<UserName, Exit> {
+    /// Sends `AUTH` with a given secret, then `HELLO` until a name is accepted:
+    /// asking for the secret at a hidden prompt when the server wants one, and for
+    /// another name at a `name> ` prompt when one is taken or invalid.
+    fn login(&mut self, mut name: String, secret: Option<Given>) -> Result<UserName, Exit> {
+        if let Some(given) = secret {
+            match self.quiet_call(Request::Auth {
+                secret: given.secret,
+            }) {
+                Ok(Ok(_)) => {}
+                Ok(Err((code, text))) => {
+                    let why = error_words(&code, &text, None);
+                    self.screen.print([Line::error(
+                        self.style,
+                        &format!("{why} (the secret from {})", given.source),
+                    )]);
+                    self.still_there()?;
+                    self.ask_secret()?;
+                }
+                Err(end) => return Err(self.ended(&end)),
+            }
+        }
         loop {
             match UserName::new(name.trim()) {
                 Err(e) => self.screen.print([Line::error(
@@ -327,21 +353,31 @@ impl Repl {
                 )]),
                 Ok(n) => {
                     let hello = Request::Hello { name: n };
-                    match call(&self.session, &self.outcomes, hello, None) {
-                        Ok(Ok(natter_protocol::Reply::Hello { name })) => return Ok(name),
+                    match self.quiet_call(hello.clone()) {
+                        Ok(Ok(Reply::Hello { name })) => return Ok(name),
                         Ok(Ok(_)) => {}
-                        // The reader showed why in words; another name may do.
-                        Ok(Err((ErrorCode::NameTaken | ErrorCode::BadName, _))) => {}
-                        // Anything else (a secret required, say) another name will not fix.
-                        Ok(Err(_)) => {
+                        Ok(Err((ErrorCode::AuthRequired, _))) => {
+                            self.ask_secret()?;
+                            // The same name again, now that the server knows us.
+                            continue;
+                        }
+                        // Another name may do.
+                        Ok(Err((code @ (ErrorCode::NameTaken | ErrorCode::BadName), text))) => {
+                            self.screen.print([Line::error(
+                                self.style,
+                                &error_words(&code, &text, Some(&hello)),
+                            )])
+                        }
+                        // Anything else another name will not fix.
+                        Ok(Err((code, text))) => {
+                            self.screen.print([Line::error(
+                                self.style,
+                                &error_words(&code, &text, Some(&hello)),
+                            )]);
                             self.quit(String::new());
                             return Err(Exit::NameRefused);
                         }
-                        Err(end) => {
-                            let goodbye =
-                                Line::error(self.style, &end.message(&self.session.target));
-                            return Err(self.finish(&goodbye.text, end.exit()));
-                        }
+                        Err(end) => return Err(self.ended(&end)),
                     }
                 }
             }
@@ -358,6 +394,95 @@ impl Repl {
                 }
             };
         }
+    }
+
+    /// Asks for the secret at a prompt that shows nothing, until the server takes
+    /// it. `Err` is the exit status: given up, or the server closed the connection
+    /// (it does after 3 wrong secrets).
+    fn ask_secret(&mut self) -> Result<(), Exit> {
+        self.screen.print([Line::info(
+            self.style,
+            &format!(
+                "{} wants a secret; type it (it is not shown) or Ctrl-C to give up",
+                self.session.target
+            ),
+        )]);
+        loop {
+            let secret: Secret = match secret::read_hidden("secret> ") {
+                Ok(Typed::Secret(s)) => s,
+                Ok(Typed::Invalid(why)) => {
+                    self.screen.print([Line::error(self.style, &why)]);
+                    continue;
+                }
+                Ok(Typed::Cancelled) => {
+                    self.quit(String::new());
+                    return Err(Exit::NameRefused);
+                }
+                Err(e) => {
+                    self.screen.print([Line::error(
+                        self.style,
+                        &format!(
+                            "cannot read the secret from the terminal: {}",
+                            crate::connect::io_words(&e)
+                        ),
+                    )]);
+                    self.quit(String::new());
+                    return Err(Exit::NameRefused);
+                }
+            };
+            match self.quiet_call(Request::Auth { secret }) {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err((code, text))) => {
+                    self.screen
+                        .print([Line::error(self.style, &error_words(&code, &text, None))]);
+                    self.still_there()?;
+                    self.screen.print([Line::info(
+                        self.style,
+                        "try again; the server closes the connection after 3 wrong secrets",
+                    )]);
+                }
+                Err(end) => return Err(self.ended(&end)),
+            }
+        }
+    }
+
+    /// After a wrong secret: whether the server kept the connection. It answers a
+    /// `PING` unless it has closed it, and replies come in order, so this never
+    /// guesses.
+    fn still_there(&mut self) -> Result<(), Exit> {
+        let id = self.session.send(
+            Request::Ping {
+                text: String::new(),
+            },
+            true,
+        );
+        match wait_reply(&self.outcomes, id, Some(ALIVE_WAIT)) {
+            Ok(_) => Ok(()),
+            Err(End::Lost(_)) => {
+                let goodbye = Line::error(
+                    self.style,
+                    &format!(
+                        "{} closed the connection after too many wrong secrets",
+                        self.session.target
+                    ),
+                );
+                self.session.close();
+                Err(self.finish(&goodbye.text, Exit::NameRefused))
+            }
+            Err(end) => Err(self.ended(&end)),
+        }
+    }
+
+    /// Sends `req` without the reader showing its reply, and waits for it.
+    fn quiet_call(&mut self, req: Request) -> Result<Answer, End> {
+        let id = self.session.send(req, true);
+        wait_reply(&self.outcomes, id, None)
+    }
+
+    /// The session ended while logging in: says why, returns the exit status.
+    fn ended(&mut self, end: &End) -> Exit {
+        let goodbye = Line::error(self.style, &end.message(&self.session.target));
+        self.finish(&goodbye.text, end.exit())
     }
 
     /// One `readline`, with the screen bookkeeping around it.

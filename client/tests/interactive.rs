@@ -423,3 +423,44 @@ fn download_progress_appears_above_the_half_typed_line() {
     assert_eq!(tty.wait_exit(), 0);
     assert!(downloads.0.join("big.iso.part").exists());
 }
+
+#[test]
+fn the_secret_is_asked_without_echo_and_never_kept() {
+    let dir = TempPath::new("secret");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let file = dir.0.join("server-secret");
+    std::fs::write(&file, "hunter2 horse\n").unwrap();
+    let server = Natterd::start(&["--secret-file", file.to_str().unwrap()]);
+    let port = server.port();
+    let history = dir.0.join("history");
+    let mut tty = Tty::start(&args(&history, "alice", &port));
+    tty.wait_for_text(&format!(
+        "* {} wants a secret; type it (it is not shown) or Ctrl-C to give up",
+        server.target()
+    ));
+    tty.wait_for_prompt("secret>");
+
+    tty.type_text("wrong guess\r");
+    tty.wait_for_text("! the server refused the secret: wrong secret (1 of 3 tries used)");
+    tty.wait_for_prompt("secret>");
+    // Backspace works on what cannot be seen.
+    tty.type_text("hunter2 horsX\x7fe\r");
+    tty.wait_for_prompt("alice>");
+    tty.wait_for_text("* you have joined as alice");
+    tty.type_text("in at last\r");
+    tty.wait_for_text("<you> in at last");
+    tty.type_text("\x04");
+    assert_eq!(tty.wait_exit(), 0);
+
+    let shown = String::from_utf8_lossy(&tty.raw);
+    for typed in ["hunter2", "horse", "wrong guess"] {
+        assert!(!shown.contains(typed), "{typed:?} was echoed: {shown:?}");
+    }
+    let saved = std::fs::read_to_string(&history).expect("history written");
+    assert!(saved.contains("in at last"), "{saved:?}");
+    assert!(
+        !saved.contains("hunter2") && !saved.contains("wrong guess"),
+        "{saved:?}"
+    );
+    assert!(tty.canonical(), "the terminal is back in line mode");
+}

@@ -291,7 +291,12 @@ pub fn natter(args: &[&str]) -> Command {
 /// Runs natter in batch mode with `script` on stdin and waits (with a deadline) for
 /// it to finish.
 pub fn run_batch(args: &[&str], script: &str) -> Output {
-    let mut child = natter(args)
+    run_cmd(natter(args), script)
+}
+
+/// As [`run_batch`], for a command built with [`natter`] and changed (environment).
+pub fn run_cmd(mut cmd: Command, script: &str) -> Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
