@@ -2,20 +2,33 @@
 //! timeout, read the server's `WELCOME`. Every failure becomes a [`ConnectError`]
 //! whose `Display` is one line naming the host, the port, the cause and a hint, and
 //! whose [`ConnectError::exit`] is the documented exit status.
+//!
+//! A natterd with TLS says nothing until it hears a TLS handshake, so a plaintext
+//! client waiting for its welcome would wait for the server's handshake timeout. If
+//! no welcome has come after [`NUDGE_AFTER`], natter sends a few empty lines: a
+//! natterd without TLS ignores them (an empty line is no request), one with TLS
+//! closes at once, and natter can say to add `--tls`.
 
 use crate::exit::Exit;
-use crate::transport::ReadHalf;
+use crate::tls::HandshakeError;
+use crate::transport::{ReadHalf, WriteHalf};
 use crate::wire::{FrameReader, Incoming, ReadError};
 use natter_protocol::{ErrorCode, ServerFrame};
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long one address may take to accept the connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connected server may take to send its greeting.
 pub const GREETING_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a plaintext client waits for the welcome before nudging (see above). A
+/// natterd sends it the moment it accepts, so a second is slow, even far away.
+pub const NUDGE_AFTER: Duration = Duration::from_secs(1);
+/// What the nudge sends: empty lines, at least the five bytes of a TLS record
+/// header, which no TLS server can take for one.
+const NUDGE: &[u8] = b"\n\n\n\n\n\n\n\n";
 
 #[derive(Debug)]
 pub enum ConnectError {
@@ -46,6 +59,25 @@ pub enum ConnectError {
         target: String,
         detail: String,
     },
+    /// Plaintext, and the server closed (or spoke TLS) before its welcome.
+    TlsOnly {
+        target: String,
+    },
+    /// `--tls`, and the server answered in plain text.
+    NotTls {
+        target: String,
+    },
+    /// `--tls`, and the certificate did not verify for `host`.
+    Untrusted {
+        host: String,
+        why: String,
+        hint: &'static str,
+    },
+    /// `--tls`, and the handshake failed otherwise; the detail says how.
+    Tls {
+        target: String,
+        detail: String,
+    },
 }
 
 impl ConnectError {
@@ -53,6 +85,10 @@ impl ConnectError {
         match self {
             ConnectError::UnknownHost { .. } => Exit::UnknownHost,
             ConnectError::ServerFull { .. } => Exit::ServerFull,
+            ConnectError::TlsOnly { .. }
+            | ConnectError::NotTls { .. }
+            | ConnectError::Tls { .. } => Exit::TlsMismatch,
+            ConnectError::Untrusted { .. } => Exit::Untrusted,
             _ => Exit::ConnectFailed,
         }
     }
@@ -89,6 +125,19 @@ impl fmt::Display for ConnectError {
                 f,
                 "cannot talk to {target}: {detail} (is that port a natterd?)"
             ),
+            ConnectError::TlsOnly { target } => write!(
+                f,
+                "the server at {target} closed the connection before its welcome; if it uses TLS, add --tls"
+            ),
+            ConnectError::NotTls { target } => {
+                write!(f, "the server at {target} does not speak TLS (drop --tls?)")
+            }
+            ConnectError::Untrusted { host, why, hint } => {
+                write!(f, "certificate for {host} not trusted: {why} ({hint})")
+            }
+            ConnectError::Tls { target, detail } => {
+                write!(f, "no TLS connection with {target}: {detail}")
+            }
         }
     }
 }
@@ -102,6 +151,32 @@ pub fn target(host: &str, port: u16) -> String {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
+    }
+}
+
+/// A failed handshake as the error natter reports.
+pub fn tls_error(e: HandshakeError, host: &str, target: &str) -> ConnectError {
+    let target = target.to_string();
+    let tls = |detail: String| ConnectError::Tls {
+        target: target.clone(),
+        detail,
+    };
+    match e {
+        HandshakeError::NotTls => ConnectError::NotTls { target },
+        HandshakeError::Untrusted { why, hint } => ConnectError::Untrusted {
+            host: host.to_string(),
+            why,
+            hint,
+        },
+        HandshakeError::BadName(why) => tls(format!("{host} cannot be checked against a certificate ({why})")),
+        HandshakeError::TimedOut => tls(format!(
+            "the handshake did not finish within {} s (is that port a natterd with TLS?)",
+            crate::tls::HANDSHAKE_TIMEOUT.as_secs()
+        )),
+        HandshakeError::Closed => tls(
+            "the server closed the connection during the handshake (is that port a natterd with TLS? if not, drop --tls)".into(),
+        ),
+        HandshakeError::Failed(detail) => tls(format!("the handshake failed: {detail}")),
     }
 }
 
@@ -195,12 +270,24 @@ pub fn io_words(e: &io::Error) -> String {
 
 /// Reads the greeting. `Ok` is the welcome text; a full server, silence, or a peer
 /// that speaks something else is an error.
-pub fn greet(reader: &mut FrameReader<ReadHalf>, target: &str) -> Result<String, ConnectError> {
+pub fn greet(
+    reader: &mut FrameReader<ReadHalf>,
+    writer: &mut WriteHalf,
+    target: &str,
+) -> Result<String, ConnectError> {
     let not_natter = |detail: String| ConnectError::NotNatter {
         target: target.to_string(),
         detail,
     };
-    let _ = reader.get_ref().set_read_timeout(Some(GREETING_TIMEOUT));
+    let deadline = Instant::now() + GREETING_TIMEOUT;
+    let plain = matches!(reader.get_ref(), ReadHalf::Plain(_));
+    if plain {
+        nudge_if_silent(reader.get_ref(), writer, target, deadline)?;
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    let _ = reader
+        .get_ref()
+        .set_read_timeout(Some(left.max(Duration::from_millis(1))));
     let first = reader.next_frame();
     let _ = reader.get_ref().set_read_timeout(None);
     match first {
@@ -223,6 +310,9 @@ pub fn greet(reader: &mut FrameReader<ReadHalf>, target: &str) -> Result<String,
         Ok(Incoming::Garbled(_)) | Err(ReadError::Fatal(_)) => {
             Err(not_natter("it does not speak natter/1".into()))
         }
+        Err(ReadError::Closed) if plain => Err(ConnectError::TlsOnly {
+            target: target.to_string(),
+        }),
         Err(ReadError::Closed) => Err(not_natter(
             "it closed the connection without a greeting".into(),
         )),
@@ -241,6 +331,46 @@ pub fn greet(reader: &mut FrameReader<ReadHalf>, target: &str) -> Result<String,
             target: target.to_string(),
             detail: io_words(&e),
         }),
+    }
+}
+
+/// Plaintext: waits up to [`NUDGE_AFTER`] for the first bytes, then nudges (see
+/// the top of this file) and waits for the rest of the greeting time. A close, or a
+/// TLS record, before any welcome means a server that wants TLS.
+fn nudge_if_silent(
+    read: &ReadHalf,
+    writer: &mut WriteHalf,
+    target: &str,
+    deadline: Instant,
+) -> Result<(), ConnectError> {
+    let tls_only = || ConnectError::TlsOnly {
+        target: target.to_string(),
+    };
+    let silent = |seen: &Option<io::Result<usize>>| matches!(seen, Some(Err(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut));
+    let mut first = [0u8; 2];
+    let _ = read.set_read_timeout(Some(NUDGE_AFTER));
+    let mut seen = read.peek(&mut first);
+    if silent(&seen) {
+        if writer.send(NUDGE).is_err() {
+            return Err(tls_only());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let _ = read.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        seen = read.peek(&mut first);
+    }
+    let _ = read.set_read_timeout(None);
+    match seen {
+        // A TLS alert or handshake record: the server speaks TLS.
+        Some(Ok(n)) if n >= 2 && matches!(first, [0x15 | 0x16, 0x03]) => Err(tls_only()),
+        Some(Ok(0)) => Err(tls_only()),
+        Some(Err(e)) if matches!(e.kind(), io::ErrorKind::ConnectionReset) => Err(tls_only()),
+        // Silent even when nudged: not a natterd of either kind.
+        ref s if silent(s) => Err(ConnectError::NotNatter {
+            target: target.to_string(),
+            detail: format!("no greeting within {} s", GREETING_TIMEOUT.as_secs()),
+        }),
+        // The welcome, or whatever it is, is read as frames next.
+        _ => Ok(()),
     }
 }
 

@@ -23,6 +23,11 @@ pub enum Exit {
     NameRefused = 6,
     /// The connection was lost or the server shut down during the session.
     ConnectionLost = 7,
+    /// TLS did not work out: `--tls` against a server without TLS, a server with TLS
+    /// reached without `--tls`, or a handshake that failed or did not finish.
+    TlsMismatch = 8,
+    /// The server's certificate did not verify (`--tls`).
+    Untrusted = 9,
 }
 
 impl Exit {

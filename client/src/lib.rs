@@ -10,6 +10,8 @@
 //! The parts that do I/O, each one job:
 //! - [`connect`]: resolve and connect with a timeout, and name every failure.
 //! - [`transport`]: the open connection's read half, write half and closer.
+//! - [`tls`]: `--tls`: whom to trust, the handshake, one rustls connection shared by
+//!   the reader and the writer.
 //! - [`session`]: the connection once greeted: sending requests, what is pending.
 //! - [`writer`]: the writer thread, the only writer to the socket: requests first,
 //!   then upload chunks.
@@ -32,6 +34,7 @@ pub mod repl;
 pub mod secret;
 pub mod session;
 pub mod terminal;
+pub mod tls;
 pub mod transfers;
 pub mod transport;
 pub mod wire;

@@ -6,6 +6,7 @@ use natter_client::connect::{self, ConnectError};
 use natter_client::display::{sanitize, Line, Style};
 use natter_client::exit::Exit;
 use natter_client::session::Session;
+use natter_client::tls::{self, Trust};
 use natter_client::transport::{self, ReadHalf};
 use natter_client::wire::FrameReader;
 use natter_client::{batch, repl, secret};
@@ -60,6 +61,18 @@ struct Args {
     /// for it on a terminal if the server wants one.
     #[arg(long, value_name = "PATH")]
     secret_file: Option<PathBuf>,
+    /// Connect with TLS, checking the server's certificate for HOST against the
+    /// system's trusted authorities, or against --ca-file.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: trust the certificates in this PEM file (the server's own, or its
+    /// authority's) instead of the system's.
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    ca_file: Option<PathBuf>,
+    /// With --tls: do not check the server's certificate at all. For local testing
+    /// only: anyone on the way could pretend to be the server.
+    #[arg(long, requires = "tls", conflicts_with = "ca_file")]
+    tls_insecure: bool,
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
@@ -91,8 +104,29 @@ fn main() -> ExitCode {
             return Exit::Usage.into();
         }
     };
+    let tls = if args.tls {
+        let trust = match (&args.ca_file, args.tls_insecure) {
+            (Some(path), _) => Trust::CaFile(path.clone()),
+            (None, true) => Trust::Insecure,
+            (None, false) => Trust::System,
+        };
+        if args.tls_insecure {
+            eprintln!(
+                "natter: warning: --tls-insecure: the server's certificate is not checked, so anyone between you and it could pretend to be the server and read everything, the secret included; use it only for local testing"
+            );
+        }
+        match tls::config(&trust) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("natter: {e}");
+                return Exit::Usage.into();
+            }
+        }
+    } else {
+        None
+    };
     let target = connect::target(&args.host, args.port);
-    let (session, frames, welcome) = match open(&args.host, args.port, &target) {
+    let (session, frames, welcome) = match open(&args.host, args.port, &target, tls) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("natter: {e}");
@@ -119,7 +153,8 @@ fn main() -> ExitCode {
         };
         match repl::run(session.clone(), frames, opts, secret) {
             Ok(exit) => return exit.into(),
-            Err((repl::NoEditor(why), frames, secret)) => {
+            Err(fallback) => {
+                let (repl::NoEditor(why), frames, secret) = *fallback;
                 eprintln!("natter: {why}; reading commands without a prompt instead");
                 (frames, secret)
             }
@@ -139,20 +174,30 @@ fn main() -> ExitCode {
     batch::run(session, frames, opts, std::io::stdin().lock()).into()
 }
 
-/// Connects and reads the greeting.
+/// Connects (with TLS when there is a configuration) and reads the greeting.
 fn open(
     host: &str,
     port: u16,
     target: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
 ) -> Result<(Arc<Session>, FrameReader<ReadHalf>, String), ConnectError> {
     let stream = connect::connect(host, port)?;
     let cannot_use = |e: std::io::Error| ConnectError::Other {
         target: target.to_string(),
         detail: format!("cannot use the connection: {}", connect::io_words(&e)),
     };
-    let t = transport::plain(stream).map_err(cannot_use)?;
+    let t = match tls {
+        None => transport::plain(stream).map_err(cannot_use)?,
+        Some(config) => {
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let conn = tls::handshake(&stream, config, bare)
+                .map_err(|e| connect::tls_error(e, bare, target))?;
+            transport::tls(conn, stream).map_err(cannot_use)?
+        }
+    };
     let mut frames = FrameReader::new(t.read);
-    let welcome = connect::greet(&mut frames, target)?;
-    let session = Session::start(t.write, t.closer, target.to_string()).map_err(cannot_use)?;
+    let mut write = t.write;
+    let welcome = connect::greet(&mut frames, &mut write, target)?;
+    let session = Session::start(write, t.closer, target.to_string()).map_err(cannot_use)?;
     Ok((Arc::new(session), frames, welcome))
 }

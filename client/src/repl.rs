@@ -61,8 +61,9 @@ pub struct Options {
 /// mode, which needs neither raw mode nor an external printer.
 pub struct NoEditor(pub String);
 
-/// The editor could not start: the reason, and what batch mode needs to go on.
-pub type Fallback = (NoEditor, FrameReader<ReadHalf>, Option<Given>);
+/// The editor could not start: the reason, and what batch mode needs to go on
+/// (boxed: the frame reader's buffer is large, and this is the rare path).
+pub type Fallback = Box<(NoEditor, FrameReader<ReadHalf>, Option<Given>)>;
 
 /// Runs an interactive session on a greeted connection until the user quits or the
 /// connection ends; `secret`, if given, goes with `AUTH` before `HELLO`. Returns the
@@ -79,7 +80,7 @@ pub fn run(
     let restore = Restore(screen.clone());
     let (mut editor, printer) = match make_editor(&opts, &screen, &session) {
         Ok(e) => e,
-        Err(why) => return Err((NoEditor(why), frames, secret)),
+        Err(why) => return Err(Box::new((NoEditor(why), frames, secret))),
     };
     let (tx, outcomes) = mpsc::channel();
     let sink = Box::new(TerminalSink {

@@ -176,6 +176,13 @@ impl Session {
             next_id: AtomicU64::new(1),
             last_sent: Mutex::new(Instant::now()),
         });
+        if let WriteHalf::Tls(t) = &write {
+            // Records rustls makes while reading (an alert, a key update) go out
+            // through the writer thread, like everything else.
+            let outbox = outbox.clone();
+            t.shared()
+                .on_flush(Box::new(move || outbox.to_writer(Msg::Frame(Vec::new()))));
+        }
         writer::spawn(write, rx, outbox.clone())?;
         Ok(Session {
             target,

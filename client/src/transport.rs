@@ -1,8 +1,10 @@
 //! The connection's two directions once it is open: a [`ReadHalf`] for the reader
 //! thread, a [`WriteHalf`] for the writer thread, and a [`Closer`] that anyone may use
 //! to end the connection (which wakes the reader, so the session always ends
-//! cleanly). Plaintext is the socket itself, cloned; nothing here buffers.
+//! cleanly). Plaintext is the socket itself, cloned, and nothing here buffers; TLS is
+//! one rustls connection shared by both halves (see `tls`).
 
+use crate::tls::{TlsRead, TlsWrite};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
@@ -10,12 +12,14 @@ use std::time::Duration;
 /// What the reader thread reads decrypted (or plain) bytes from.
 pub enum ReadHalf {
     Plain(TcpStream),
+    Tls(TlsRead),
 }
 
 impl Read for ReadHalf {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             ReadHalf::Plain(s) => s.read(buf),
+            ReadHalf::Tls(t) => t.read(buf),
         }
     }
 }
@@ -25,6 +29,15 @@ impl ReadHalf {
     pub fn set_read_timeout(&self, limit: Option<Duration>) -> io::Result<()> {
         match self {
             ReadHalf::Plain(s) => s.set_read_timeout(limit),
+            ReadHalf::Tls(t) => t.socket().set_read_timeout(limit),
+        }
+    }
+
+    /// Plaintext only: the bytes waiting, without taking them (`None` for TLS).
+    pub fn peek(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        match self {
+            ReadHalf::Plain(s) => Some(s.peek(buf)),
+            ReadHalf::Tls(_) => None,
         }
     }
 }
@@ -32,13 +45,16 @@ impl ReadHalf {
 /// What the writer thread writes whole frames to.
 pub enum WriteHalf {
     Plain(TcpStream),
+    Tls(TlsWrite),
 }
 
 impl WriteHalf {
-    /// Writes all of `bytes` (blocking as the socket allows).
+    /// Writes all of `bytes` (blocking as the socket allows). For TLS, empty `bytes`
+    /// sends what rustls queued of its own.
     pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
             WriteHalf::Plain(s) => s.write_all(bytes),
+            WriteHalf::Tls(t) => t.send(bytes),
         }
     }
 }
@@ -66,5 +82,16 @@ pub fn plain(stream: TcpStream) -> io::Result<Transport> {
         read: ReadHalf::Plain(stream.try_clone()?),
         closer: Closer(stream.try_clone()?),
         write: WriteHalf::Plain(stream),
+    })
+}
+
+/// A TLS connection whose handshake is done.
+pub fn tls(conn: rustls::ClientConnection, stream: TcpStream) -> io::Result<Transport> {
+    let closer = Closer(stream.try_clone()?);
+    let (read, write) = crate::tls::split(conn, stream)?;
+    Ok(Transport {
+        read: ReadHalf::Tls(read),
+        write: WriteHalf::Tls(write),
+        closer,
     })
 }

@@ -165,7 +165,12 @@ fn usage_errors_are_exit_2() {
         "--linger",
         "--history-file",
         "--download-dir",
+        "--overwrite",
         "--no-color",
+        "--secret-file",
+        "--tls",
+        "--ca-file",
+        "--tls-insecure",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

@@ -5,9 +5,6 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{self, Receiver};
 
 fn args(server: &Natterd) -> [String; 3] {
     ["alice".into(), "127.0.0.1".into(), server.port()]
@@ -40,61 +37,10 @@ fn a_calc_error_is_exit_1() {
     assert!(text(&out.stdout).contains("* = 7\n"), "the script went on");
 }
 
-/// natter in batch mode, fed one line at a time, read one line at a time.
-struct Live {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-}
-
-impl Live {
-    fn start(server: &Natterd) -> Live {
-        let mut child = natter(&["alice", "127.0.0.1", &server.port()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start natter");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Live {
-            child,
-            stdin,
-            lines,
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").expect("write to natter");
-    }
-
-    /// The next line that starts with `* `, skipping joins; fails after [`WAIT`].
-    fn next_info(&mut self) -> String {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(WAIT)
-                .expect("a line from natter in time");
-            if line.starts_with("* ") && !line.contains("joined") && !line.contains("Welcome") {
-                return line;
-            }
-        }
-    }
-}
-
 #[test]
 fn a_whole_guessing_game_by_binary_search() {
     let server = Natterd::start(&[]);
-    let mut nat = Live::start(&server);
+    let mut nat = Live::start(natter(&["alice", "127.0.0.1", &server.port()]));
     nat.send("/guess");
     assert_eq!(nat.next_info(), "* guess a number from 1 to 100");
     let (mut lo, mut hi) = (1u32, 100u32);

@@ -8,7 +8,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::ChildStdin;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
@@ -364,4 +366,73 @@ fn spawn_collect<R: Read + Send + 'static>(r: Option<R>) -> Arc<Mutex<Vec<u8>>> 
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// natter in batch mode, fed one line at a time, read one line at a time.
+pub struct Live {
+    pub child: Child,
+    pub stdin: ChildStdin,
+    lines: Receiver<String>,
+}
+
+impl Live {
+    /// Starts `cmd` (built with [`natter`]) with its stdin and stdout piped.
+    pub fn start(mut cmd: Command) -> Live {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start natter");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Live {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    pub fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").expect("write to natter");
+    }
+
+    /// The next line; fails after [`WAIT`].
+    pub fn next_line(&mut self) -> String {
+        self.lines
+            .recv_timeout(WAIT)
+            .expect("a line from natter in time")
+    }
+
+    /// Reads lines until one contains `needle`; returns it.
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            let line = self.next_line();
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// The next line that starts with `* `, skipping joins; fails after [`WAIT`].
+    pub fn next_info(&mut self) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(WAIT)
+                .expect("a line from natter in time");
+            if line.starts_with("* ") && !line.contains("joined") && !line.contains("Welcome") {
+                return line;
+            }
+        }
+    }
 }
