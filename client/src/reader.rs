@@ -286,7 +286,7 @@ impl Reader {
             Ok(None) => {}
             Ok(Some(progress)) => {
                 if let Some(report) = &self.report {
-                    report(sanitize(&progress).into_owned());
+                    report(progress);
                 }
             }
             Err(why) => {

@@ -90,7 +90,8 @@ pub fn run(
     });
     let report: Report = {
         let (screen, style) = (screen.clone(), opts.style);
-        Arc::new(move |text: String| screen.push(Line::info(style, &text).text))
+        // Progress names files the server named: made harmless here, for both ways.
+        Arc::new(move |text: String| screen.push(Line::info(style, &sanitize(&text)).text))
     };
     let started = spawn_printer(screen.clone(), printer)
         .and_then(|()| reader::spawn(frames, session.clone(), sink, tx, opts.style, Some(report)));

@@ -24,8 +24,8 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 /// The suffix of a download in progress.
 pub const PART_SUFFIX: &str = ".part";
 
-/// Where progress texts go (interactive mode: as `* ` lines above the prompt). Batch
-/// mode has none.
+/// Where progress texts go (interactive mode: as `* ` lines above the prompt, made
+/// safe to print there). Batch mode has none.
 pub type Report = Arc<dyn Fn(String) + Send + Sync>;
 
 /// What the client prepared for a request before sending it; the reader thread takes
