@@ -10,7 +10,8 @@
 #   natterd   --max-rate 0 (flood control off), --max-clients IDLE+1000
 #   ngircd    MaxPenaltyTime = 0 (no command penalties), no connection limits,
 #             DNS/ident lookups off
-#   InspIRCd  <connect> with fakelag="off", threshold and commandrate off, large sendq
+#   InspIRCd  <connect> with fakelag="off", threshold and commandrate 100000000 (off in
+#             effect; 0 does not turn them off), large sendq and recvq; --runasroot
 #   redis     client-output-buffer-limit for pubsub off, maxclients IDLE+1000, no
 #             persistence; each client uses two connections (publish and subscribe)
 # Scenarios: fan-out flat out (CLIENTS x MESSAGES), latency at 20 msg/s per client
@@ -77,7 +78,7 @@ start_inspircd() {
 <server name="irc.load.test" description="natter comparison" network="Load">
 <admin name="load" nick="load" email="load@load.test">
 <bind address="127.0.0.1" port="$port" type="clients">
-<connect name="main" allow="*" timeout="60" pingfreq="600" sendq="268435456" recvq="65536" threshold="0" commandrate="0" fakelag="off" localmax="1000000" globalmax="1000000" limit="1000000" maxconnwarn="off" resolvehostnames="no" useident="no">
+<connect name="main" allow="*" timeout="60" pingfreq="600" sendq="268435456" recvq="1048576" threshold="100000000" commandrate="100000000" fakelag="off" localmax="1000000" globalmax="1000000" limit="1000000" maxconnwarn="off" resolvehostnames="no" useident="no">
 <pid file="$work/inspircd.pid">
 <performance softlimit="$((idle + 1000))" somaxconn="4096" quietbursts="yes" clonesonconnect="no">
 <security hidesplits="no" allowcoreunload="no">

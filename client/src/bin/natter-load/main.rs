@@ -358,6 +358,12 @@ fn connect_clients(
                         match e {
                             Event::Ready => {
                                 clients[ci].ready += 1;
+                                // An IRC room member joins once it is welcomed.
+                                if pair && clients[ci].ready == 1 {
+                                    if let Some(join) = proto.join() {
+                                        net.send(k, &join);
+                                    }
+                                }
                                 if clients[ci].ready == needed {
                                     ready += 1;
                                 }

@@ -33,17 +33,24 @@ pub enum Event {
 pub const ROOM: &str = "load";
 
 impl Proto {
-    /// What a new connection sends first. Redis clients use two connections: `pubsub`
-    /// selects the subscribing one.
+    /// What a new connection sends first. Redis clients in a room use two connections:
+    /// `pubsub` selects the subscribing one.
     pub fn register(self, name: &str, pubsub: bool) -> Vec<u8> {
         match self {
             Proto::Natter => format!("HELLO {name}\n").into_bytes(),
-            Proto::Irc => {
-                format!("NICK {name}\r\nUSER {name} 0 * :{name}\r\nJOIN #{ROOM}\r\n").into_bytes()
-            }
+            // JOIN waits for the welcome (see `join`): some daemons refuse it before.
+            Proto::Irc => format!("NICK {name}\r\nUSER {name} 0 * :{name}\r\n").into_bytes(),
             Proto::Redis if pubsub => format!("SUBSCRIBE {ROOM}\r\n").into_bytes(),
             // A PING whose answer says the publishing connection is up.
             Proto::Redis => b"PING\r\n".to_vec(),
+        }
+    }
+
+    /// What a registered IRC client sends to enter the room.
+    pub fn join(self) -> Option<Vec<u8>> {
+        match self {
+            Proto::Irc => Some(format!("JOIN #{ROOM}\r\n").into_bytes()),
+            _ => None,
         }
     }
 
@@ -159,7 +166,10 @@ fn parse_irc(buf: &[u8], out: &mut Vec<Event>) -> usize {
                 }
             }
             "ERROR" => out.push(Event::Closed),
-            c if c.len() == 3 && c.starts_with(['4', '5']) => out.push(Event::Error(line.clone())),
+            // Refusals: bad or taken nickname, not registered, bad password, banned,
+            // cannot join. Other 4xx numerics (422 "no MOTD") are not errors.
+            "431" | "432" | "433" | "436" | "451" | "464" | "465" | "471" | "473" | "474"
+            | "475" => out.push(Event::Error(line.clone())),
             _ => {}
         }
     }
