@@ -291,15 +291,15 @@ struct Client {
 /// Connects `n` clients and waits until every one is registered and in the room.
 fn connect_clients(
     net: &mut Net,
-    proto: Proto,
+    args: &Args,
     addr: SocketAddr,
     n: usize,
     prefix: &str,
     deadline: Instant,
     pair: bool,
-    batch: usize,
 ) -> Result<(Vec<Client>, Vec<Option<usize>>), String> {
-    let batch = batch.max(1);
+    let proto = args.proto;
+    let batch = args.connect_batch.max(1);
     let mut clients = Vec::with_capacity(n);
     // Which client a connection belongs to, by its slab key.
     let mut owner: Vec<Option<usize>> = Vec::new();
@@ -401,16 +401,8 @@ fn fanout(
 ) -> Result<bool, String> {
     let proto = args.proto;
     let mut net = Net::new().map_err(|e| e.to_string())?;
-    let (mut clients, owner) = connect_clients(
-        &mut net,
-        proto,
-        addr,
-        plan.clients,
-        "load",
-        deadline,
-        true,
-        args.connect_batch,
-    )?;
+    let (mut clients, owner) =
+        connect_clients(&mut net, args, addr, plan.clients, "load", deadline, true)?;
     let n = clients.len() as u64;
     let expected = n * plan.messages * (n - 1);
     let pad = "x".repeat(plan.size);
@@ -596,16 +588,7 @@ fn idle(
     let proto = args.proto;
     let mut net = Net::new().map_err(|e| e.to_string())?;
     let start = Instant::now();
-    let (clients, _) = connect_clients(
-        &mut net,
-        proto,
-        addr,
-        connections,
-        "idle",
-        deadline,
-        false,
-        args.connect_batch,
-    )?;
+    let (clients, _) = connect_clients(&mut net, args, addr, connections, "idle", deadline, false)?;
     let setup = start.elapsed().as_secs_f64();
     // Let the server settle (natter sends every JOIN to every member), reading meanwhile.
     let hold_until = (Instant::now() + Duration::from_secs(seconds)).min(deadline);
@@ -736,16 +719,7 @@ fn download(
         .map_err(|e| e.to_string())?
         .to_wire();
     let mut net = Net::new().map_err(|e| e.to_string())?;
-    let (list, owner) = connect_clients(
-        &mut net,
-        Proto::Natter,
-        addr,
-        clients,
-        "fetch",
-        deadline,
-        false,
-        args.connect_batch,
-    )?;
+    let (list, owner) = connect_clients(&mut net, args, addr, clients, "fetch", deadline, false)?;
     let base = Instant::now();
     for c in &list {
         net.send(c.tx, format!("GET {wire}\n").as_bytes());
