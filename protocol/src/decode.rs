@@ -123,7 +123,8 @@ fn decode_with<F>(
 fn parse_data_header(line: &[u8]) -> Result<(u64, usize), String> {
     let usage = || format!("a DATA header is `DATA <xfer> <bytes>` with at most {MAX_DATA} bytes");
     let line = std::str::from_utf8(line).map_err(|_| usage())?;
-    let mut parts = line.split(' ').skip(1);
+    // Extra spaces are forgiven here as everywhere else.
+    let mut parts = line.split(' ').filter(|p| !p.is_empty()).skip(1);
     let (Some(x), Some(n), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err(usage());
     };
@@ -219,7 +220,7 @@ impl<'a> Fields<'a> {
     fn addr(&mut self) -> Result<SocketAddr, LineError> {
         let s = self.next()?;
         s.parse()
-            .map_err(|_| field_err(FieldError::BadAddr(s.to_string())))
+            .map_err(|_| field_err(FieldError::BadAddr(crate::fields::shown(s))))
     }
 
     fn text(&mut self) -> String {
@@ -312,7 +313,10 @@ fn parse_request(line: &str) -> Result<Request, LineError> {
                 Some(s) => Some(parse_int(s).map_err(|_| {
                     LineError::new(
                         ErrorCode::BadRequest,
-                        format!("a guess is a whole number from 1 to 100, not {s:?}"),
+                        format!(
+                            "a guess is a whole number from 1 to 100, not {:?}",
+                            crate::fields::shown(s)
+                        ),
                     )
                 })?),
                 None => None,

@@ -86,6 +86,15 @@ impl fmt::Display for FieldError {
 
 impl std::error::Error for FieldError {}
 
+/// A refused value as quoted back in an error: at most 40 characters, so an `ERR`
+/// line stays short whatever was sent.
+pub fn shown(s: &str) -> String {
+    match s.char_indices().nth(40) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 /// A valid user name: 1 to 32 of `A-Z a-z 0-9 _ - .`, starting with a letter or digit.
 /// Two names are the same user when they are equal without regard to ASCII case;
 /// [`UserName::key`] gives the form to compare and index by.
@@ -284,9 +293,9 @@ fn hex_val(c: u8) -> Option<u8> {
 /// An `int` field: decimal digits only (no sign, no spaces), fitting in u64.
 pub fn parse_int(s: &str) -> Result<u64, FieldError> {
     if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(FieldError::BadInt(s.to_string()));
+        return Err(FieldError::BadInt(shown(s)));
     }
-    s.parse().map_err(|_| FieldError::BadInt(s.to_string()))
+    s.parse().map_err(|_| FieldError::BadInt(shown(s)))
 }
 
 /// A `code` field: `[a-z0-9-]+`.
@@ -296,7 +305,7 @@ pub fn check_code(s: &str) -> Result<(), FieldError> {
             .bytes()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
     {
-        return Err(FieldError::BadCode(s.to_string()));
+        return Err(FieldError::BadCode(shown(s)));
     }
     Ok(())
 }
@@ -315,7 +324,7 @@ impl Time {
     }
 
     pub fn parse(s: &str) -> Result<Time, FieldError> {
-        let bad = || FieldError::BadTime(s.to_string());
+        let bad = || FieldError::BadTime(shown(s));
         let b = s.as_bytes();
         if b.len() != 20
             || b[4] != b'-'

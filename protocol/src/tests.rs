@@ -226,6 +226,17 @@ fn data_frames() {
             12
         )
     );
+    // Extra spaces are forgiven in a DATA header as in any other.
+    assert_eq!(
+        decode_request(b"DATA  7 2 \nab").unwrap(),
+        Decoded::Frame(
+            Request::Data {
+                xfer: 7,
+                data: b"ab".to_vec()
+            },
+            13
+        )
+    );
     for bad in [
         "DATA 1 65537\n",
         "DATA 1 x\n",

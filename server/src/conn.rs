@@ -50,6 +50,9 @@ pub struct Conn {
     pub opened_at: Instant,
     /// Last time anything arrived from the peer.
     pub last_active: Instant,
+    /// Last time output went out: a running download counts as activity, a stalled
+    /// one does not.
+    pub last_progress: Instant,
     pub bucket: TokenBucket,
     /// Out of request tokens: not read until then.
     pub paused_until: Option<Instant>,
@@ -100,6 +103,7 @@ impl Conn {
             auth_failures: 0,
             opened_at: now,
             last_active: now,
+            last_progress: now,
             bucket: TokenBucket::new(burst, now),
             paused_until: None,
             stream,
@@ -140,12 +144,20 @@ impl Conn {
     /// straight away must not count against a reader that keeps up.
     pub fn write_pending(&mut self) -> std::io::Result<()> {
         if let Some(tls) = self.tls.as_deref_mut() {
-            return write_through_tls(tls, &mut self.stream, &mut self.out, &mut self.bytes_out);
+            let before = self.bytes_out;
+            let r = write_through_tls(tls, &mut self.stream, &mut self.out, &mut self.bytes_out);
+            if self.bytes_out > before {
+                self.last_progress = Instant::now();
+            }
+            return r;
         }
         while !self.out.is_empty() {
             match self.out.write_to(&mut self.stream) {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.bytes_out += n as u64,
+                Ok(n) => {
+                    self.bytes_out += n as u64;
+                    self.last_progress = Instant::now();
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),

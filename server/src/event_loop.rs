@@ -147,7 +147,9 @@ impl Server {
                 }
                 return Err(e);
             }
-            if events.is_empty() {
+            // Quiet: the poll really waited and nothing came. (A zero-timeout poll for
+            // still-readable or pumping connections says nothing about quiet.)
+            if events.is_empty() && timeout != Some(Duration::ZERO) {
                 self.trim_heap();
             }
             for event in events.iter() {
@@ -278,7 +280,10 @@ impl Server {
             );
             // A fresh socket's send buffer takes one short line; if it does not, the
             // client sees the connection close, which also says "not here".
-            let _ = io::Write::write(&mut stream, &frame.to_bytes());
+            // A TLS client could not read a plaintext ERR: it sees the close instead.
+            if self.config.tls.is_none() {
+                let _ = io::Write::write(&mut stream, &frame.to_bytes());
+            }
             let _ = stream.shutdown(Shutdown::Write);
             return;
         }
@@ -291,7 +296,10 @@ impl Server {
                 natter_protocol::ErrorCode::ServerFull,
                 format!("too many connections from {ip} (at most {max_per_ip}); close one and try again"),
             );
-            let _ = io::Write::write(&mut stream, &frame.to_bytes());
+            // A TLS client could not read a plaintext ERR: it sees the close instead.
+            if self.config.tls.is_none() {
+                let _ = io::Write::write(&mut stream, &frame.to_bytes());
+            }
             let _ = stream.shutdown(Shutdown::Write);
             return;
         }
@@ -349,7 +357,9 @@ impl Server {
             match conn.phase {
                 Phase::Dead => break,
                 Phase::Draining { .. } => {
-                    discard_input(conn, &mut scratch);
+                    if discard_input(conn, &mut scratch) {
+                        self.still_readable.push(t);
+                    }
                     break;
                 }
                 Phase::Open if conn.paused_until.is_some() => break,
@@ -449,11 +459,16 @@ impl Server {
                         break;
                     }
                     used += n;
+                    self.broadcast_leaves();
                     self.handle(t, req);
                 }
                 Ok(Decoded::Blank(n)) => used += n,
                 Ok(Decoded::Incomplete) => break,
                 Err(e) => {
+                    // Each bad line earns an ERR, so it costs a token like a request.
+                    if !e.fatal && !self.take_token(t) {
+                        break;
+                    }
                     used += e.used;
                     self.send(t, &ServerFrame::err(e.code.clone(), e.text.clone()));
                     if e.fatal {
@@ -561,8 +576,7 @@ impl Server {
             if c.name.is_none() && now.duration_since(c.opened_at) >= reg {
                 expired.push((k, format!("no HELLO within {} s", reg.as_secs())));
             } else if c.name.is_some()
-                && c.transfers() == 0
-                && now.duration_since(c.last_active) >= idle
+                && now.duration_since(c.last_active.max(c.last_progress)) >= idle
             {
                 expired.push((k, format!("idle for {} s", idle.as_secs())));
             }
@@ -607,6 +621,28 @@ impl Server {
         c.out.push_with(|v| frame.encode(v));
         self.check_cap(t);
         self.mark_dirty(t);
+    }
+
+    /// Queues a request's items and its final reply as one unit. A long listing
+    /// (STATUS on a big server, FILES on a big folder) may take the queue past the
+    /// cap: the client asked for it, and is too slow only if it was over already.
+    pub(crate) fn send_listing(&mut self, t: usize, items: &[ServerFrame], last: &ServerFrame) {
+        let cap = self.config.max_queue;
+        let Some(c) = self.conns.get_mut(t) else {
+            return;
+        };
+        if c.phase == Phase::Dead {
+            return;
+        }
+        let before = c.out.len();
+        for f in items {
+            c.out.push_with(|v| f.encode(v));
+        }
+        c.out.push_with(|v| last.encode(v));
+        self.mark_dirty(t);
+        if before > cap {
+            self.check_cap(t);
+        }
     }
 
     /// Encodes `frame` once and queues the same bytes for every member but `except`.
@@ -806,7 +842,8 @@ impl Server {
         let detail = if text.is_empty() {
             String::new()
         } else {
-            format!(" ({text})")
+            // Quoted: a QUIT text may hold escape sequences meant for a terminal.
+            format!(" ({text:?})")
         };
         log::info!("{label} left: {}{detail}", reason.describe());
         if let Some(name) = c.name.take() {
@@ -815,9 +852,13 @@ impl Server {
         }
     }
 
-    fn broadcast_leaves(&mut self) {
-        while let Some((name, reason, text)) = self.leaves.pop() {
-            self.broadcast(&ServerFrame::Leave { name, reason, text }, None);
+    /// Announces departures in the order they happened. Called after every request
+    /// too: a freed name's LEAVE must reach everyone before a new JOIN of that name.
+    pub(crate) fn broadcast_leaves(&mut self) {
+        while !self.leaves.is_empty() {
+            for (name, reason, text) in std::mem::take(&mut self.leaves) {
+                self.broadcast(&ServerFrame::Leave { name, reason, text }, None);
+            }
         }
     }
 
@@ -933,8 +974,13 @@ fn is_out_of_descriptors(e: &io::Error) -> bool {
 }
 
 /// Reads and drops what a closing connection still sends; notes when it has finished.
-fn discard_input(conn: &mut Conn, scratch: &mut [u8]) {
+/// Returns true when it stopped on its budget with more possibly waiting.
+fn discard_input(conn: &mut Conn, scratch: &mut [u8]) -> bool {
+    let mut budget = READ_BUDGET;
     loop {
+        if budget == 0 {
+            return true;
+        }
         match conn.stream.read(scratch) {
             Ok(0) => {
                 conn.peer_closed = true;
@@ -948,11 +994,11 @@ fn discard_input(conn: &mut Conn, scratch: &mut [u8]) {
                         write_shut: true,
                     };
                 }
-                return;
+                return false;
             }
-            Ok(_) => continue,
+            Ok(n) => budget = budget.saturating_sub(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
             Err(_) => {
                 // Reset by the peer: reap() removes it at the end of the turn.
                 conn.phase = Phase::Draining {
@@ -960,7 +1006,7 @@ fn discard_input(conn: &mut Conn, scratch: &mut [u8]) {
                     write_shut: true,
                 };
                 conn.out.clear();
-                return;
+                return false;
             }
         }
     }

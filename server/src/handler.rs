@@ -172,10 +172,7 @@ impl Server {
             _ => String::new(),
         });
         let count = users.len() as u64;
-        for u in &users {
-            self.send(t, u);
-        }
-        self.reply(t, Reply::Who { count });
+        self.send_listing(t, &users, &ServerFrame::Ok(Reply::Who { count }));
     }
 
     /// Live sessions by connection id, then the ended ones, most recent first.
@@ -194,15 +191,17 @@ impl Server {
         ended.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
         ended.truncate(self.history.cap());
         let active = live.len() as u64;
-        for s in live.into_iter().chain(ended.into_iter().map(|(_, s)| s)) {
-            self.send(t, &ServerFrame::Session(s));
-        }
+        let items: Vec<ServerFrame> = live
+            .into_iter()
+            .chain(ended.into_iter().map(|(_, s)| s))
+            .map(ServerFrame::Session)
+            .collect();
         let reply = Reply::Status {
             active,
             max_clients: self.config.max_clients as u64,
             uptime_s: self.started.elapsed().as_secs(),
         };
-        self.reply(t, reply);
+        self.send_listing(t, &items, &ServerFrame::Ok(reply));
     }
 
     fn guess(&mut self, t: usize, guess: Option<u64>) {

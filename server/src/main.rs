@@ -133,7 +133,13 @@ fn main() -> ExitCode {
         limit_loopback: args.limit_loopback,
         register_timeout: Duration::from_secs(args.register_timeout),
         idle_timeout: Duration::from_secs(args.idle_timeout),
-        max_rate: args.max_rate.max(0.0),
+        // 0 turns flood control off; anything else is at least one request a thousand
+        // seconds, so the wait before the next token stays a sane duration.
+        max_rate: if args.max_rate <= 0.0 {
+            0.0
+        } else {
+            args.max_rate.max(0.001)
+        },
         max_burst: args.max_burst.max(1.0),
         ..Config::default()
     };

@@ -21,6 +21,7 @@ pub enum CalcError {
     DivByZero,
     ModByZero,
     NotFinite,
+    NotANumber,
 }
 
 impl fmt::Display for CalcError {
@@ -39,6 +40,7 @@ impl fmt::Display for CalcError {
             CalcError::DivByZero => write!(f, "division by zero"),
             CalcError::ModByZero => write!(f, "modulo by zero"),
             CalcError::NotFinite => write!(f, "the result is too large to represent"),
+            CalcError::NotANumber => write!(f, "the result is not a real number"),
         }
     }
 }
@@ -63,6 +65,9 @@ pub fn calc(expr: &str) -> Result<String, CalcError> {
             what: format!("'{c}'"),
             pos: p.i + 1,
         });
+    }
+    if v.is_nan() {
+        return Err(CalcError::NotANumber);
     }
     if !v.is_finite() {
         return Err(CalcError::NotFinite);
@@ -303,6 +308,7 @@ mod tests {
             ("1/(2-2)", CalcError::DivByZero),
             ("5%0", CalcError::ModByZero),
             ("10^400", CalcError::NotFinite),
+            ("(-8)^(1/3)", CalcError::NotANumber),
             ("(1+2", CalcError::MissingParen { opened: 1 }),
             ("1+", CalcError::MissingNumber { pos: 3 }),
             (

@@ -51,10 +51,11 @@ impl Server {
         match self.folder.list() {
             Ok(files) => {
                 let count = files.len() as u64;
-                for (file, size, mtime) in files {
-                    self.send(t, &ServerFrame::File { file, size, mtime });
-                }
-                self.reply(t, Reply::Files { count });
+                let items: Vec<ServerFrame> = files
+                    .into_iter()
+                    .map(|(file, size, mtime)| ServerFrame::File { file, size, mtime })
+                    .collect();
+                self.send_listing(t, &items, &ServerFrame::Ok(Reply::Files { count }));
             }
             Err(e) => {
                 log::error!("cannot list the shared folder: {e}");
@@ -285,6 +286,7 @@ impl Server {
                 );
             }
             Err(e) => {
+                self.folder.release(&up.stored_as);
                 log::warn!(
                     "{}: cannot publish {}: {}",
                     self.user_label(t),

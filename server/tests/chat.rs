@@ -215,7 +215,7 @@ fn quit_flushes_ok_and_others_see_leave_quit() {
     b.expect("OK QUIT");
     assert!(b.expect_closed().is_empty());
     a.expect("LEAVE bob quit off to lunch");
-    srv.wait_log("bob (client 2) left: quit (off to lunch)");
+    srv.wait_log("bob (client 2) left: quit (\"off to lunch\")");
 }
 
 #[test]

@@ -368,3 +368,25 @@ fn stale_temporaries_are_removed_at_startup_and_a_missing_folder_is_created() {
     let _a = srv.join("alice");
     assert!(fresh.is_dir());
 }
+
+#[test]
+fn a_long_listing_does_not_count_as_too_slow() {
+    let dir = temp_dir("many");
+    for i in 0..300 {
+        std::fs::write(
+            dir.join(format!("file-with-a-longish-name-{i:04}.txt")),
+            b"x",
+        )
+        .unwrap();
+    }
+    // 300 FILE lines are about 15 KB, far over a 4 KiB cap.
+    let srv = Natterd::start_in(&dir, &["--max-queue", "4K"], &[]);
+    let mut a = srv.join("alice");
+    a.send("FILES\n");
+    for i in 0..300 {
+        a.expect_prefix(&format!("FILE file-with-a-longish-name-{i:04}.txt 1 "));
+    }
+    a.expect("OK FILES 300");
+    a.send("PING\n");
+    a.expect("OK PING");
+}

@@ -204,3 +204,40 @@ fn loopback_is_exempt_from_the_per_address_limit_by_default() {
         p.expect_prefix("WELCOME ");
     }
 }
+
+#[test]
+fn a_stalled_download_does_not_keep_a_connection_alive() {
+    let dir = temp_dir("stall");
+    std::fs::write(dir.join("big.bin"), vec![1u8; 16 << 20]).unwrap();
+    let srv = Natterd::start_in(&dir, &["--idle-timeout", "2"], &[]);
+    let mut watcher = srv.join("watcher");
+    let mut stalled = srv.join("stalled");
+    watcher.expect("JOIN stalled");
+    // Asks for a file and never reads it: the transfer stops making progress.
+    stalled.send("GET big.bin\n");
+    let end = Instant::now() + common::WAIT;
+    loop {
+        watcher.send("PING\n");
+        let l = watcher.line().unwrap();
+        if l == "LEAVE stalled timeout idle for 2 s" {
+            break;
+        }
+        assert_eq!(l, "OK PING");
+        assert!(
+            Instant::now() < end,
+            "the stalled connection was never timed out"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn quoted_values_in_errors_stay_short() {
+    let srv = Natterd::start(&[]);
+    let mut a = srv.join("alice");
+    a.send(&format!("PUT a {}\n", "\u{1}".repeat(3000)));
+    let l = a.expect_prefix("ERR bad-request ");
+    assert!(l.len() < 400, "{} bytes", l.len());
+    a.send("PING\n");
+    a.expect("OK PING");
+}
