@@ -1,5 +1,5 @@
 //! natter: the command line, the connection, and the choice between interactive and
-//! batch mode. Every way out is an [`Exit`] status, listed in README-client.md.
+//! batch mode. Every way out is an [`Exit`] status, listed in the README (Exit statuses).
 
 use clap::Parser;
 use natter_client::connect::{self, ConnectError};
