@@ -24,25 +24,23 @@ pub struct Given {
 pub fn load(file: Option<&Path>, env: Option<OsString>) -> Result<Option<Given>, String> {
     let (bytes, source) = match (file, env.filter(|v| !v.is_empty())) {
         (Some(path), _) => {
-            let mut b = std::fs::read(path).map_err(|e| {
+            let b = std::fs::read(path).map_err(|e| {
                 format!(
                     "cannot read the secret file {}: {} (check --secret-file)",
                     path.display(),
                     io_words(&e)
                 )
             })?;
-            if b.ends_with(b"\n") {
-                b.pop();
-                if b.ends_with(b"\r") {
-                    b.pop();
-                }
-            }
-            (b, format!("--secret-file {}", path.display()))
+            let source = format!("--secret-file {}", path.display());
+            (Secret::from_file_contents(b), source)
         }
-        (None, Some(v)) => (v.into_encoded_bytes(), "NATTER_SECRET".to_string()),
+        (None, Some(v)) => (
+            Secret::new(v.as_encoded_bytes()),
+            "NATTER_SECRET".to_string(),
+        ),
         (None, None) => return Ok(None),
     };
-    let secret = Secret::new(&bytes).map_err(|e| format!("{source}: {e}"))?;
+    let secret = bytes.map_err(|e| format!("{source}: {e}"))?;
     Ok(Some(Given { secret, source }))
 }
 

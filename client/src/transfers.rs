@@ -205,7 +205,7 @@ fn place(part: &Path, dir: &Path, file: &FileName, overwrite: bool) -> Result<Pa
         let name = if n == 0 {
             file.clone()
         } else {
-            numbered(file, n).ok_or("no free name is left")?
+            file.numbered(n).ok_or("no free name is left")?
         };
         let dest = dir.join(name.as_str());
         match std::fs::hard_link(part, &dest) {
@@ -222,28 +222,6 @@ fn place(part: &Path, dir: &Path, file: &FileName, overwrite: bool) -> Result<Pa
         }
     }
     Err("no free name is left".into())
-}
-
-/// `song.mp3` -> `song_1.mp3`, `a.tar.gz` -> `a.tar_1.gz`, `README` -> `README_1`:
-/// the same rule as natterd's for uploads, the stem shortened (on a character
-/// boundary) so the name stays within 255 bytes. `None` when nothing of the stem
-/// would be left.
-pub fn numbered(name: &FileName, n: u32) -> Option<FileName> {
-    let s = name.as_str();
-    let (stem, ext) = match s.rfind('.') {
-        Some(i) if i > 0 => (&s[..i], &s[i..]),
-        _ => (s, ""),
-    };
-    let suffix = format!("_{n}");
-    let room = natter_protocol::fields::MAX_FILE_NAME.checked_sub(suffix.len() + ext.len())?;
-    let mut cut = stem.len().min(room);
-    while !stem.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    if cut == 0 {
-        return None;
-    }
-    FileName::new(&format!("{}{suffix}{ext}", &stem[..cut])).ok()
 }
 
 /// An exclusive advisory lock on the open `.part`, so two downloads never append to
@@ -513,16 +491,6 @@ mod tests {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
         }
-    }
-
-    #[test]
-    fn numbering_follows_the_server() {
-        assert_eq!(numbered(&f("song.mp3"), 1).unwrap().as_str(), "song_1.mp3");
-        assert_eq!(numbered(&f("a.tar.gz"), 2).unwrap().as_str(), "a.tar_2.gz");
-        assert_eq!(numbered(&f("README"), 1).unwrap().as_str(), "README_1");
-        let long = "é".repeat(125) + ".txt";
-        let n = numbered(&f(&long), 12).unwrap();
-        assert!(n.as_str().len() <= 255 && n.as_str().ends_with("_12.txt"));
     }
 
     #[test]

@@ -165,6 +165,29 @@ impl FileName {
         percent_encode(self.0.as_bytes(), out);
     }
 
+    /// The name with `_n` before its last extension: `song.mp3` -> `song_1.mp3`,
+    /// `a.tar.gz` -> `a.tar_1.gz`, `README` -> `README_1`. The stem is shortened (on a
+    /// character boundary) so the result stays within 255 bytes; `None` when nothing
+    /// of it would be left. natterd names duplicate uploads this way, and natter
+    /// names downloads that would overwrite a local file.
+    pub fn numbered(&self, n: u32) -> Option<FileName> {
+        let s = self.0.as_str();
+        let (stem, ext) = match s.rfind('.') {
+            Some(i) if i > 0 => (&s[..i], &s[i..]),
+            _ => (s, ""),
+        };
+        let suffix = format!("_{n}");
+        let room = MAX_FILE_NAME.checked_sub(suffix.len() + ext.len())?;
+        let mut cut = stem.len().min(room);
+        while !stem.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        if cut == 0 {
+            return None;
+        }
+        FileName::new(&format!("{}{suffix}{ext}", &stem[..cut])).ok()
+    }
+
     pub fn to_wire(&self) -> String {
         let mut v = Vec::with_capacity(self.0.len());
         self.encode(&mut v);
@@ -220,6 +243,18 @@ impl Secret {
 
     pub fn decode(wire: &str) -> Result<Secret, FieldError> {
         let bytes = percent_decode(wire).ok_or(FieldError::SecretBadEscape)?;
+        Secret::new(&bytes)
+    }
+
+    /// A secret as kept in a file: one trailing newline (`\n` or `\r\n`), which
+    /// editors add, is not part of it. natterd and natter read secret files alike.
+    pub fn from_file_contents(mut bytes: Vec<u8>) -> Result<Secret, FieldError> {
+        if bytes.ends_with(b"\n") {
+            bytes.pop();
+            if bytes.ends_with(b"\r") {
+                bytes.pop();
+            }
+        }
         Secret::new(&bytes)
     }
 
@@ -613,6 +648,22 @@ mod tests {
     }
 
     #[test]
+    fn numbered_names() {
+        let f = |s: &str| FileName::new(s).unwrap();
+        assert_eq!(f("song.mp3").numbered(1).unwrap().as_str(), "song_1.mp3");
+        assert_eq!(f("a.tar.gz").numbered(2).unwrap().as_str(), "a.tar_2.gz");
+        assert_eq!(f("README").numbered(1).unwrap().as_str(), "README_1");
+        assert_eq!(f("x.").numbered(3).unwrap().as_str(), "x_3.");
+        let long = "é".repeat(125) + ".txt"; // 254 bytes
+        let n = f(&long).numbered(12).unwrap();
+        assert!(
+            n.as_str().len() <= 255 && n.as_str().ends_with("_12.txt"),
+            "{n}"
+        );
+        assert_eq!(f(&format!("a.{}", "x".repeat(252))).numbered(1), None);
+    }
+
+    #[test]
     fn secrets() {
         let s = Secret::decode("p%20w").unwrap();
         assert_eq!(s.as_bytes(), b"p w");
@@ -624,6 +675,12 @@ mod tests {
         );
         assert_eq!(Secret::decode("%g0"), Err(FieldError::SecretBadEscape));
         assert!(Secret::decode("%00%ff").is_ok());
+        let from_file =
+            |b: &[u8]| Secret::from_file_contents(b.to_vec()).map(|s| s.as_bytes().to_vec());
+        assert_eq!(from_file(b"pw\n"), Ok(b"pw".to_vec()));
+        assert_eq!(from_file(b"pw\r\n"), Ok(b"pw".to_vec()));
+        assert_eq!(from_file(b"pw\n\n"), Ok(b"pw\n".to_vec()));
+        assert_eq!(from_file(b"\n"), Err(FieldError::SecretEmpty));
     }
 
     #[test]

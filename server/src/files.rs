@@ -172,7 +172,7 @@ impl SharedFolder {
                 ));
             }
             n += 1;
-            name = numbered(wanted, n).ok_or_else(|| {
+            name = wanted.numbered(n).ok_or_else(|| {
                 FileError::new(
                     ErrorCode::Exists,
                     format!("no free name like {wanted} is left"),
@@ -240,12 +240,12 @@ impl SharedFolder {
                         && on_dup == OnDuplicate::Rename =>
                 {
                     n += 1;
-                    name = numbered(&wanted, n).ok_or_else(|| {
+                    name = wanted.numbered(n).ok_or_else(|| {
                         FileError::new(ErrorCode::Exists, format!("no free name like {wanted}"))
                     })?;
                     while self.reserved.contains(name.as_str()) {
                         n += 1;
-                        name = numbered(&wanted, n).ok_or_else(|| {
+                        name = wanted.numbered(n).ok_or_else(|| {
                             FileError::new(ErrorCode::Exists, format!("no free name like {wanted}"))
                         })?;
                     }
@@ -317,26 +317,6 @@ impl SharedFolder {
             Some((s.f_bavail as u64).saturating_mul(s.f_frsize as u64))
         }
     }
-}
-
-/// `song.mp3` -> `song_1.mp3`, `a.tar.gz` -> `a.tar_1.gz`, `README` -> `README_1`;
-/// the stem is shortened (on a character boundary) to keep the name within 255 bytes.
-pub fn numbered(name: &FileName, n: u32) -> Option<FileName> {
-    let s = name.as_str();
-    let (stem, ext) = match s.rfind('.') {
-        Some(i) if i > 0 => (&s[..i], &s[i..]),
-        _ => (s, ""),
-    };
-    let suffix = format!("_{n}");
-    let room = natter_protocol::fields::MAX_FILE_NAME.checked_sub(suffix.len() + ext.len())?;
-    let mut cut = stem.len().min(room);
-    while !stem.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    if cut == 0 {
-        return None;
-    }
-    FileName::new(&format!("{}{suffix}{ext}", &stem[..cut])).ok()
 }
 
 /// A download in progress: the open file and how far it has been sent.
@@ -444,19 +424,6 @@ mod tests {
 
     fn f(s: &str) -> FileName {
         FileName::new(s).unwrap()
-    }
-
-    #[test]
-    fn numbered_names() {
-        assert_eq!(numbered(&f("song.mp3"), 1).unwrap().as_str(), "song_1.mp3");
-        assert_eq!(numbered(&f("a.tar.gz"), 2).unwrap().as_str(), "a.tar_2.gz");
-        assert_eq!(numbered(&f("README"), 1).unwrap().as_str(), "README_1");
-        let long = "é".repeat(125) + ".txt"; // 254 bytes
-        let n = numbered(&f(&long), 12).unwrap();
-        assert!(
-            n.as_str().len() <= 255 && n.as_str().ends_with("_12.txt"),
-            "{n}"
-        );
     }
 
     #[test]

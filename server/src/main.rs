@@ -230,29 +230,30 @@ fn main() -> ExitCode {
 
 /// The shared secret from --secret-file or NATTER_SECRET, if either is given.
 fn load_secret(file: Option<&std::path::Path>) -> Result<Option<natter_protocol::Secret>, String> {
-    let (bytes, from) = match (file, std::env::var_os("NATTER_SECRET")) {
+    use natter_protocol::Secret;
+    let (secret, from) = match (file, std::env::var_os("NATTER_SECRET")) {
         (Some(path), _) => {
-            let mut b = std::fs::read(path).map_err(|e| {
+            let b = std::fs::read(path).map_err(|e| {
                 format!(
                     "cannot read the secret file {}: {}",
                     path.display(),
                     describe_io(&e)
                 )
             })?;
-            if b.ends_with(b"\n") {
-                b.pop();
-                if b.ends_with(b"\r") {
-                    b.pop();
-                }
-            }
-            (b, format!("the secret file {}", path.display()))
+            (
+                Secret::from_file_contents(b),
+                format!("the secret file {}", path.display()),
+            )
         }
-        (None, Some(v)) => (v.into_encoded_bytes(), "NATTER_SECRET".to_string()),
+        // An empty NATTER_SECRET is refused, not ignored: ignoring it would open the
+        // server to everyone while its operator believes it is protected.
+        (None, Some(v)) => (
+            Secret::new(v.as_encoded_bytes()),
+            "NATTER_SECRET".to_string(),
+        ),
         (None, None) => return Ok(None),
     };
-    natter_protocol::Secret::new(&bytes)
-        .map(Some)
-        .map_err(|e| format!("{from}: {e}"))
+    secret.map(Some).map_err(|e| format!("{from}: {e}"))
 }
 
 fn init_logging(args: &Args) -> Result<(), String> {
