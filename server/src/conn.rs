@@ -37,6 +37,8 @@ pub struct Conn {
     pub out: OutQueue,
     pub name: Option<UserName>,
     pub named_at: Time,
+    /// Where this connection sits in the server's member list, while it is named.
+    pub member_slot: usize,
     /// The name this session took, kept after it leaves for `STATUS`.
     pub session_name: Option<UserName>,
     /// When it left (or began closing); `None` while live.
@@ -114,6 +116,7 @@ impl Conn {
             out: OutQueue::default(),
             name: None,
             named_at: Time(0),
+            member_slot: 0,
             session_name: None,
             ended: None,
             ended_seq: 0,

@@ -51,6 +51,10 @@ pub struct Server {
     pub(crate) conns: Slab<Conn>,
     /// Case-folded name -> token of the connection that holds it.
     pub(crate) names: HashMap<String, usize>,
+    /// Tokens of the named, open connections: who a broadcast goes to. Walking this
+    /// rather than the slab keeps a broadcast's cost to the room's size, whatever
+    /// the server's peak connection count was.
+    pub(crate) members: Vec<usize>,
     pub(crate) config: Config,
     next_conn_id: u64,
     /// Connections with queued output, flushed once at the end of the turn.
@@ -112,6 +116,7 @@ impl Server {
             signals,
             conns: Slab::new(),
             names: HashMap::new(),
+            members: Vec::new(),
             history: SessionHistory::new(config.session_history),
             ended_count: 0,
             config,
@@ -651,7 +656,10 @@ impl Server {
         let bytes: Rc<[u8]> = Rc::from(frame.to_bytes());
         let mut delivered = 0;
         let mut over = Vec::new();
-        for (k, c) in self.conns.iter_mut() {
+        for &k in &self.members {
+            let Some(c) = self.conns.get_mut(k) else {
+                continue;
+            };
             if Some(k) == except || !c.is_member() {
                 continue;
             }
@@ -847,8 +855,29 @@ impl Server {
         };
         log::info!("{label} left: {}{detail}", reason.describe());
         if let Some(name) = c.name.take() {
+            let slot = c.member_slot;
             self.names.remove(&name.key());
+            self.remove_member(t, slot);
             self.leaves.push((name, reason, text.to_string()));
+        }
+    }
+
+    pub(crate) fn add_member(&mut self, t: usize) {
+        if let Some(c) = self.conns.get_mut(t) {
+            c.member_slot = self.members.len();
+            self.members.push(t);
+        }
+    }
+
+    fn remove_member(&mut self, t: usize, slot: usize) {
+        if self.members.get(slot) != Some(&t) {
+            return;
+        }
+        self.members.swap_remove(slot);
+        if let Some(&moved) = self.members.get(slot) {
+            if let Some(c) = self.conns.get_mut(moved) {
+                c.member_slot = slot;
+            }
         }
     }
 
@@ -935,6 +964,7 @@ impl Server {
             self.close(t, LeaveReason::Quit, "");
         }
         self.names.clear();
+        self.members.clear();
     }
 
     /// After the loop failed: a last word to every client, written directly since the

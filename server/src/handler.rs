@@ -121,6 +121,7 @@ impl Server {
         c.session_name = Some(name.clone());
         c.named_at = Time::now();
         log::info!("client {} is now {name}", c.id);
+        self.add_member(t);
         self.reply(t, Reply::Hello { name: name.clone() });
         self.broadcast(&ServerFrame::Join { name }, None);
     }
@@ -156,10 +157,11 @@ impl Server {
 
     fn who(&mut self, t: usize) {
         let mut users: Vec<ServerFrame> = self
-            .conns
+            .members
             .iter()
-            .filter(|(_, c)| c.is_member())
-            .filter_map(|(_, c)| {
+            .filter_map(|&k| self.conns.get(k))
+            .filter(|c| c.is_member())
+            .filter_map(|c| {
                 Some(ServerFrame::User {
                     name: c.name.clone()?,
                     addr: c.addr,

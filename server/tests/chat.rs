@@ -352,3 +352,40 @@ fn data_for_an_unknown_transfer_fails_and_the_stream_stays_in_step() {
         ["ERR bad-request a DATA header is `DATA <xfer> <bytes>` with at most 65536 bytes"]
     );
 }
+
+#[test]
+fn broadcasts_and_who_stay_exact_as_members_leave_from_the_middle() {
+    let srv = Natterd::start(&[]);
+    let mut peers: Vec<Peer> = Vec::new();
+    for name in ["m0", "m1", "m2", "m3", "m4"] {
+        let p = srv.join(name);
+        for q in peers.iter_mut() {
+            q.expect(&format!("JOIN {name}"));
+        }
+        peers.push(p);
+    }
+    // m1 quits, m3 drops: the list is reordered underneath the rest.
+    peers[1].send("QUIT\n");
+    peers[1].expect("OK QUIT");
+    for i in [0, 2, 3, 4] {
+        peers[i].expect("LEAVE m1 quit");
+    }
+    let gone = peers.remove(3);
+    drop(gone);
+    for i in [0, 2, 3] {
+        peers[i].expect("LEAVE m3 lost");
+    }
+    let mut late = srv.join("m5");
+    for i in [0, 2, 3] {
+        peers[i].expect("JOIN m5");
+    }
+    late.send("SAY who hears this?\nWHO\n");
+    late.expect("OK SAY 3");
+    for name in ["m0", "m2", "m4", "m5"] {
+        late.expect_prefix(&format!("USER {name} "));
+    }
+    late.expect("OK WHO 4");
+    for i in [0, 2, 3] {
+        peers[i].expect("FROM m5 who hears this?");
+    }
+}
