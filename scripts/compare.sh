@@ -101,10 +101,13 @@ start_redis() {
 declare -A R
 measure() { # name
   local name=$1 out
-  # The IRC daemons listen with a backlog of about 10: connect a few at a time.
+  # ngircd listens with a backlog of about 10: connect a few at a time there.
   local batch=128
-  [ "$proto" = irc ] && batch=8
+  [ "$name" = ngircd ] && batch=8
   R[$name,startup]=$(rss "$pid")
+  # Idle first, on the fresh server, so earlier runs do not colour its memory.
+  out=$($load --proto "$proto" --port "$port" --connect-batch "$batch" --server-pid "$pid" --timeout 240 idle --connections "$idle" --seconds 5 2>/dev/null || true)
+  R[$name,idle]=$(awk '$1=="server_rss_per_connection_kib" {print $2}' <<<"$out")
   out=$($load --proto "$proto" --port "$port" --connect-batch "$batch" --server-pid "$pid" --timeout 120 fanout --clients "$clients" --messages "$messages" 2>/dev/null || true)
   R[$name,dps]=$(awk '$1=="deliveries_per_s" {print $2}' <<<"$out")
   R[$name,dpcpu]=$(awk '$1=="deliveries_per_cpu_s" {print $2}' <<<"$out")
@@ -113,8 +116,6 @@ measure() { # name
   R[$name,p50]=$(awk '$1=="latency_us" {print $3}' <<<"$out")
   R[$name,p99]=$(awk '$1=="latency_us" {print $5}' <<<"$out")
   R[$name,max]=$(awk '$1=="latency_us" {print $9}' <<<"$out")
-  out=$($load --proto "$proto" --port "$port" --connect-batch "$batch" --server-pid "$pid" --timeout 240 idle --connections "$idle" --seconds 5 2>/dev/null || true)
-  R[$name,idle]=$(awk '$1=="server_rss_per_connection_kib" {print $2}' <<<"$out")
   echo "measured $name" >&2
 }
 
