@@ -8,26 +8,20 @@
 # 2. CLIENTS clients download one SHARED_MIB file at once; prints the wall time and
 #    natterd's peak RSS growth over its idle RSS.
 # Installs socat if missing (Debian). Loopback only; everything stops by itself.
-set -euo pipefail
 big=${1:-1024}
 shared=${2:-200}
 clients=${3:-16}
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 command -v socat >/dev/null || { apt-get update -qq && apt-get install -y -qq socat >/dev/null; }
-cargo build --release -q --bin natterd
-dir=$(mktemp -d)
-out=$(mktemp)
-trap 'kill "$pid" "$spid" 2>/dev/null || true; rm -rf "$dir" "$out"' EXIT
-pid=""; spid=""
+dir=$SHARED
 echo "making test files in $dir ..."
 head -c "$((big << 20))" /dev/urandom >"$dir/big.bin"
 head -c "$((shared << 20))" /dev/urandom >"$dir/shared.bin"
 cat "$dir/big.bin" "$dir/shared.bin" >/dev/null # warm the page cache for both contenders
 
-target/release/natterd 0 --shared-dir "$dir" --log-level warn >"$out" &
-pid=$!
-for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done
-port=$(grep -oE '[0-9]+$' "$out")
+start_natterd
+pid=$PID
+port=$PORT
 rss() { awk "/$1/ {print \$2}" "/proc/$pid/status"; }
 
 read -r bytes secs < <(python3 scripts/fetch.py "$port" big.bin 1)
@@ -36,12 +30,14 @@ natter_rate=$(python3 -c "print(f'{$bytes / $secs / 1e9:.3f}')")
 sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 socat -u "FILE:$dir/big.bin" "TCP-LISTEN:$sport,bind=127.0.0.1,reuseaddr" &
 spid=$!
+EXTRA_PIDS+=("$spid")
 # retry= waits for the listener to be up; the timing starts after a first try.
 socat -u "TCP:127.0.0.1:$sport,retry=100,interval=0.05" - </dev/null >/dev/null 2>&1 &
 wait $! || true
 wait "$spid" 2>/dev/null || true
 socat -u "FILE:$dir/big.bin" "TCP-LISTEN:$sport,bind=127.0.0.1,reuseaddr" &
 spid=$!
+EXTRA_PIDS+=("$spid")
 t0=$(date +%s.%N)
 socat -u "TCP:127.0.0.1:$sport,retry=100,interval=0.01" - >/dev/null
 t1=$(date +%s.%N)

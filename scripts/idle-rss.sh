@@ -6,19 +6,12 @@
 # Builds natterd (release), starts it on a free loopback port, records its RSS,
 # opens N connections that each take a name and then sit idle, records the RSS
 # again, and prints the cost per connection. Needs python3 for the idle clients.
-set -euo pipefail
 n=${1:-1000}
-cd "$(dirname "$0")/.."
-cargo build --release -q --bin natterd
-dir=$(mktemp -d)
-out=$(mktemp)
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir" "$out"' EXIT
-ulimit -n "$(ulimit -Hn)"
-target/release/natterd 0 --max-clients $((n + 100)) --shared-dir "$dir" --log-level warn >"$out" &
-pid=$!
-for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done
-port=$(grep -oE '[0-9]+$' "$out")
-rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+source "$(dirname "$0")/lib.sh"
+start_natterd --max-clients $((n + 100))
+pid=$PID
+port=$PORT
+rss() { rss_kib; }
 before=$(rss)
 python3 - "$port" "$n" "$pid" "$before" <<'PY'
 import socket, sys, time

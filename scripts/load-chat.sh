@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 clients=${1:-50}
 messages=${2:-200}
-start_natterd --max-clients $((clients + 100))
+start_natterd --max-rate 0 --max-clients $((clients + 100))
 echo "== $clients natter --batch processes x $messages messages"
 start=$(date +%s.%N)
 for i in $(seq 1 "$clients"); do

@@ -7,5 +7,5 @@ mib=${1:-200}
 clients=${2:-16}
 head -c "$((mib << 20))" /dev/urandom >"$SHARED/load.bin"
 cat "$SHARED/load.bin" >/dev/null
-start_natterd
+start_natterd --max-rate 0
 "$LOAD" --port "$PORT" --server-pid "$PID" --timeout 600 download --clients "$clients" --file load.bin

@@ -5,6 +5,6 @@
 source "$(dirname "$0")/lib.sh"
 n=${1:-10000}
 secs=${2:-10}
-start_natterd --max-clients $((n + 100))
+start_natterd --max-rate 0 --max-clients $((n + 100))
 echo "natterd startup RSS: $(rss_kib) KiB"
 "$LOAD" --port "$PORT" --server-pid "$PID" --timeout 600 idle --connections "$n" --seconds "$secs"

@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 clients=${1:-1000}
 rate=${2:-5}
 secs=${3:-300}
-start_natterd --max-clients $((clients + 100))
+start_natterd --max-rate 0 --max-clients $((clients + 100))
 (
   while kill -0 "$PID" 2>/dev/null; do
     sleep 10
