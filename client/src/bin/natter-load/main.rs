@@ -14,7 +14,7 @@ mod proto;
 
 use clap::{Parser, Subcommand};
 use net::{Happened, Net};
-use proto::{Event, Proto};
+use proto::{Event, Owned, Proto};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -85,12 +85,17 @@ enum Scenario {
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
     },
-    /// K clients downloading one file from the shared folder (natter only).
+    /// K clients downloading one file from the shared folder, or with --http the same
+    /// file from a web server (to compare natterd with nginx).
     Download {
         #[arg(long, default_value_t = 16)]
         clients: usize,
+        /// The file's name in the shared folder (with --http: its path on the server).
         #[arg(long)]
         file: String,
+        /// Fetch with HTTP/1.1 GET instead of natter.
+        #[arg(long)]
+        http: bool,
     },
 }
 
@@ -134,9 +139,11 @@ fn main() -> ExitCode {
             seconds,
         } => idle(&args, addr, deadline, server.as_ref(), connections, seconds),
         Scenario::Churn { total, concurrency } => churn(&args, addr, deadline, total, concurrency),
-        Scenario::Download { clients, ref file } => {
-            download(&args, addr, deadline, server.as_ref(), clients, file)
-        }
+        Scenario::Download {
+            clients,
+            ref file,
+            http,
+        } => download(&args, addr, deadline, server.as_ref(), clients, file, http),
     };
     match result {
         Ok(clean) if clean => ExitCode::SUCCESS,
@@ -352,11 +359,11 @@ fn connect_clients(
                     };
                     let closed = matches!(h, Happened::Closed(_));
                     if let Some(p) = net.peers.get_mut(k) {
-                        proto.parse(&mut p.rbuf, &mut events);
+                        proto.parse_owned(&mut p.rbuf, &mut events);
                     }
                     for e in events.drain(..) {
                         match e {
-                            Event::Ready => {
+                            Owned::Ready => {
                                 clients[ci].ready += 1;
                                 // An IRC room member joins once it is welcomed.
                                 if pair && clients[ci].ready == 1 {
@@ -368,8 +375,8 @@ fn connect_clients(
                                     ready += 1;
                                 }
                             }
-                            Event::Reply(b) => net.send(k, &b),
-                            Event::Error(e) => return Err(format!("client {ci} refused: {e}")),
+                            Owned::Reply(b) => net.send(k, &b),
+                            Owned::Error(e) => return Err(format!("client {ci} refused: {e}")),
                             _ => {}
                         }
                     }
@@ -383,6 +390,16 @@ fn connect_clients(
         }
     }
     Ok((clients, owner))
+}
+
+/// The number at the front of a space-separated text, and what follows it.
+fn number(text: &[u8]) -> (Option<u64>, &[u8]) {
+    let (w, rest) = match text.iter().position(|&b| b == b' ') {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => (text, &[][..]),
+    };
+    let n = std::str::from_utf8(w).ok().and_then(|w| w.parse().ok());
+    (n, rest)
 }
 
 fn set_owner(owner: &mut Vec<Option<usize>>, k: usize, i: usize) {
@@ -430,7 +447,7 @@ fn fanout(
     let mut delivered = 0u64;
     let mut errors = Vec::new();
     let mut happened = Vec::new();
-    let mut events = Vec::new();
+    let mut replies: Vec<(usize, Vec<u8>)> = Vec::new();
     let mut buf = Vec::new();
     let mut last_progress = Instant::now();
     let mut all_sent_at: Option<Instant> = None;
@@ -482,46 +499,55 @@ fn fanout(
             None => Duration::from_millis(100),
         };
         net.poll(Some(timeout), &mut happened);
+        // One clock read per poll: every delivery in it arrived by then.
+        let now = now_us(base);
+        let before = delivered;
         for h in happened.drain(..) {
             let (Happened::Data(k) | Happened::Closed(k)) = h;
             let Some(ci) = owner.get(k).copied().flatten() else {
                 continue;
             };
-            if let Some(p) = net.peers.get_mut(k) {
-                proto.parse(&mut p.rbuf, &mut events);
-            }
             if matches!(h, Happened::Closed(_)) {
                 errors.push(format!("client {ci} lost its connection"));
             }
-            for e in events.drain(..) {
-                match e {
-                    Event::Message(text) => {
-                        let mut f = text.split(' ');
-                        let from: Option<usize> = f.next().and_then(|s| s.parse().ok());
-                        let _seq = f.next();
-                        let sent_us: Option<u64> = f.next().and_then(|s| s.parse().ok());
-                        if from == Some(ci) {
-                            continue; // Redis also delivers to the sender's own subscription.
-                        }
-                        if let Some(t) = sent_us {
-                            hist.record(now_us(base).saturating_sub(t));
-                        }
-                        delivered += 1;
-                        last_progress = Instant::now();
+            let Some(p) = net.peers.get_mut(k) else {
+                continue;
+            };
+            let mut rbuf = std::mem::take(&mut p.rbuf);
+            let client = &mut clients[ci];
+            let used = proto.parse(&rbuf, &mut |e| match e {
+                Event::Message(text) => {
+                    let (from, rest) = number(text);
+                    let (_seq, rest) = number(rest);
+                    let (sent_us, _) = number(rest);
+                    if from == Some(ci as u64) {
+                        return; // Redis also delivers to the sender's own subscription.
                     }
-                    Event::Acked(1) => clients[ci].acked += 1,
-                    Event::Acked(_) => {
-                        if let Some(upto) = clients[ci].probes.pop_front() {
-                            clients[ci].acked = upto;
-                        }
+                    if let Some(t) = sent_us {
+                        hist.record(now.saturating_sub(t));
                     }
-                    Event::Reply(b) => net.send(k, &b),
-                    Event::Error(e) if errors.len() < 20 => {
-                        errors.push(format!("client {ci}: {e}"))
-                    }
-                    _ => {}
+                    delivered += 1;
                 }
+                Event::Acked(1) => client.acked += 1,
+                Event::Acked(_) => {
+                    if let Some(upto) = client.probes.pop_front() {
+                        client.acked = upto;
+                    }
+                }
+                Event::Reply(b) => replies.push((k, b)),
+                Event::Error(e) if errors.len() < 20 => errors.push(format!("client {ci}: {e}")),
+                _ => {}
+            });
+            rbuf.drain(..used);
+            if let Some(p) = net.peers.get_mut(k) {
+                p.rbuf = rbuf;
             }
+        }
+        for (k, b) in replies.drain(..) {
+            net.send(k, &b);
+        }
+        if delivered > before {
+            last_progress = Instant::now();
         }
     }
     let elapsed = base.elapsed().as_secs_f64();
@@ -590,23 +616,31 @@ fn idle(
     let start = Instant::now();
     let (clients, _) = connect_clients(&mut net, args, addr, connections, "idle", deadline, false)?;
     let setup = start.elapsed().as_secs_f64();
-    // Let the server settle (natter sends every JOIN to every member), reading meanwhile.
-    let hold_until = (Instant::now() + Duration::from_secs(seconds)).min(deadline);
+    // Let the server settle (natter sends every JOIN to every member), reading meanwhile:
+    // hold for the time asked and until nothing has arrived for two seconds, so the
+    // server's memory is read once its queues have drained.
+    let hold_until = Instant::now() + Duration::from_secs(seconds);
+    let mut last_input = Instant::now();
     let mut happened = Vec::new();
     let mut events = Vec::new();
     let mut closed = 0;
-    while Instant::now() < hold_until {
+    while (Instant::now() < hold_until || last_input.elapsed() < Duration::from_secs(2))
+        && Instant::now() < deadline
+    {
         net.poll(Some(Duration::from_millis(200)), &mut happened);
+        if !happened.is_empty() {
+            last_input = Instant::now();
+        }
         for h in happened.drain(..) {
             let (Happened::Data(k) | Happened::Closed(k)) = h;
             if matches!(h, Happened::Closed(_)) {
                 closed += 1;
             }
             if let Some(p) = net.peers.get_mut(k) {
-                proto.parse(&mut p.rbuf, &mut events);
+                proto.parse_owned(&mut p.rbuf, &mut events);
             }
             for e in events.drain(..) {
-                if let Event::Reply(b) = e {
+                if let Owned::Reply(b) = e {
                     net.send(k, &b);
                 }
             }
@@ -663,23 +697,23 @@ fn churn(
             match h {
                 Happened::Data(k) => {
                     if let Some(p) = net.peers.get_mut(k) {
-                        proto.parse(&mut p.rbuf, &mut events);
+                        proto.parse_owned(&mut p.rbuf, &mut events);
                     }
                     for e in events.drain(..) {
                         match e {
-                            Event::Ready => {
+                            Owned::Ready => {
                                 live.insert(k, true);
                             }
-                            Event::Error(_) => errors += 1,
+                            Owned::Error(_) => errors += 1,
                             _ => {}
                         }
                     }
                 }
                 Happened::Closed(k) => {
                     if let Some(p) = net.peers.get_mut(k) {
-                        proto.parse(&mut p.rbuf, &mut events);
+                        proto.parse_owned(&mut p.rbuf, &mut events);
                         for e in events.drain(..) {
-                            if e == Event::Ready {
+                            if e == Owned::Ready {
                                 live.insert(k, true);
                             }
                         }
@@ -704,6 +738,90 @@ fn churn(
     Ok(errors == 0 && done == total)
 }
 
+/// Where one download stands: reading a frame header (or HTTP's response head), or
+/// counting body bytes that are never copied or kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fetch {
+    Head,
+    /// Body bytes still to come in this DATA frame (natter) or the response (HTTP).
+    Body(usize),
+    Done,
+}
+
+/// Consumes what it can of `buf` for one download; returns the bytes used and the
+/// body bytes counted, or a refusal.
+fn fetch_step(http: bool, state: &mut Fetch, buf: &[u8]) -> Result<(usize, u64), String> {
+    let mut used = 0;
+    let mut body = 0u64;
+    while used < buf.len() {
+        match *state {
+            Fetch::Done => return Ok((buf.len(), body)),
+            Fetch::Body(left) => {
+                let n = left.min(buf.len() - used);
+                used += n;
+                body += n as u64;
+                *state = match (left - n, http) {
+                    (0, true) => Fetch::Done,
+                    (0, false) => Fetch::Head,
+                    (rest, _) => Fetch::Body(rest),
+                };
+            }
+            Fetch::Head if http => {
+                let rest = &buf[used..];
+                let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    if rest.len() > 16384 {
+                        return Err("an HTTP response head over 16 KiB".into());
+                    }
+                    return Ok((used, body));
+                };
+                let head = String::from_utf8_lossy(&rest[..end]);
+                let status = head.split(' ').nth(1).unwrap_or("");
+                if status != "200" {
+                    let first = head.lines().next().unwrap_or("");
+                    return Err(format!("HTTP status: {first}"));
+                }
+                let len = head
+                    .lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                    .ok_or("an HTTP response without Content-Length")?;
+                used += end + 4;
+                *state = if len == 0 {
+                    Fetch::Done
+                } else {
+                    Fetch::Body(len)
+                };
+            }
+            Fetch::Head => {
+                let rest = &buf[used..];
+                let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+                    return Ok((used, body));
+                };
+                let line = String::from_utf8_lossy(&rest[..nl]);
+                let mut words = line.split_whitespace();
+                used += nl + 1;
+                match words.next() {
+                    Some("DATA") => {
+                        let len = words
+                            .nth(1)
+                            .and_then(|n| n.parse().ok())
+                            .ok_or_else(|| format!("a bad DATA header: {line}"))?;
+                        *state = Fetch::Body(len);
+                    }
+                    Some("DONE") => *state = Fetch::Done,
+                    Some("ERR") | Some("FAILED") | Some("SHUTDOWN") => {
+                        return Err(line.trim_end().to_string())
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok((used, body))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn download(
     args: &Args,
     addr: SocketAddr,
@@ -711,47 +829,83 @@ fn download(
     server: Option<&ServerStats>,
     clients: usize,
     file: &str,
+    http: bool,
 ) -> Result<bool, String> {
     if args.proto != Proto::Natter {
-        return Err("the download scenario speaks natter only".into());
+        return Err("the download scenario speaks natter (or HTTP with --http) only".into());
     }
-    let wire = natter_protocol::FileName::new(file)
-        .map_err(|e| e.to_string())?
-        .to_wire();
     let mut net = Net::new().map_err(|e| e.to_string())?;
-    let (list, owner) = connect_clients(&mut net, args, addr, clients, "fetch", deadline, false)?;
+    let mut owner: Vec<Option<usize>> = Vec::new();
+    let request = if http {
+        let path: String = file
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let host = addr.ip();
+        for i in 0..clients {
+            let k = net
+                .connect(addr)
+                .map_err(|e| format!("connect {addr}: {e}"))?;
+            set_owner(&mut owner, k, i);
+        }
+        format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+    } else {
+        let wire = natter_protocol::FileName::new(file)
+            .map_err(|e| e.to_string())?
+            .to_wire();
+        owner = connect_clients(&mut net, args, addr, clients, "fetch", deadline, false)?.1;
+        format!("GET {wire}\n")
+    };
+    let conns: Vec<usize> = (0..owner.len()).filter(|&k| owner[k].is_some()).collect();
     let base = Instant::now();
-    for c in &list {
-        net.send(c.tx, format!("GET {wire}\n").as_bytes());
+    for &k in &conns {
+        net.send(k, request.as_bytes());
     }
+    let mut state = vec![Fetch::Head; owner.len()];
     let mut bytes = 0u64;
     let mut finished = 0;
     let mut errors = Vec::new();
     let mut happened = Vec::new();
-    let mut events = Vec::new();
-    while finished + errors.len() < list.len() && Instant::now() < deadline {
+    while finished + errors.len() < conns.len() && Instant::now() < deadline {
         net.poll(Some(Duration::from_millis(100)), &mut happened);
         for h in happened.drain(..) {
             let (Happened::Data(k) | Happened::Closed(k)) = h;
             let Some(ci) = owner.get(k).copied().flatten() else {
                 continue;
             };
-            if let Some(p) = net.peers.get_mut(k) {
-                Proto::Natter.parse(&mut p.rbuf, &mut events);
-            }
-            for e in events.drain(..) {
-                match e {
-                    Event::Body(n) => bytes += n as u64,
-                    Event::Done => finished += 1,
-                    Event::Error(e) => errors.push(format!("client {ci}: {e}")),
-                    _ => {}
+            let Some(p) = net.peers.get_mut(k) else {
+                continue;
+            };
+            let was_done = state[k] == Fetch::Done;
+            match fetch_step(http, &mut state[k], &p.rbuf) {
+                Ok((used, body)) => {
+                    p.rbuf.drain(..used);
+                    bytes += body;
                 }
+                Err(e) => {
+                    errors.push(format!("client {ci}: {e}"));
+                    state[k] = Fetch::Done;
+                    net.close(k);
+                    continue;
+                }
+            }
+            if !was_done && state[k] == Fetch::Done {
+                finished += 1;
+            } else if matches!(h, Happened::Closed(_)) && state[k] != Fetch::Done {
+                errors.push(format!("client {ci}: the connection closed mid-download"));
+                state[k] = Fetch::Done;
             }
         }
     }
     let elapsed = base.elapsed().as_secs_f64();
     println!("scenario download");
-    println!("clients {}", list.len());
+    println!("proto {}", if http { "http" } else { "natter" });
+    println!("clients {}", conns.len());
     println!("completed {finished}");
     println!("errors {}", errors.len());
     println!("bytes {bytes}");
@@ -768,12 +922,42 @@ fn download(
     for e in errors.iter().take(5) {
         eprintln!("natter-load: {e}");
     }
-    Ok(errors.is_empty() && finished == list.len())
+    Ok(errors.is_empty() && finished == conns.len())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Histogram;
+    use super::{fetch_step, Fetch, Histogram};
+
+    /// Feeds `input` to a download in pieces of `step` bytes, as reads would.
+    fn fetch_all(http: bool, input: &[u8], step: usize) -> Result<(u64, Fetch), String> {
+        let (mut state, mut buf, mut body) = (Fetch::Head, Vec::new(), 0);
+        for piece in input.chunks(step) {
+            buf.extend_from_slice(piece);
+            let (used, n) = fetch_step(http, &mut state, &buf)?;
+            buf.drain(..used);
+            body += n;
+        }
+        Ok((body, state))
+    }
+
+    #[test]
+    fn downloads_count_bodies_however_split() {
+        let natter = b"JOIN x\nOK GET 1 f 7\nDATA 1 4\nabcdDATA 1 3\nefgDONE 1\n";
+        let http = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nX: y\r\n\r\nabcdefg";
+        for step in [1, 3, 1000] {
+            assert_eq!(fetch_all(false, natter, step), Ok((7, Fetch::Done)));
+            assert_eq!(fetch_all(true, http, step), Ok((7, Fetch::Done)));
+        }
+        assert_eq!(
+            fetch_all(false, b"OK GET 1 f 7\nDATA 1 4\nab", 100),
+            Ok((2, Fetch::Body(2)))
+        );
+        let refused = fetch_all(false, b"ERR no-such-file nothing called f\n", 100);
+        assert_eq!(refused, Err("ERR no-such-file nothing called f".into()));
+        let missing = fetch_all(true, b"HTTP/1.1 404 Not Found\r\n\r\n", 100);
+        assert_eq!(missing, Err("HTTP status: HTTP/1.1 404 Not Found".into()));
+    }
 
     #[test]
     fn percentiles() {
