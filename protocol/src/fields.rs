@@ -98,8 +98,16 @@ pub fn shown(s: &str) -> String {
 /// A valid user name: 1 to 32 of `A-Z a-z 0-9 _ - .`, starting with a letter or digit.
 /// Two names are the same user when they are equal without regard to ASCII case;
 /// [`UserName::key`] gives the form to compare and index by.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserName(String);
+///
+/// Held inline (names are at most 32 ASCII bytes): a server keeps one per connection
+/// for as long as it lives, and small heap blocks that outlive a burst of traffic pin
+/// the heap pages around them, which the server then cannot give back.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserName {
+    /// Zero-padded; names hold no NUL, so comparing the arrays orders by the text.
+    bytes: [u8; MAX_NAME],
+    len: u8,
+}
 
 impl UserName {
     pub fn new(s: &str) -> Result<UserName, FieldError> {
@@ -116,22 +124,41 @@ impl UserName {
         {
             return Err(FieldError::NameBadChar(c));
         }
-        Ok(UserName(s.to_string()))
+        let mut bytes = [0; MAX_NAME];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Ok(UserName {
+            bytes,
+            len: s.len() as u8,
+        })
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Valid ASCII by construction; the fallback is never taken.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
     }
 
     /// The case-folded form under which names are unique.
     pub fn key(&self) -> String {
-        self.0.to_ascii_lowercase()
+        self.as_str().to_ascii_lowercase()
+    }
+
+    /// [`UserName::key`] as a name, for indexes that should not allocate.
+    pub fn folded(&self) -> UserName {
+        let mut folded = self.clone();
+        folded.bytes.make_ascii_lowercase();
+        folded
+    }
+}
+
+impl fmt::Debug for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("UserName").field(&self.as_str()).finish()
     }
 }
 
 impl fmt::Display for UserName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 

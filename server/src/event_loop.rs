@@ -50,7 +50,7 @@ pub struct Server {
     signals: Signals,
     pub(crate) conns: Slab<Conn>,
     /// Case-folded name -> token of the connection that holds it.
-    pub(crate) names: HashMap<String, usize>,
+    pub(crate) names: HashMap<UserName, usize>,
     /// Tokens of the named, open connections: who a broadcast goes to. Walking this
     /// rather than the slab keeps a broadcast's cost to the room's size, whatever
     /// the server's peak connection count was.
@@ -204,7 +204,9 @@ impl Server {
         if let Some(t) = self.shutting_down {
             consider(t);
         }
-        if !self.conns.is_empty() {
+        // With no connections left there is nothing to sweep, but memory freed by the
+        // last ones to go is still to be given back once the loop is quiet.
+        if !self.conns.is_empty() || self.trim_pending {
             consider(self.next_sweep);
         }
         for &k in &self.paused {
@@ -539,8 +541,8 @@ impl Server {
         }
     }
 
-    /// Releases idle queues' memory and gives freed heap pages back to the kernel, when the loop is quiet (a poll that
-    /// timed out) and something was freed. Broadcasts and bursts leave many small
+    /// Releases idle queues' memory and gives freed heap pages back to the kernel,
+    /// when the loop is quiet (a poll that timed out) and something was freed. Broadcasts and bursts leave many small
     /// freed blocks that glibc would otherwise keep; at 10,000 connections a trim
     /// takes about a millisecond, so it never runs while traffic is flowing.
     fn trim_heap(&mut self) {
@@ -549,6 +551,11 @@ impl Server {
         }
         for (_, c) in self.conns.iter_mut() {
             c.out.release();
+        }
+        // Everyone has gone: the tables sized for the last crowd go too.
+        if self.conns.is_empty() {
+            self.conns.shrink_to_fit();
+            self.names.shrink_to_fit();
         }
         // SAFETY: malloc_trim only releases free memory; it has no other effect.
         unsafe {
@@ -856,7 +863,7 @@ impl Server {
         log::info!("{label} left: {}{detail}", reason.describe());
         if let Some(name) = c.name.take() {
             let slot = c.member_slot;
-            self.names.remove(&name.key());
+            self.names.remove(&name.folded());
             self.remove_member(t, slot);
             self.leaves.push((name, reason, text.to_string()));
         }

@@ -104,7 +104,7 @@ impl Server {
             let text = format!("you are already {current}; names cannot change on a connection");
             return self.error(t, ErrorCode::AlreadyNamed, &text);
         }
-        let key = name.key();
+        let key = name.folded();
         if let Some(&holder) = self.names.get(&key) {
             let held = self.conns.get(holder).and_then(|c| c.name.clone());
             let text = format!(
@@ -138,7 +138,7 @@ impl Server {
         let Some(from) = self.conns.get(t).and_then(|c| c.name.clone()) else {
             return;
         };
-        let Some(&target) = self.names.get(&to.key()) else {
+        let Some(&target) = self.names.get(&to.folded()) else {
             return self.error(
                 t,
                 ErrorCode::NoSuchUser,
