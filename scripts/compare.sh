@@ -2,7 +2,7 @@
 # natterd side by side with ngircd, InspIRCd and Redis (pub/sub), on this machine, in
 # one run, driven by the same load tool (natter-load). Loopback only; bounded.
 #
-#   scripts/compare.sh [CLIENTS] [MESSAGES] [IDLE]     (defaults 100 1000 2000)
+#   scripts/compare.sh [CLIENTS] [MESSAGES] [IDLE]     (defaults 100 1000 10000)
 #
 # Installs the Debian packages ngircd, inspircd and redis-server if missing. Each peer
 # runs on a free port with its throttling off, so the comparison measures the server,
@@ -19,7 +19,7 @@
 set -euo pipefail
 clients=${1:-100}
 messages=${2:-1000}
-idle=${3:-2000}
+idle=${3:-10000}
 cd "$(dirname "$0")/.."
 need=()
 command -v ngircd >/dev/null || need+=(ngircd)
@@ -99,15 +99,17 @@ start_redis() {
 }
 
 declare -A R
-measure() { # name
+# Idle runs on one fresh instance of each server and the fan-out and latency runs on
+# another, so that neither colours the other: ngircd, for one, delivers at half speed
+# after it has held 10,000 connections.
+measure_idle() { # name
   local name=$1 out
-  # ngircd listens with a backlog of about 10: connect a few at a time there.
-  local batch=128
-  [ "$name" = ngircd ] && batch=8
   R[$name,startup]=$(rss "$pid")
-  # Idle first, on the fresh server, so earlier runs do not colour its memory.
-  out=$($load --proto "$proto" --port "$port" --connect-batch "$batch" --server-pid "$pid" --timeout 240 idle --connections "$idle" --seconds 5 2>/dev/null || true)
+  out=$($load --proto "$proto" --port "$port" --connect-batch "$batch" --server-pid "$pid" --timeout 300 idle --connections "$idle" --seconds 5 2>/dev/null || true)
   R[$name,idle]=$(awk '$1=="server_rss_per_connection_kib" {print $2}' <<<"$out")
+}
+measure_traffic() { # name
+  local name=$1 out
   out=$($load --proto "$proto" --port "$port" --connect-batch "$batch" --server-pid "$pid" --timeout 120 fanout --clients "$clients" --messages "$messages" 2>/dev/null || true)
   R[$name,dps]=$(awk '$1=="deliveries_per_s" {print $2}' <<<"$out")
   R[$name,dpcpu]=$(awk '$1=="deliveries_per_cpu_s" {print $2}' <<<"$out")
@@ -116,18 +118,23 @@ measure() { # name
   R[$name,p50]=$(awk '$1=="latency_us" {print $3}' <<<"$out")
   R[$name,p99]=$(awk '$1=="latency_us" {print $5}' <<<"$out")
   R[$name,max]=$(awk '$1=="latency_us" {print $9}' <<<"$out")
-  echo "measured $name" >&2
 }
 
 servers=(natterd ngircd inspircd redis)
 for s in "${servers[@]}"; do
-  if "start_$s"; then
-    measure "$s"
-  else
-    echo "skipping $s" >&2
-  fi
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  # ngircd listens with a backlog of about 10: connect a few at a time there.
+  batch=128
+  [ "$s" = ngircd ] && batch=8
+  for part in idle traffic; do
+    if "start_$s"; then
+      "measure_$part" "$s"
+    else
+      echo "skipping $s ($part)" >&2
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  echo "measured $s" >&2
 done
 
 ratio() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('-' if not a or not b or float(b)==0 else f'{float(a)/float(b):.2f}')" "${1:-}" "${2:-}"; }
