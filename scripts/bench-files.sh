@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# File-transfer benchmark: natterd against socat on the same machine, in one run.
+# File-transfer benchmark: natterd against socat and nginx on the same machine, in one
+# run.
 #
 #   scripts/bench-files.sh [BIG_MIB] [SHARED_MIB] [CLIENTS]     (defaults 1024 200 16)
 #
 # 1. One BIG_MIB file downloaded once from natterd, and once through socat over
 #    loopback (the "cat file | nc" baseline); prints both rates and their ratio.
-# 2. CLIENTS clients download one SHARED_MIB file at once; prints the wall time and
-#    natterd's peak RSS growth over its idle RSS.
-# Installs socat if missing (Debian). Loopback only; everything stops by itself.
+# 2. CLIENTS clients download one SHARED_MIB file at once, from natterd (natter) and
+#    from nginx (HTTP/1.1), both driven by natter-load; prints both wall times, their
+#    ratio, and natterd's peak RSS growth over its idle RSS.
+# nginx runs as Debian ships it (sendfile on, one worker per core) from a config
+# written to a temporary folder, logging off. Installs socat and nginx if missing
+# (Debian). Loopback only; everything stops by itself.
 big=${1:-1024}
 shared=${2:-200}
 clients=${3:-16}
 source "$(dirname "$0")/lib.sh"
-command -v socat >/dev/null || { apt-get update -qq && apt-get install -y -qq socat >/dev/null; }
+need=()
+command -v socat >/dev/null || need+=(socat)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 dir=$SHARED
 echo "making test files in $dir ..."
 head -c "$((big << 20))" /dev/urandom >"$dir/big.bin"
@@ -44,8 +54,47 @@ t1=$(date +%s.%N)
 socat_rate=$(python3 -c "print(f'{($big << 20) / ($t1 - $t0) / 1e9:.3f}')")
 echo "one ${big} MiB download: natterd ${natter_rate} GB/s, socat ${socat_rate} GB/s, ratio $(python3 -c "print(f'{$natter_rate / $socat_rate:.2f}')")"
 
+# Peak RSS counts from here: clear the high-water mark the big download left.
+echo 5 >"/proc/$pid/clear_refs"
 idle=$(rss VmRSS)
-read -r bytes secs < <(python3 scripts/fetch.py "$port" shared.bin "$clients")
+out=$("$LOAD" --port "$port" --server-pid "$pid" --timeout 300 download --clients "$clients" --file shared.bin)
 peak=$(rss VmHWM)
-echo "${clients} clients x ${shared} MiB: ${secs} s, $(python3 -c "print(f'{$bytes / $secs / 1e9:.3f}')") GB/s total"
+natter_s=$(awk '$1=="elapsed_s" {print $2}' <<<"$out")
+[ "$(awk '$1=="completed" {print $2}' <<<"$out")" = "$clients" ] || { echo "natterd downloads failed: $out" >&2; exit 1; }
+
+nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+ngx=$(mktemp -d)
+cat >"$ngx/nginx.conf" <<CONF
+user $(id -un);
+worker_processes auto;
+daemon off;
+pid $ngx/nginx.pid;
+error_log $ngx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  default_type application/octet-stream;
+  client_body_temp_path $ngx/body;
+  proxy_temp_path $ngx/proxy;
+  fastcgi_temp_path $ngx/fastcgi;
+  uwsgi_temp_path $ngx/uwsgi;
+  scgi_temp_path $ngx/scgi;
+  server { listen 127.0.0.1:$nport; root $dir; }
+}
+CONF
+chmod 755 "$dir"
+"$NGINX" -p "$ngx" -e "$ngx/error.log" -c "$ngx/nginx.conf" &
+ngpid=$!
+EXTRA_PIDS+=("$ngpid")
+for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$nport") 2>/dev/null && break; sleep 0.05; done
+out=$("$LOAD" --port "$nport" --timeout 300 download --http --clients "$clients" --file shared.bin)
+nginx_s=$(awk '$1=="elapsed_s" {print $2}' <<<"$out")
+[ "$(awk '$1=="completed" {print $2}' <<<"$out")" = "$clients" ] || { echo "nginx downloads failed: $out" >&2; exit 1; }
+kill "$ngpid"
+wait "$ngpid" 2>/dev/null || true
+rm -rf "$ngx"
+
+echo "${clients} clients x ${shared} MiB: natterd ${natter_s} s, nginx ${nginx_s} s, ratio $(python3 -c "print(f'{$natter_s / $nginx_s:.2f}')") (natterd's time over nginx's)"
 echo "natterd RSS idle ${idle} KiB, peak ${peak} KiB, growth $((peak - idle)) KiB"

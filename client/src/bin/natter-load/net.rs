@@ -24,8 +24,14 @@ pub struct Net {
     events: Events,
     pub peers: Slab<Peer>,
     scratch: Vec<u8>,
+    /// Peers that stopped reading at their budget with bytes still waiting.
+    again: Vec<usize>,
     pub errors: u64,
 }
+
+/// Bytes read from one peer per poll, so a fast sender cannot grow its buffer without
+/// bound while the scenario waits to parse it.
+const READ_BUDGET: usize = 1 << 20;
 
 /// What happened to one peer during a poll.
 pub enum Happened {
@@ -42,6 +48,7 @@ impl Net {
             events: Events::with_capacity(4096),
             peers: Slab::new(),
             scratch: vec![0; 256 * 1024],
+            again: Vec::new(),
             errors: 0,
         })
     }
@@ -122,13 +129,18 @@ impl Net {
     /// Waits up to `timeout` and reports what arrived.
     pub fn poll(&mut self, timeout: Option<Duration>, out: &mut Vec<Happened>) {
         out.clear();
+        let timeout = if self.again.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
         if let Err(e) = self.poll.poll(&mut self.events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
                 self.errors += 1;
             }
             return;
         }
-        let ready: Vec<(usize, bool, bool)> = self
+        let mut ready: Vec<(usize, bool, bool)> = self
             .events
             .iter()
             .map(|e| {
@@ -139,6 +151,7 @@ impl Net {
                 )
             })
             .collect();
+        ready.extend(self.again.drain(..).map(|k| (k, true, false)));
         for (k, readable, writable) in ready {
             let Some(p) = self.peers.get_mut(k) else {
                 continue;
@@ -172,13 +185,19 @@ impl Net {
             return;
         };
         let mut got = false;
+        let mut total = 0;
         loop {
+            if total >= READ_BUDGET {
+                self.again.push(k);
+                break;
+            }
             match p.stream.read(&mut self.scratch) {
                 Ok(0) => {
                     p.closed = true;
                     break;
                 }
                 Ok(n) => {
+                    total += n;
                     p.rbuf.extend_from_slice(&self.scratch[..n]);
                     got = true;
                     p.connected = true;
