@@ -558,6 +558,7 @@ impl Server {
             self.names.shrink_to_fit();
         }
         // SAFETY: malloc_trim only releases free memory; it has no other effect.
+        #[cfg(target_env = "gnu")]
         unsafe {
             libc::malloc_trim(0);
         }
