@@ -74,19 +74,27 @@ impl OutQueue {
 
     /// One vectored write of as much as the writer takes. `Ok(n)` is bytes written.
     pub fn write_to<W: Write>(&mut self, w: &mut W) -> io::Result<usize> {
-        if self.len == 0 {
-            return Ok(0);
-        }
-        let mut slices: [IoSlice<'_>; MAX_SLICES] = [IoSlice::new(&[]); MAX_SLICES];
+        // A chat message costs one write per member: keep the common short queue from
+        // paying to set up IOV_MAX slices.
+        let n = match self.chunks.len() {
+            0 => return Ok(0),
+            1 => w.write(&self.chunks[0].bytes()[self.head..])?,
+            2..=16 => self.write_slices::<W, 16>(w)?,
+            _ => self.write_slices::<W, MAX_SLICES>(w)?,
+        };
+        self.advance(n);
+        Ok(n)
+    }
+
+    fn write_slices<W: Write, const N: usize>(&self, w: &mut W) -> io::Result<usize> {
+        let mut slices: [IoSlice<'_>; N] = [IoSlice::new(&[]); N];
         let mut count = 0;
-        for (i, chunk) in self.chunks.iter().take(MAX_SLICES).enumerate() {
+        for (i, chunk) in self.chunks.iter().take(N).enumerate() {
             let b = chunk.bytes();
             slices[i] = IoSlice::new(if i == 0 { &b[self.head..] } else { b });
             count += 1;
         }
-        let n = w.write_vectored(&slices[..count])?;
-        self.advance(n);
-        Ok(n)
+        w.write_vectored(&slices[..count])
     }
 
     fn advance(&mut self, mut n: usize) {

@@ -157,7 +157,7 @@ fn word(s: &[u8]) -> (&[u8], &[u8]) {
 /// The two frames a load test sees by the million, `FROM` and `DATA`, are taken apart
 /// here by hand (no copy of a text or a body); anything else goes through the real
 /// decoder.
-fn fast_natter<'a>(buf: &'a [u8], f: &mut impl FnMut(Event<'_>)) -> Option<Option<usize>> {
+fn fast_natter(buf: &[u8], f: &mut impl FnMut(Event<'_>)) -> Option<Option<usize>> {
     let nl = find(&buf[..buf.len().min(8192)], b'\n')?;
     let line = &buf[..nl];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -304,8 +304,8 @@ fn resp(b: &[u8]) -> Option<(Resp<'_>, usize)> {
             let mut items: [&[u8]; 3] = [&[]; 3];
             for i in 0..count {
                 let (item, m) = resp_item(&b[used..])?;
-                if i < 3 {
-                    items[i] = item;
+                if let Some(slot) = items.get_mut(i) {
+                    *slot = item;
                 }
                 used += m;
             }
