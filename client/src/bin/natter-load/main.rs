@@ -71,7 +71,8 @@ enum Scenario {
         #[arg(long, default_value_t = 32)]
         window: u64,
     },
-    /// C registered connections held open for T seconds.
+    /// C registered connections held open for T seconds, and until nothing has arrived
+    /// for 2 s (so the server's memory is read once its queues have drained).
     Idle {
         #[arg(long, default_value_t = 10000)]
         connections: usize,
