@@ -1,7 +1,7 @@
 //! `Config`: every setting natterd runs with, and the parsing of sizes like `1M`.
 //! Defaults and the reason for each limit live here, in one place.
 
-use crate::files::OnDuplicate;
+use crate::folder::OnDuplicate;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -77,7 +77,7 @@ impl Default for Config {
             max_clients: DEFAULT_MAX_CLIENTS,
             max_queue: DEFAULT_MAX_QUEUE,
             motd: format!("Welcome to natter on {}", hostname()),
-            session_history: crate::sessions::DEFAULT_SESSION_HISTORY,
+            session_history: crate::chat::DEFAULT_SESSION_HISTORY,
             shared_dir: default_shared_dir(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             on_duplicate: OnDuplicate::Rename,

@@ -1,37 +1,31 @@
 //! natter-server: natterd, the natter chat and shared-folder server.
 //!
 //! One thread, one `mio::Poll`, every connection in a `slab::Slab` keyed by its token.
-//! - `config`: settings, defaults and the reason for each limit.
-//! - `event_loop`: accept, read, flush, close; the mio traps are handled there.
-//! - `handler`: what each request means.
-//! - `conn`, `out_queue`: one connection's state and its queued output.
-//! - `tls`: rustls fed by the loop, for `--tls-cert`/`--tls-key`.
-//! - `limits`: flood control, per-address counts, secret comparison.
-//! - `files`: the shared folder, downloads and uploads; `transfers`: their requests.
-//! - `services`: the calculator and the guessing game; `sessions`: ended sessions for STATUS.
+//! Three parts, and the arrows go one way (ARCHITECTURE.md draws them):
+//! - [`net`], the Loop: poll, sockets, TLS, reading, flushing, closing. The only part
+//!   that names mio, sockets or descriptors.
+//! - [`chat`], the Room: the chat state and what every request means, written against
+//!   the [`chat::Outbox`] seam, so it is tested without a socket.
+//! - the leaves both use: `folder` (the shared folder, downloads and uploads),
+//!   `services` (calculator, guessing game), `limits` (flood control, per-address
+//!   counts, secret comparison), `config` (settings and the reason for each limit).
 
+pub mod chat;
 mod config;
-mod conn;
-mod event_loop;
-mod files;
-mod handler;
+mod folder;
 mod limits;
-mod out_queue;
+pub mod net;
 mod services;
-mod sessions;
-mod tls;
-mod transfers;
 
+pub use chat::DEFAULT_SESSION_HISTORY;
 pub use config::{
     default_shared_dir, hostname, parse_size, Config, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CLIENTS,
     DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PER_IP, DEFAULT_MAX_QUEUE, DEFAULT_REGISTER_TIMEOUT,
 };
-pub use event_loop::Server;
-pub use files::OnDuplicate;
+pub use folder::OnDuplicate;
 pub use limits::{DEFAULT_MAX_BURST, DEFAULT_MAX_RATE};
+pub use net::{load_tls_config, Server};
 pub use services::calc;
-pub use sessions::DEFAULT_SESSION_HISTORY;
-pub use tls::load_config as load_tls_config;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

@@ -330,6 +330,17 @@ pub struct FileSend {
 }
 
 impl FileSend {
+    pub fn new(xfer: u64, name: FileName, file: File, size: u64, from: u64) -> FileSend {
+        FileSend {
+            xfer,
+            name,
+            file,
+            size,
+            pos: from,
+            started_at: from,
+        }
+    }
+
     /// Appends the next `DATA` frame (at most `MAX_DATA` bytes of body) to `out`.
     /// Returns false (and leaves `out` as it was) if the file ended early.
     pub fn next_frame(&mut self, out: &mut Vec<u8>) -> io::Result<()> {

@@ -1,0 +1,505 @@
+//! The Room: everything natterd knows about the chat and its people, and what every
+//! request means.
+//!
+//! Pure of I/O towards clients: a handler takes the room, an [`Outbox`] and one
+//! request, changes state and queues output, and returns nothing else. It never sees
+//! a socket, a poll or a descriptor, so every rule here is tested against a recording
+//! outbox in milliseconds. Its only I/O is the shared folder's files (through
+//! [`SharedFolder`]) and the log.
+//!
+//! - this file: the room's state, and what the loop tells it (a connection came, went,
+//!   finished a download; the server is stopping) and asks it (is this one named?).
+//! - [`talk`]: AUTH HELLO SAY TELL WHO STATUS ECHO CALC GUESS PING QUIT.
+//! - [`share`]: FILES GET PUT DATA ABORT DELETE RENAME, and the end of a download.
+//! - [`outbox`]: the seam to the loop. [`sessions`]: ended sessions for STATUS.
+
+mod outbox;
+mod sessions;
+mod share;
+mod talk;
+
+#[cfg(test)]
+mod recorder;
+
+pub use outbox::{ConnRef, Outbox, Traffic};
+pub use sessions::DEFAULT_SESSION_HISTORY;
+pub use share::MAX_TRANSFERS;
+
+use crate::config::Config;
+use crate::folder::{OnDuplicate, SharedFolder, Upload};
+use crate::services::Game;
+use natter_protocol::{
+    ErrorCode, LeaveReason, Reply, Request, Secret, ServerFrame, SessionInfo, Time, UserName,
+};
+use sessions::SessionHistory;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// The settings the room runs with: the chat's and the shared folder's part of
+/// [`Config`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The welcome text's first part; the room adds how many users are online.
+    pub motd: String,
+    /// When set, `AUTH` with this secret must come before `HELLO`.
+    pub secret: Option<Secret>,
+    /// Shown by `STATUS`; the loop enforces it.
+    pub max_clients: usize,
+    /// Ended sessions kept for `STATUS`.
+    pub session_history: usize,
+    pub read_only: bool,
+    pub max_file_size: u64,
+    pub on_duplicate: OnDuplicate,
+}
+
+impl Settings {
+    pub fn from_config(c: &Config) -> Settings {
+        Settings {
+            motd: c.motd.clone(),
+            secret: c.secret.clone(),
+            max_clients: c.max_clients,
+            session_history: c.session_history,
+            read_only: c.read_only,
+            max_file_size: c.max_file_size,
+            on_duplicate: c.on_duplicate,
+        }
+    }
+}
+
+/// One connection as the chat sees it, from its WELCOME until the loop has let it go.
+struct Client {
+    /// The `conn-id` of `WELCOME`: unique for the server's lifetime.
+    id: u64,
+    addr: SocketAddr,
+    connected: Time,
+    /// The name this session took; kept after it leaves, for `STATUS`.
+    name: Option<UserName>,
+    named_at: Time,
+    /// Where it sits in the member list, while it is a member (named and not gone).
+    slot: Option<usize>,
+    /// When it left (or began closing); `None` while live.
+    ended: Option<Time>,
+    /// Order among ended sessions (1 = the first to end).
+    ended_seq: u64,
+    game: Option<Game>,
+    /// `AUTH` succeeded (or no secret is needed).
+    authed: bool,
+    auth_failures: u8,
+    /// Transfer ids of the downloads the loop is sending for it.
+    downloads: Vec<u64>,
+    uploads: Vec<Upload>,
+}
+
+impl Client {
+    fn is_member(&self) -> bool {
+        self.slot.is_some()
+    }
+
+    fn transfers(&self) -> usize {
+        self.downloads.len() + self.uploads.len()
+    }
+
+    fn label(&self) -> String {
+        match (&self.name, self.is_member()) {
+            (Some(n), true) => format!("{n} (client {})", self.id),
+            _ => format!("client {}", self.id),
+        }
+    }
+
+    fn session(&self, traffic: Traffic) -> SessionInfo {
+        SessionInfo {
+            conn_id: self.id,
+            name: self.name.clone(),
+            addr: self.addr,
+            connected: self.connected,
+            ended: self.ended,
+            bytes_in: traffic.bytes_in,
+            bytes_out: traffic.bytes_out,
+        }
+    }
+}
+
+pub struct Room {
+    settings: Settings,
+    /// Indexed by `ConnRef`: the loop's references are small and dense.
+    clients: Vec<Option<Client>>,
+    /// Case-folded name -> who holds it.
+    names: HashMap<UserName, ConnRef>,
+    /// The named, live connections: who a broadcast goes to, in one slice.
+    members: Vec<ConnRef>,
+    history: SessionHistory,
+    /// Sessions ended so far; numbers them so STATUS can list the most recent first.
+    ended_count: u64,
+    folder: SharedFolder,
+    next_xfer: u64,
+    started: Instant,
+}
+
+impl Room {
+    pub fn new(settings: Settings, folder: SharedFolder) -> Room {
+        Room {
+            history: SessionHistory::new(settings.session_history),
+            settings,
+            clients: Vec::new(),
+            names: HashMap::new(),
+            members: Vec::new(),
+            ended_count: 0,
+            folder,
+            next_xfer: 1,
+            started: Instant::now(),
+        }
+    }
+
+    // ---- what the loop tells the room ------------------------------------------------
+
+    /// A new connection: it gets its WELCOME.
+    pub fn connect(&mut self, out: &mut impl Outbox, conn: ConnRef, id: u64, addr: SocketAddr) {
+        let i = conn.0;
+        if self.clients.len() <= i {
+            self.clients.resize_with(i + 1, || None);
+        }
+        self.clients[i] = Some(Client {
+            id,
+            addr,
+            connected: Time::now(),
+            name: None,
+            named_at: Time(0),
+            slot: None,
+            ended: None,
+            ended_seq: 0,
+            game: None,
+            authed: self.settings.secret.is_none(),
+            auth_failures: 0,
+            downloads: Vec::new(),
+            uploads: Vec::new(),
+        });
+        let online = self.names.len();
+        let text = format!(
+            "{} - {online} user{} online",
+            self.settings.motd,
+            if online == 1 { "" } else { "s" }
+        );
+        out.send(
+            conn,
+            &ServerFrame::Welcome {
+                version: natter_protocol::VERSION.into(),
+                conn_id: id,
+                text,
+            },
+        );
+    }
+
+    /// What one request means. Queues the reply and any events for others.
+    pub fn handle(&mut self, out: &mut impl Outbox, from: ConnRef, req: Request) {
+        let Some(c) = self.client(from) else { return };
+        if c.ended.is_some() {
+            return;
+        }
+        let named = c.is_member();
+        match req {
+            Request::Ping { text } => reply(out, from, Reply::Ping { text }),
+            Request::Quit { text } => self.quit(out, from, text),
+            Request::Auth { secret } => self.auth(out, from, secret),
+            Request::Hello { name } => self.hello(out, from, name),
+            Request::Data { xfer, data } => self.data(out, from, xfer, &data),
+            _ if !named => error(
+                out,
+                from,
+                ErrorCode::NoName,
+                "Choose a user name first: HELLO <name>",
+            ),
+            Request::Say { text } => self.say(out, from, text),
+            Request::Tell { name, text } => self.tell(out, from, name, text),
+            Request::Who => self.who(out, from),
+            Request::Status => self.status(out, from),
+            Request::Echo { text } => reply(out, from, Reply::Echo { text }),
+            Request::Calc { expr } => self.calc(out, from, &expr),
+            Request::Guess { guess } => self.guess(out, from, guess),
+            Request::Files => self.files(out, from),
+            Request::Get { file, offset } => self.get(out, from, file, offset),
+            Request::Put { file, size } => self.put(out, from, file, size),
+            Request::Abort { xfer } => self.abort(out, from, xfer),
+            Request::Delete { file } => self.delete(out, from, file),
+            Request::Rename { old, new } => self.rename(out, from, old, new),
+        }
+    }
+
+    /// The connection is ending (the peer went, was too slow, timed out, or the room
+    /// itself closed it): the session ends, its name is free, everyone hears `LEAVE`.
+    /// Once is enough; a second call changes nothing.
+    pub fn depart(
+        &mut self,
+        out: &mut impl Outbox,
+        conn: ConnRef,
+        reason: LeaveReason,
+        text: &str,
+    ) {
+        if let Some(name) = self.end_session(conn, &reason, text) {
+            let leave = ServerFrame::Leave {
+                name,
+                reason,
+                text: text.to_string(),
+            };
+            out.broadcast(&self.members, None, &leave);
+        }
+    }
+
+    /// The loop has let the connection go: its session moves into the history.
+    pub fn disconnected(&mut self, conn: ConnRef, traffic: Traffic) {
+        let Some(mut c) = self.clients.get_mut(conn.0).and_then(Option::take) else {
+            return;
+        };
+        if c.ended.is_none() {
+            // The loop never drops a connection without a departure; if it ever
+            // does, the session still ends here rather than stay live for ever.
+            self.ended_count += 1;
+            c.ended = Some(Time::now());
+            c.ended_seq = self.ended_count;
+        }
+        self.history.push(c.ended_seq, c.session(traffic));
+    }
+
+    /// The server is stopping: every session ends, and nobody is told that anybody
+    /// left (everybody is told the server is going).
+    pub fn shutdown(&mut self) {
+        for i in 0..self.clients.len() {
+            self.end_session(ConnRef(i), &LeaveReason::Quit, "");
+        }
+    }
+
+    /// Gives back the memory sized for the last crowd, once nobody is connected.
+    pub fn shrink_when_empty(&mut self) {
+        if self.clients.iter().all(Option::is_none) {
+            self.clients = Vec::new();
+            self.names.shrink_to_fit();
+            self.members.shrink_to_fit();
+        }
+    }
+
+    // ---- what the loop asks ----------------------------------------------------------
+
+    /// Whether the connection has taken a name (and not left).
+    pub fn is_named(&self, conn: ConnRef) -> bool {
+        self.client(conn).is_some_and(Client::is_member)
+    }
+
+    /// How the console names a connection: `alice (client 7)` or `client 7`.
+    pub fn label(&self, conn: ConnRef) -> String {
+        self.client(conn)
+            .map_or_else(|| format!("connection {}", conn.0), Client::label)
+    }
+
+    // ---- inside the room -------------------------------------------------------------
+
+    fn client(&self, conn: ConnRef) -> Option<&Client> {
+        self.clients.get(conn.0).and_then(Option::as_ref)
+    }
+
+    fn client_mut(&mut self, conn: ConnRef) -> Option<&mut Client> {
+        self.clients.get_mut(conn.0).and_then(Option::as_mut)
+    }
+
+    /// The name a member speaks under.
+    fn member_name(&self, conn: ConnRef) -> Option<UserName> {
+        self.client(conn)
+            .filter(|c| c.is_member())
+            .and_then(|c| c.name.clone())
+    }
+
+    /// For log lines about what a user did: their name, or the connection.
+    fn user_label(&self, conn: ConnRef) -> String {
+        self.member_name(conn)
+            .map_or_else(|| self.label(conn), |n| n.to_string())
+    }
+
+    fn add_member(&mut self, conn: ConnRef) {
+        let slot = self.members.len();
+        if let Some(c) = self.client_mut(conn) {
+            c.slot = Some(slot);
+            self.members.push(conn);
+        }
+    }
+
+    fn remove_member(&mut self, slot: usize) {
+        if slot >= self.members.len() {
+            return;
+        }
+        self.members.swap_remove(slot);
+        if let Some(&moved) = self.members.get(slot) {
+            if let Some(c) = self.client_mut(moved) {
+                c.slot = Some(slot);
+            }
+        }
+    }
+
+    /// Ends a session: logs it, abandons its uploads, frees its name. Returns the name
+    /// if it was a member, for the caller to announce.
+    fn end_session(&mut self, conn: ConnRef, reason: &LeaveReason, text: &str) -> Option<UserName> {
+        let label = self.client(conn).filter(|c| c.ended.is_none())?.label();
+        self.ended_count += 1;
+        let seq = self.ended_count;
+        let c = self.client_mut(conn)?;
+        c.ended = Some(Time::now());
+        c.ended_seq = seq;
+        c.downloads.clear();
+        let uploads = std::mem::take(&mut c.uploads);
+        let slot = c.slot.take();
+        let name = c.name.clone();
+        for up in uploads {
+            log::info!(
+                "{label}: upload of {} abandoned at {} of {} bytes",
+                up.stored_as,
+                up.received,
+                up.size
+            );
+            // Dropping the upload removes its temporary file.
+            self.folder.release(&up.stored_as);
+        }
+        let detail = if text.is_empty() {
+            String::new()
+        } else {
+            // Quoted: a QUIT text may hold escape sequences meant for a terminal.
+            format!(" ({text:?})")
+        };
+        log::info!("{label} left: {}{detail}", reason.describe());
+        let slot = slot?;
+        let name = name?;
+        self.names.remove(&name.folded());
+        self.remove_member(slot);
+        Some(name)
+    }
+}
+
+fn reply(out: &mut impl Outbox, to: ConnRef, reply: Reply) {
+    out.send(to, &ServerFrame::Ok(reply));
+}
+
+fn error(out: &mut impl Outbox, to: ConnRef, code: ErrorCode, text: &str) {
+    out.send(to, &ServerFrame::err(code, text));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recorder::Fixture;
+    use super::{ConnRef, Traffic};
+    use natter_protocol::LeaveReason;
+
+    #[test]
+    fn a_departure_frees_the_name_and_its_leave_comes_before_the_next_join() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
+        let c = fx.connect(3);
+        fx.room.depart(
+            &mut fx.out,
+            a,
+            LeaveReason::TooSlow,
+            "output queue passed 10 bytes",
+        );
+        fx.send(c, "HELLO Alice");
+        assert_eq!(
+            fx.lines(b),
+            [
+                "LEAVE alice too-slow output queue passed 10 bytes",
+                "JOIN Alice"
+            ]
+        );
+        assert!(fx.room.is_named(c) && !fx.room.is_named(a));
+        assert_eq!(fx.room.label(a), "client 101");
+    }
+
+    #[test]
+    fn a_connection_departs_once() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
+        fx.room.depart(&mut fx.out, a, LeaveReason::Lost, "");
+        fx.room
+            .depart(&mut fx.out, a, LeaveReason::Timeout, "again");
+        assert_eq!(fx.lines(b), ["LEAVE alice lost"]);
+        // Nothing it still sends is served.
+        fx.send(a, "SAY hello?");
+        assert!(fx.out.take().is_empty());
+    }
+
+    #[test]
+    fn members_stay_whole_when_the_middle_one_leaves() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
+        let c = fx.join(3, "carol");
+        fx.room.depart(&mut fx.out, a, LeaveReason::Quit, "");
+        fx.out.take();
+        // carol moved into alice's slot; both she and bob still hear, alice does not.
+        fx.send(b, "SAY one");
+        assert_eq!(fx.lines(c), ["FROM bob one"]);
+        fx.send(c, "SAY two");
+        assert_eq!(fx.out.frames(a), []);
+        assert_eq!(fx.lines(b), ["FROM carol two"]);
+        fx.room.depart(&mut fx.out, c, LeaveReason::Quit, "");
+        assert_eq!(fx.lines(b), ["LEAVE carol quit"]);
+        fx.send(b, "WHO");
+        assert_eq!(fx.lines(b).last().map(String::as_str), Some("OK WHO 1"));
+    }
+
+    #[test]
+    fn a_let_go_connection_is_kept_in_the_history_with_its_traffic() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
+        fx.room.depart(&mut fx.out, b, LeaveReason::Lost, "");
+        fx.room.disconnected(
+            b,
+            Traffic {
+                bytes_in: 12,
+                bytes_out: 34,
+            },
+        );
+        // A connection the loop lets go without a departure still ends its session.
+        let c = fx.connect(3);
+        fx.room.disconnected(c, Traffic::default());
+        fx.out.take();
+        fx.send(a, "STATUS");
+        let lines = fx.lines(a);
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(
+            lines[1].starts_with("SESSION 103 - 10.0.0.3:40003 "),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[2].starts_with("SESSION 102 bob "), "{}", lines[2]);
+        assert!(lines[2].ends_with(" 12 34"), "{}", lines[2]);
+        assert!(lines[3].starts_with("OK STATUS 1 "));
+        // Let go twice is let go once.
+        fx.room.disconnected(b, Traffic::default());
+    }
+
+    #[test]
+    fn shutdown_ends_every_session_without_a_leave() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
+        fx.send(a, "PUT half.bin 10");
+        fx.out.take();
+        fx.room.shutdown();
+        assert!(fx.out.take().is_empty(), "no LEAVE for a shutdown");
+        assert!(!fx.room.is_named(a) && !fx.room.is_named(b));
+        assert_eq!(std::fs::read_dir(&fx.dir).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn the_tables_are_given_back_once_everyone_has_gone() {
+        let mut fx = Fixture::new();
+        let refs: Vec<ConnRef> = (0..50).map(|n| fx.join(n, &format!("u{n}"))).collect();
+        for &c in &refs {
+            fx.room.depart(&mut fx.out, c, LeaveReason::Quit, "");
+            fx.room.disconnected(c, Traffic::default());
+        }
+        fx.room.shrink_when_empty();
+        assert_eq!(fx.room.clients.capacity(), 0);
+        assert_eq!(fx.room.members.capacity(), 0);
+        let a = fx.join(7, "alice");
+        assert_eq!(fx.ask(a, "PING back"), "OK PING back");
+    }
+}

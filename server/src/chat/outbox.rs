@@ -1,0 +1,57 @@
+//! `Outbox`: the seam between the room and the loop. The room says what should go
+//! where; the loop decides how and when bytes reach a socket.
+//!
+//! The room never writes: every method here only queues, marks or hands over. The
+//! loop's implementation encodes a broadcast once and shares the bytes among the
+//! recipients' queues, and checks output caps only after the handler has returned
+//! (a queue past its cap is marked, never written to or dropped mid-handler). The
+//! room's unit tests implement it as a recorder.
+
+use crate::folder::FileSend;
+use natter_protocol::ServerFrame;
+
+/// A connection as the room knows it. Opaque to the room: the loop decides what it
+/// stands for, and the same value is used for one connection from its first byte to
+/// the moment the loop reports it gone ([`crate::chat::Room::disconnected`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnRef(pub usize);
+
+/// Bytes a connection has carried so far, counted by the loop, shown by `STATUS`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+pub trait Outbox {
+    /// Queues one frame for one connection.
+    fn send(&mut self, to: ConnRef, frame: &ServerFrame);
+
+    /// Queues a request's items and its final reply as one unit. A long listing may
+    /// take the queue past its cap: the client asked for it, and is too slow only
+    /// if it was over the cap before the listing.
+    fn send_listing(&mut self, to: ConnRef, items: &[ServerFrame], last: &ServerFrame);
+
+    /// Queues `frame` for every connection in `members` but `except`, encoded once.
+    /// Returns how many it was queued for.
+    fn broadcast(
+        &mut self,
+        members: &[ConnRef],
+        except: Option<ConnRef>,
+        frame: &ServerFrame,
+    ) -> u64;
+
+    /// Ends a connection once its queued output is out. The room has already done
+    /// its part of the departure; the loop does not report it back.
+    fn close(&mut self, conn: ConnRef);
+
+    /// Hands a download to the loop, which sends it at the socket's pace and reports
+    /// its end through [`crate::chat::Room::download_ended`].
+    fn start_download(&mut self, conn: ConnRef, send: FileSend);
+
+    /// Takes a running download back (ABORT); `None` if the loop has no such one.
+    fn stop_download(&mut self, conn: ConnRef, xfer: u64) -> Option<FileSend>;
+
+    /// What the connection has carried so far.
+    fn traffic(&self, conn: ConnRef) -> Traffic;
+}

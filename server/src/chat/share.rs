@@ -1,0 +1,659 @@
+//! The shared-folder requests: FILES GET PUT DATA ABORT DELETE RENAME, and the end of
+//! a download.
+//!
+//! The room decides and keeps count; the bytes of a download are the loop's to pump
+//! (it pulls the next chunk only while the socket keeps up), and it reports the end
+//! back through [`Room::download_ended`]. An upload's bytes arrive as `DATA` requests
+//! and go straight into its temporary file.
+
+use super::{error, reply, ConnRef, Outbox, Room};
+use crate::folder::{describe, FileError, FileSend};
+use natter_protocol::{ErrorCode, FileName, Reply, ServerFrame};
+
+/// Transfers one connection may run at once, either way.
+pub const MAX_TRANSFERS: usize = 4;
+
+fn refuse(out: &mut impl Outbox, to: ConnRef, e: FileError) {
+    error(out, to, e.code, &e.text);
+}
+
+impl Room {
+    fn transfers_full(&self, out: &mut impl Outbox, from: ConnRef) -> bool {
+        let busy = self
+            .client(from)
+            .is_some_and(|c| c.transfers() >= MAX_TRANSFERS);
+        if busy {
+            let text = format!(
+                "at most {MAX_TRANSFERS} transfers at once; wait for one to finish or ABORT it"
+            );
+            error(out, from, ErrorCode::Busy, &text);
+        }
+        busy
+    }
+
+    fn refuse_if_read_only(&self, out: &mut impl Outbox, from: ConnRef) -> bool {
+        if self.settings.read_only {
+            error(
+                out,
+                from,
+                ErrorCode::ReadOnly,
+                "this server's shared folder is read-only",
+            );
+        }
+        self.settings.read_only
+    }
+
+    fn next_xfer(&mut self) -> u64 {
+        let x = self.next_xfer;
+        self.next_xfer += 1;
+        x
+    }
+
+    pub(super) fn files(&mut self, out: &mut impl Outbox, from: ConnRef) {
+        match self.folder.list() {
+            Ok(files) => {
+                let count = files.len() as u64;
+                let items: Vec<ServerFrame> = files
+                    .into_iter()
+                    .map(|(file, size, mtime)| ServerFrame::File { file, size, mtime })
+                    .collect();
+                out.send_listing(from, &items, &ServerFrame::Ok(Reply::Files { count }));
+            }
+            Err(e) => {
+                log::error!("cannot list the shared folder: {e}");
+                error(
+                    out,
+                    from,
+                    ErrorCode::Internal,
+                    "the shared folder cannot be read right now",
+                );
+            }
+        }
+    }
+
+    pub(super) fn get(
+        &mut self,
+        out: &mut impl Outbox,
+        from: ConnRef,
+        file: FileName,
+        offset: Option<u64>,
+    ) {
+        if self.transfers_full(out, from) {
+            return;
+        }
+        let offset = offset.unwrap_or(0);
+        let (handle, size) = match self.folder.open_download(&file, offset) {
+            Ok(x) => x,
+            Err(e) => return refuse(out, from, e),
+        };
+        let xfer = self.next_xfer();
+        log::info!(
+            "{} downloads {file} ({size} bytes, from {offset})",
+            self.user_label(from)
+        );
+        if let Some(c) = self.client_mut(from) {
+            c.downloads.push(xfer);
+        }
+        reply(
+            out,
+            from,
+            Reply::Get {
+                xfer,
+                file: file.clone(),
+                size,
+            },
+        );
+        out.start_download(from, FileSend::new(xfer, file, handle, size, offset));
+    }
+
+    /// The loop sent a download's last byte, or could not read its next chunk.
+    pub fn download_ended(
+        &mut self,
+        out: &mut impl Outbox,
+        conn: ConnRef,
+        d: FileSend,
+        result: std::io::Result<()>,
+    ) {
+        let Some(c) = self.client_mut(conn) else {
+            return;
+        };
+        let Some(i) = c.downloads.iter().position(|&x| x == d.xfer) else {
+            // Already forgotten (aborted, or the session ended): nothing to report.
+            return;
+        };
+        c.downloads.remove(i);
+        let user = self.user_label(conn);
+        match result {
+            Ok(()) => {
+                log::info!(
+                    "{user} finished downloading {} ({} bytes)",
+                    d.name,
+                    d.pos - d.started_at
+                );
+                let done = ServerFrame::Done {
+                    xfer: d.xfer,
+                    stored: None,
+                };
+                out.send(conn, &done);
+            }
+            Err(e) => {
+                log::warn!(
+                    "{user}: download of {} failed at {} of {}: {e}",
+                    d.name,
+                    d.pos,
+                    d.size
+                );
+                let text = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    format!("{} got shorter while it was being sent", d.name)
+                } else {
+                    format!("cannot read {}: {}", d.name, describe(&e))
+                };
+                let failed = ServerFrame::Failed {
+                    xfer: d.xfer,
+                    code: ErrorCode::NoSuchFile,
+                    text,
+                };
+                out.send(conn, &failed);
+            }
+        }
+    }
+
+    pub(super) fn put(&mut self, out: &mut impl Outbox, from: ConnRef, file: FileName, size: u64) {
+        if self.refuse_if_read_only(out, from) || self.transfers_full(out, from) {
+            return;
+        }
+        if size > self.settings.max_file_size {
+            let text = format!(
+                "{file} is {size} bytes; this server takes files up to {} bytes",
+                self.settings.max_file_size
+            );
+            return error(out, from, ErrorCode::TooLarge, &text);
+        }
+        if let Some(free) = self.folder.free_space() {
+            if size > free {
+                let text = format!("{file} is {size} bytes but only {free} bytes are free");
+                return error(out, from, ErrorCode::NoSpace, &text);
+            }
+        }
+        let stored_as = match self.folder.reserve(&file, self.settings.on_duplicate) {
+            Ok(n) => n,
+            Err(e) => return refuse(out, from, e),
+        };
+        let xfer = self.next_xfer();
+        let upload = match self.folder.start_upload(xfer, stored_as.clone(), size) {
+            Ok(u) => u,
+            Err(e) => {
+                self.folder.release(&stored_as);
+                log::error!("cannot start an upload: {}", e.text);
+                return refuse(out, from, e);
+            }
+        };
+        log::info!(
+            "{} uploads {stored_as} ({size} bytes)",
+            self.user_label(from)
+        );
+        reply(out, from, Reply::Put { xfer, stored_as });
+        if let Some(c) = self.client_mut(from) {
+            c.uploads.push(upload);
+        }
+        if size == 0 {
+            self.finish_upload(out, from, xfer);
+        }
+    }
+
+    pub(super) fn data(&mut self, out: &mut impl Outbox, from: ConnRef, xfer: u64, data: &[u8]) {
+        let Some(c) = self.client_mut(from) else {
+            return;
+        };
+        let Some(i) = c.uploads.iter().position(|u| u.xfer == xfer) else {
+            let failed = ServerFrame::Failed {
+                xfer,
+                code: ErrorCode::NoSuchTransfer,
+                text: format!("no upload {xfer} is in progress on this connection"),
+            };
+            return out.send(from, &failed);
+        };
+        match c.uploads[i].write(data) {
+            Ok(()) if c.uploads[i].is_whole() => self.finish_upload(out, from, xfer),
+            Ok(()) => {}
+            Err(e) => {
+                let up = c.uploads.remove(i);
+                self.folder.release(&up.stored_as);
+                log::warn!(
+                    "{}: upload of {} failed: {}",
+                    self.user_label(from),
+                    up.stored_as,
+                    e.text
+                );
+                drop(up);
+                let failed = ServerFrame::Failed {
+                    xfer,
+                    code: e.code,
+                    text: e.text,
+                };
+                out.send(from, &failed);
+            }
+        }
+    }
+
+    fn finish_upload(&mut self, out: &mut impl Outbox, from: ConnRef, xfer: u64) {
+        let Some(c) = self.client_mut(from) else {
+            return;
+        };
+        let Some(i) = c.uploads.iter().position(|u| u.xfer == xfer) else {
+            return;
+        };
+        let mut up = c.uploads.remove(i);
+        match self
+            .folder
+            .finish_upload(&mut up, self.settings.on_duplicate)
+        {
+            Ok(name) => {
+                let size = up.size;
+                let Some(user) = self.member_name(from) else {
+                    return;
+                };
+                log::info!("{user} uploaded {name} ({size} bytes)");
+                let done = ServerFrame::Done {
+                    xfer,
+                    stored: Some((name.clone(), size)),
+                };
+                out.send(from, &done);
+                let shared = ServerFrame::Shared {
+                    name: user,
+                    file: name,
+                    size,
+                };
+                out.broadcast(&self.members, Some(from), &shared);
+            }
+            Err(e) => {
+                self.folder.release(&up.stored_as);
+                log::warn!(
+                    "{}: cannot publish {}: {}",
+                    self.user_label(from),
+                    up.stored_as,
+                    e.text
+                );
+                let failed = ServerFrame::Failed {
+                    xfer,
+                    code: e.code,
+                    text: e.text,
+                };
+                out.send(from, &failed);
+            }
+        }
+    }
+
+    pub(super) fn abort(&mut self, out: &mut impl Outbox, from: ConnRef, xfer: u64) {
+        let user = self.user_label(from);
+        let Some(c) = self.client_mut(from) else {
+            return;
+        };
+        if let Some(i) = c.downloads.iter().position(|&x| x == xfer) {
+            c.downloads.remove(i);
+            if let Some(d) = out.stop_download(from, xfer) {
+                log::info!(
+                    "{user} aborted the download of {} at {} of {} bytes",
+                    d.name,
+                    d.pos,
+                    d.size
+                );
+            }
+        } else if let Some(i) = c.uploads.iter().position(|u| u.xfer == xfer) {
+            let up = c.uploads.remove(i);
+            self.folder.release(&up.stored_as);
+            log::info!(
+                "{user} aborted the upload of {} at {} of {} bytes",
+                up.stored_as,
+                up.received,
+                up.size
+            );
+        } else {
+            let text = format!("no transfer {xfer} is running on this connection");
+            return error(out, from, ErrorCode::NoSuchTransfer, &text);
+        }
+        reply(out, from, Reply::Abort { xfer });
+    }
+
+    pub(super) fn delete(&mut self, out: &mut impl Outbox, from: ConnRef, file: FileName) {
+        if self.refuse_if_read_only(out, from) {
+            return;
+        }
+        match self.folder.delete(&file) {
+            Ok(size) => {
+                log::info!("{} deleted {file} ({size} bytes)", self.user_label(from));
+                reply(out, from, Reply::Delete { file });
+            }
+            Err(e) => refuse(out, from, e),
+        }
+    }
+
+    pub(super) fn rename(
+        &mut self,
+        out: &mut impl Outbox,
+        from: ConnRef,
+        old: FileName,
+        new: FileName,
+    ) {
+        if self.refuse_if_read_only(out, from) {
+            return;
+        }
+        match self.folder.rename(&old, &new) {
+            Ok(size) => {
+                log::info!(
+                    "{} renamed {old} to {new} ({size} bytes)",
+                    self.user_label(from)
+                );
+                reply(out, from, Reply::Rename { old, new });
+            }
+            Err(e) => refuse(out, from, e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::recorder::{Event, Fixture};
+    use super::MAX_TRANSFERS;
+    use crate::folder::OnDuplicate;
+    use natter_protocol::{Request, ServerFrame};
+
+    #[test]
+    fn files_lists_the_regular_files_by_name() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        std::fs::write(fx.path("b.txt"), b"bb").unwrap();
+        std::fs::write(fx.path("a b.txt"), b"a").unwrap();
+        std::fs::write(fx.path(".hidden"), b"x").unwrap();
+        std::fs::create_dir(fx.path("sub")).unwrap();
+        fx.send(a, "FILES");
+        let lines = fx.lines(a);
+        let shown: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                l.rsplit_once(' ')
+                    .map_or(l.clone(), |(head, _)| head.to_string())
+            })
+            .collect();
+        assert_eq!(shown, ["FILE a%20b.txt 1", "FILE b.txt 2", "OK FILES"]);
+        assert_eq!(lines[2], "OK FILES 2");
+    }
+
+    #[test]
+    fn get_replies_then_hands_the_file_to_the_loop_and_done_follows_its_end() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        std::fs::write(fx.path("song.mp3"), b"0123456789").unwrap();
+        fx.send(a, "GET song.mp3 4");
+        assert_eq!(
+            fx.out.take(),
+            [
+                Event::Frame(
+                    a,
+                    ServerFrame::Ok(natter_protocol::Reply::Get {
+                        xfer: 1,
+                        file: natter_protocol::FileName::new("song.mp3").unwrap(),
+                        size: 10
+                    })
+                ),
+                Event::DownloadStarted(a, 1),
+            ]
+        );
+        let (_, d) = fx.out.downloads.pop().unwrap();
+        assert_eq!((d.pos, d.size), (4, 10));
+        fx.room.download_ended(&mut fx.out, a, d, Ok(()));
+        assert_eq!(fx.lines(a), ["DONE 1"]);
+        assert_eq!(
+            fx.ask(a, "GET nope.txt"),
+            "ERR no-such-file no file named nope.txt is shared"
+        );
+        assert_eq!(
+            fx.ask(a, "GET song.mp3 11"),
+            "ERR bad-offset song.mp3 is 10 bytes; cannot start at 11"
+        );
+    }
+
+    #[test]
+    fn a_download_that_cannot_go_on_fails_with_the_reason() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        std::fs::write(fx.path("f.bin"), b"abc").unwrap();
+        fx.send(a, "GET f.bin");
+        fx.out.take();
+        let (_, d) = fx.out.downloads.pop().unwrap();
+        let eof = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        fx.room.download_ended(&mut fx.out, a, d, Err(eof));
+        assert_eq!(
+            fx.lines(a),
+            ["FAILED 1 no-such-file f.bin got shorter while it was being sent"]
+        );
+    }
+
+    #[test]
+    fn at_most_four_transfers_run_at_once() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        std::fs::write(fx.path("f.bin"), b"abc").unwrap();
+        for _ in 0..MAX_TRANSFERS {
+            fx.send(a, "GET f.bin");
+        }
+        let busy = "ERR busy at most 4 transfers at once; wait for one to finish or ABORT it";
+        assert_eq!(fx.lines(a).len(), MAX_TRANSFERS);
+        assert_eq!(fx.ask(a, "GET f.bin"), busy);
+        assert_eq!(fx.ask(a, "PUT g.bin 3"), busy);
+        let (_, d) = fx.out.downloads.remove(0);
+        fx.room.download_ended(&mut fx.out, a, d, Ok(()));
+        fx.out.take();
+        assert!(fx.ask(a, "PUT g.bin 3").starts_with("OK PUT 5 g.bin"));
+    }
+
+    #[test]
+    fn put_reserves_its_name_and_numbers_around_files_and_other_uploads() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        std::fs::write(fx.path("song.mp3"), b"old").unwrap();
+        assert_eq!(fx.ask(a, "PUT song.mp3 3"), "OK PUT 1 song_1.mp3");
+        assert_eq!(fx.ask(a, "PUT song.mp3 3"), "OK PUT 2 song_2.mp3");
+        assert_eq!(fx.ask(a, "PUT a.tar.gz 3"), "OK PUT 3 a.tar.gz");
+        // An aborted upload frees its name for the next one.
+        assert_eq!(fx.ask(a, "ABORT 1"), "OK ABORT 1");
+        assert_eq!(fx.ask(a, "PUT song.mp3 3"), "OK PUT 4 song_1.mp3");
+
+        let mut strict = Fixture::with(|s| s.on_duplicate = OnDuplicate::Reject);
+        let b = strict.join(1, "bob");
+        std::fs::write(strict.path("song.mp3"), b"old").unwrap();
+        assert_eq!(
+            strict.ask(b, "PUT song.mp3 3"),
+            "ERR exists song.mp3 already exists"
+        );
+    }
+
+    #[test]
+    fn an_upload_is_published_whole_then_announced_to_the_others() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
+        assert_eq!(fx.ask(a, "PUT notes.txt 5"), "OK PUT 1 notes.txt");
+        fx.request(
+            a,
+            Request::Data {
+                xfer: 1,
+                data: b"hel".to_vec(),
+            },
+        );
+        assert!(
+            fx.out.take().is_empty(),
+            "DATA gets no reply while all is well"
+        );
+        assert!(!fx.path("notes.txt").exists(), "not there until whole");
+        fx.request(
+            a,
+            Request::Data {
+                xfer: 1,
+                data: b"lo".to_vec(),
+            },
+        );
+        assert_eq!(
+            fx.out.frames(b),
+            [ServerFrame::Shared {
+                name: natter_protocol::UserName::new("alice").unwrap(),
+                file: natter_protocol::FileName::new("notes.txt").unwrap(),
+                size: 5,
+            }]
+        );
+        assert_eq!(fx.lines(a), ["DONE 1 notes.txt 5"]);
+        assert_eq!(std::fs::read(fx.path("notes.txt")).unwrap(), b"hello");
+        // An empty file is whole at once.
+        fx.send(a, "PUT empty 0");
+        assert_eq!(fx.lines(a), ["OK PUT 2 empty", "DONE 2 empty 0"]);
+    }
+
+    #[test]
+    fn bad_upload_data_fails_the_upload_and_leaves_nothing() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        fx.request(
+            a,
+            Request::Data {
+                xfer: 9,
+                data: b"x".to_vec(),
+            },
+        );
+        assert_eq!(
+            fx.lines(a),
+            ["FAILED 9 no-such-transfer no upload 9 is in progress on this connection"]
+        );
+        fx.send(a, "PUT f.txt 2");
+        fx.out.take();
+        fx.request(
+            a,
+            Request::Data {
+                xfer: 1,
+                data: b"abc".to_vec(),
+            },
+        );
+        assert_eq!(
+            fx.lines(a),
+            ["FAILED 1 too-large f.txt was declared as 2 bytes; more arrived"]
+        );
+        let left: Vec<_> = std::fs::read_dir(&fx.dir).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+        assert_eq!(fx.ask(a, "PUT f.txt 2"), "OK PUT 2 f.txt");
+    }
+
+    #[test]
+    fn put_refuses_what_the_server_will_not_take() {
+        let mut fx = Fixture::with(|s| s.max_file_size = 10);
+        let a = fx.join(1, "alice");
+        assert_eq!(
+            fx.ask(a, "PUT big.iso 11"),
+            "ERR too-large big.iso is 11 bytes; this server takes files up to 10 bytes"
+        );
+    }
+
+    #[test]
+    fn a_read_only_folder_refuses_every_change() {
+        let mut fx = Fixture::with(|s| s.read_only = true);
+        let a = fx.join(1, "alice");
+        std::fs::write(fx.path("a.txt"), b"x").unwrap();
+        let ro = "ERR read-only this server's shared folder is read-only";
+        assert_eq!(fx.ask(a, "PUT b.txt 1"), ro);
+        assert_eq!(fx.ask(a, "DELETE a.txt"), ro);
+        assert_eq!(fx.ask(a, "RENAME a.txt c.txt"), ro);
+        assert!(fx.path("a.txt").exists());
+        assert!(fx.ask(a, "GET a.txt").starts_with("OK GET "));
+    }
+
+    #[test]
+    fn abort_stops_either_kind_and_cleans_up() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        std::fs::write(fx.path("f.bin"), b"abc").unwrap();
+        fx.send(a, "GET f.bin");
+        fx.send(a, "PUT up.bin 10");
+        fx.out.take();
+        fx.request(
+            a,
+            Request::Data {
+                xfer: 2,
+                data: b"12345".to_vec(),
+            },
+        );
+        fx.send(a, "ABORT 1");
+        assert_eq!(
+            fx.out.take(),
+            [
+                Event::DownloadStopped(a, 1),
+                Event::Frame(
+                    a,
+                    ServerFrame::Ok(natter_protocol::Reply::Abort { xfer: 1 })
+                ),
+            ]
+        );
+        assert!(fx.out.downloads.is_empty());
+        assert_eq!(fx.ask(a, "ABORT 2"), "OK ABORT 2");
+        let left: Vec<_> = std::fs::read_dir(&fx.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["f.bin"], "the partial upload is gone");
+        assert_eq!(
+            fx.ask(a, "ABORT 2"),
+            "ERR no-such-transfer no transfer 2 is running on this connection"
+        );
+    }
+
+    #[test]
+    fn delete_and_rename_change_the_folder_or_say_why_not() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        std::fs::write(fx.path("a.txt"), b"x").unwrap();
+        std::fs::write(fx.path("b.txt"), b"y").unwrap();
+        assert_eq!(
+            fx.ask(a, "RENAME a.txt b.txt"),
+            "ERR exists b.txt already exists"
+        );
+        assert_eq!(fx.ask(a, "RENAME a.txt c.txt"), "OK RENAME a.txt c.txt");
+        assert_eq!(std::fs::read(fx.path("c.txt")).unwrap(), b"x");
+        assert_eq!(fx.ask(a, "DELETE c.txt"), "OK DELETE c.txt");
+        assert!(!fx.path("c.txt").exists());
+        assert_eq!(
+            fx.ask(a, "DELETE c.txt"),
+            "ERR no-such-file no file named c.txt is shared"
+        );
+    }
+
+    #[test]
+    fn leaving_abandons_uploads_and_forgets_downloads() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        std::fs::write(fx.path("f.bin"), b"abc").unwrap();
+        fx.send(a, "GET f.bin");
+        fx.send(a, "PUT up.bin 10");
+        fx.request(
+            a,
+            Request::Data {
+                xfer: 2,
+                data: b"12345".to_vec(),
+            },
+        );
+        fx.out.take();
+        fx.room
+            .depart(&mut fx.out, a, natter_protocol::LeaveReason::Lost, "");
+        let left: Vec<_> = std::fs::read_dir(&fx.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["f.bin"]);
+        // A download the loop finishes after the departure is not reported.
+        let (_, d) = fx.out.downloads.pop().unwrap();
+        fx.room.download_ended(&mut fx.out, a, d, Ok(()));
+        assert!(fx.out.take().is_empty());
+        let b = fx.join(2, "bob");
+        assert_eq!(
+            fx.ask(b, "PUT up.bin 1"),
+            "OK PUT 3 up.bin",
+            "its name is free again"
+        );
+    }
+}

@@ -1,0 +1,555 @@
+//! Registration and talk: AUTH HELLO SAY TELL WHO STATUS ECHO CALC GUESS PING QUIT.
+//!
+//! Each handler changes the room and queues output through the outbox; none of them
+//! can reach a socket, so a broadcast costs one encode however many receive it.
+
+use super::{error, reply, ConnRef, Outbox, Room};
+use crate::services::{self, Game, Hint, GUESS_HI, GUESS_LO};
+use natter_protocol::{
+    ErrorCode, GuessReply, LeaveReason, Reply, Secret, ServerFrame, SessionInfo, Time, UserName,
+};
+
+/// Wrong secrets one connection may send before it is closed.
+pub const MAX_AUTH_FAILURES: u8 = 3;
+
+impl Room {
+    pub(super) fn quit(&mut self, out: &mut impl Outbox, from: ConnRef, text: String) {
+        reply(out, from, Reply::Quit);
+        self.depart(out, from, LeaveReason::Quit, &text);
+        out.close(from);
+    }
+
+    /// Without a configured secret AUTH is accepted and changes nothing.
+    pub(super) fn auth(&mut self, out: &mut impl Outbox, from: ConnRef, secret: Secret) {
+        let Some(want) = &self.settings.secret else {
+            return reply(out, from, Reply::Auth);
+        };
+        let ok = crate::limits::constant_time_eq(secret.as_bytes(), want.as_bytes());
+        let Some(c) = self.client_mut(from) else {
+            return;
+        };
+        if ok {
+            c.authed = true;
+            return reply(out, from, Reply::Auth);
+        }
+        c.auth_failures += 1;
+        let failures = c.auth_failures;
+        // Never log what was tried: a near-miss is most of the secret.
+        log::warn!(
+            "{} from {}: wrong secret ({failures} of {MAX_AUTH_FAILURES})",
+            c.label(),
+            c.addr
+        );
+        if failures >= MAX_AUTH_FAILURES {
+            error(
+                out,
+                from,
+                ErrorCode::AuthFailed,
+                "wrong secret; too many tries, closing",
+            );
+            self.depart(out, from, LeaveReason::Error, "too many wrong secrets");
+            out.close(from);
+        } else {
+            let text = format!("wrong secret ({failures} of {MAX_AUTH_FAILURES} tries used)");
+            error(out, from, ErrorCode::AuthFailed, &text);
+        }
+    }
+
+    pub(super) fn hello(&mut self, out: &mut impl Outbox, from: ConnRef, name: UserName) {
+        let Some(c) = self.client(from) else { return };
+        if !c.authed {
+            return error(
+                out,
+                from,
+                ErrorCode::AuthRequired,
+                "this server needs its secret first: AUTH <secret>",
+            );
+        }
+        if let (Some(current), true) = (&c.name, c.is_member()) {
+            let text = format!("you are already {current}; names cannot change on a connection");
+            return error(out, from, ErrorCode::AlreadyNamed, &text);
+        }
+        let key = name.folded();
+        if let Some(&holder) = self.names.get(&key) {
+            let held = self.member_name(holder);
+            let text = format!(
+                "{} is taken; choose another name",
+                held.as_ref().unwrap_or(&name)
+            );
+            return error(out, from, ErrorCode::NameTaken, &text);
+        }
+        self.names.insert(key, from);
+        let Some(c) = self.client_mut(from) else {
+            return;
+        };
+        c.name = Some(name.clone());
+        c.named_at = Time::now();
+        log::info!("client {} is now {name}", c.id);
+        self.add_member(from);
+        reply(out, from, Reply::Hello { name: name.clone() });
+        // To everyone, the newcomer too: its JOIN says it is in the room.
+        out.broadcast(&self.members, None, &ServerFrame::Join { name });
+    }
+
+    pub(super) fn say(&mut self, out: &mut impl Outbox, from: ConnRef, text: String) {
+        let Some(name) = self.member_name(from) else {
+            return;
+        };
+        let delivered = out.broadcast(&self.members, Some(from), &ServerFrame::From { name, text });
+        reply(out, from, Reply::Say { delivered });
+    }
+
+    pub(super) fn tell(
+        &mut self,
+        out: &mut impl Outbox,
+        from: ConnRef,
+        to: UserName,
+        text: String,
+    ) {
+        let Some(sender) = self.member_name(from) else {
+            return;
+        };
+        let Some(&target) = self.names.get(&to.folded()) else {
+            return error(
+                out,
+                from,
+                ErrorCode::NoSuchUser,
+                &format!("no user named {to} is connected"),
+            );
+        };
+        // Reply with the name as its holder spelled it, which may differ in case.
+        let to = self.member_name(target).unwrap_or(to);
+        out.send(target, &ServerFrame::Private { name: sender, text });
+        reply(out, from, Reply::Tell { name: to });
+    }
+
+    pub(super) fn who(&mut self, out: &mut impl Outbox, from: ConnRef) {
+        let mut users: Vec<(String, ServerFrame)> = self
+            .members
+            .iter()
+            .filter_map(|&m| self.client(m))
+            .filter_map(|c| {
+                let name = c.name.clone()?;
+                Some((
+                    name.key(),
+                    ServerFrame::User {
+                        name,
+                        addr: c.addr,
+                        since: c.named_at,
+                    },
+                ))
+            })
+            .collect();
+        users.sort_by(|a, b| a.0.cmp(&b.0));
+        let count = users.len() as u64;
+        let users: Vec<ServerFrame> = users.into_iter().map(|(_, f)| f).collect();
+        out.send_listing(from, &users, &ServerFrame::Ok(Reply::Who { count }));
+    }
+
+    /// Live sessions by connection id, then the ended ones, most recent first.
+    pub(super) fn status(&mut self, out: &mut impl Outbox, from: ConnRef) {
+        let mut live = Vec::new();
+        let mut ended: Vec<(u64, SessionInfo)> = self.history.iter().cloned().collect();
+        for (i, c) in self.clients.iter().enumerate() {
+            let Some(c) = c else { continue };
+            let session = c.session(out.traffic(ConnRef(i)));
+            if c.ended.is_none() {
+                live.push(session);
+            } else {
+                // Still closing: ended, but not yet moved into the history.
+                ended.push((c.ended_seq, session));
+            }
+        }
+        live.sort_by_key(|s| s.conn_id);
+        ended.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        ended.truncate(self.history.cap());
+        let active = live.len() as u64;
+        let items: Vec<ServerFrame> = live
+            .into_iter()
+            .chain(ended.into_iter().map(|(_, s)| s))
+            .map(ServerFrame::Session)
+            .collect();
+        let status = Reply::Status {
+            active,
+            max_clients: self.settings.max_clients as u64,
+            uptime_s: self.started.elapsed().as_secs(),
+        };
+        out.send_listing(from, &items, &ServerFrame::Ok(status));
+    }
+
+    pub(super) fn calc(&mut self, out: &mut impl Outbox, from: ConnRef, expr: &str) {
+        match services::calc(expr) {
+            Ok(result) => reply(out, from, Reply::Calc { result }),
+            Err(e) => error(out, from, ErrorCode::Calc, &e.to_string()),
+        }
+    }
+
+    pub(super) fn guess(&mut self, out: &mut impl Outbox, from: ConnRef, guess: Option<u64>) {
+        let Some(c) = self.client_mut(from) else {
+            return;
+        };
+        let Some(n) = guess else {
+            // A bare GUESS always starts afresh, dropping a running game.
+            c.game = Some(Game::new(services::random_seed()));
+            let started = GuessReply::Started {
+                lo: GUESS_LO,
+                hi: GUESS_HI,
+            };
+            return reply(out, from, Reply::Guess(started));
+        };
+        if !(GUESS_LO..=GUESS_HI).contains(&n) {
+            let text = format!("a guess is a whole number from {GUESS_LO} to {GUESS_HI}, not {n}");
+            return error(out, from, ErrorCode::BadRequest, &text);
+        }
+        let game = c
+            .game
+            .get_or_insert_with(|| Game::new(services::random_seed()));
+        let (hint, tries) = game.guess(n);
+        let answer = match hint {
+            Hint::Higher => GuessReply::Higher { tries },
+            Hint::Lower => GuessReply::Lower { tries },
+            Hint::Correct => {
+                c.game = None;
+                GuessReply::Correct { tries }
+            }
+        };
+        reply(out, from, Reply::Guess(answer));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::recorder::{Event, Fixture};
+    use super::super::ConnRef;
+    use natter_protocol::{Secret, ServerFrame};
+
+    #[test]
+    fn welcome_counts_who_is_online() {
+        let mut fx = Fixture::new();
+        let a = ConnRef(1);
+        fx.room
+            .connect(&mut fx.out, a, 7, "10.0.0.1:4000".parse().unwrap());
+        assert_eq!(fx.lines(a), ["WELCOME natter/1 7 Welcome - 0 users online"]);
+        fx.send(a, "HELLO alice");
+        fx.out.take();
+        let b = ConnRef(2);
+        fx.room
+            .connect(&mut fx.out, b, 8, "10.0.0.2:4000".parse().unwrap());
+        assert_eq!(fx.lines(b), ["WELCOME natter/1 8 Welcome - 1 user online"]);
+    }
+
+    #[test]
+    fn hello_replies_then_everyone_hears_join_the_newcomer_too() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.connect(2);
+        let before = fx.out.broadcasts;
+        fx.send(b, "HELLO bob");
+        assert_eq!(fx.out.frames(b).len(), 2);
+        assert_eq!(fx.out.frames(a).len(), 1);
+        let events = fx.out.take();
+        let lines: Vec<(usize, String)> = events
+            .iter()
+            .map(|e| match e {
+                Event::Frame(c, f) => (c.0, super::super::recorder::wire(f)),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        // The reply first, then the JOIN to every member, in one broadcast.
+        assert_eq!(lines[0], (2, "OK HELLO bob".to_string()));
+        assert!(lines[1..].contains(&(1, "JOIN bob".to_string())));
+        assert!(lines[1..].contains(&(2, "JOIN bob".to_string())));
+        assert_eq!(fx.out.broadcasts, before + 1, "one broadcast per join");
+        assert!(fx.room.is_named(b));
+    }
+
+    #[test]
+    fn names_are_unique_ignoring_case_and_fixed_once_taken() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "Alice");
+        let b = fx.connect(2);
+        assert_eq!(
+            fx.ask(b, "HELLO aLiCe"),
+            "ERR name-taken Alice is taken; choose another name"
+        );
+        assert!(!fx.room.is_named(b));
+        assert_eq!(
+            fx.ask(a, "HELLO alicia"),
+            "ERR already-named you are already Alice; names cannot change on a connection"
+        );
+        assert_eq!(fx.room.label(a), "Alice (client 101)");
+        assert_eq!(fx.room.label(b), "client 102");
+    }
+
+    #[test]
+    fn only_registration_pings_and_quit_are_served_before_hello() {
+        let mut fx = Fixture::new();
+        let a = fx.connect(1);
+        let no_name = "ERR no-name Choose a user name first: HELLO <name>";
+        for line in [
+            "SAY hi",
+            "TELL bob hi",
+            "WHO",
+            "STATUS",
+            "ECHO x",
+            "CALC 1+1",
+            "GUESS",
+            "FILES",
+            "GET a.txt",
+            "PUT a.txt 3",
+            "ABORT 1",
+            "DELETE a.txt",
+            "RENAME a.txt b.txt",
+        ] {
+            assert_eq!(fx.ask(a, line), no_name, "{line}");
+        }
+        assert_eq!(fx.ask(a, "PING x"), "OK PING x");
+        assert_eq!(fx.ask(a, "AUTH c2VjcmV0"), "OK AUTH");
+        assert!(!fx.dir.join("a.txt").exists());
+    }
+
+    #[test]
+    fn say_reaches_every_other_member_and_counts_them() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
+        let c = fx.join(3, "carol");
+        let lurker = fx.connect(4);
+        fx.send(a, "SAY  hi all");
+        assert_eq!(
+            fx.out.frames(a),
+            [ServerFrame::Ok(natter_protocol::Reply::Say {
+                delivered: 2
+            })]
+        );
+        assert_eq!(fx.out.frames(b), fx.out.frames(c));
+        assert!(fx.out.frames(lurker).is_empty(), "only members hear chat");
+        assert_eq!(fx.lines(b), ["FROM alice  hi all"]);
+    }
+
+    #[test]
+    fn tell_reaches_one_and_the_reply_spells_the_name_as_its_holder_does() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "Bob");
+        let c = fx.join(3, "carol");
+        fx.send(a, "TELL BOB psst");
+        assert_eq!(fx.out.frames(c), []);
+        assert_eq!(
+            super::super::recorder::wire(&fx.out.frames(b)[0]),
+            "PRIVATE alice psst"
+        );
+        assert_eq!(fx.lines(a), ["OK TELL Bob"]);
+        assert_eq!(
+            fx.ask(a, "TELL dave hi"),
+            "ERR no-such-user no user named dave is connected"
+        );
+    }
+
+    #[test]
+    fn who_lists_members_by_name_ignoring_case() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "carol");
+        fx.join(2, "Bob");
+        fx.join(3, "alice");
+        fx.connect(4);
+        fx.send(a, "WHO");
+        let got = fx.out.take();
+        let [Event::Listing(to, items, last)] = &got[..] else {
+            panic!("one listing, got {got:?}");
+        };
+        assert_eq!(*to, a);
+        let names: Vec<String> = items
+            .iter()
+            .map(|f| match f {
+                ServerFrame::User { name, addr, .. } => format!("{name} {addr}"),
+                other => panic!("not a USER: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "alice 10.0.0.3:40003",
+                "Bob 10.0.0.2:40002",
+                "carol 10.0.0.1:40001"
+            ]
+        );
+        assert_eq!(super::super::recorder::wire(last), "OK WHO 3");
+    }
+
+    #[test]
+    fn status_lists_live_sessions_then_the_most_recently_ended() {
+        let mut fx = Fixture::with(|s| {
+            s.session_history = 2;
+            s.max_clients = 50;
+        });
+        let a = fx.join(1, "alice");
+        for (n, name) in [(2, "bob"), (3, "carol"), (4, "dave")] {
+            let c = fx.join(n, name);
+            fx.room
+                .depart(&mut fx.out, c, natter_protocol::LeaveReason::Lost, "");
+            if n != 4 {
+                // dave is still closing: ended, but not yet let go by the loop.
+                fx.room.disconnected(
+                    c,
+                    super::super::Traffic {
+                        bytes_in: n as u64,
+                        bytes_out: 10 * n as u64,
+                    },
+                );
+            }
+        }
+        fx.connect(5);
+        fx.out.traffic.insert(
+            a,
+            super::super::Traffic {
+                bytes_in: 5,
+                bytes_out: 6,
+            },
+        );
+        fx.send(a, "STATUS");
+        let lines = fx.lines(a);
+        let fields: Vec<Vec<&str>> = lines.iter().map(|l| l.split(' ').collect()).collect();
+        let summary: Vec<String> = fields
+            .iter()
+            .take(lines.len() - 1)
+            .map(|f| format!("{} {} {} {}", f[1], f[2], f[6], f[7]))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                "101 alice 5 6",
+                "105 - 0 0",
+                "104 dave 0 0",
+                "103 carol 3 30"
+            ],
+            "{lines:?}"
+        );
+        assert!(fields[0][5] == "-" && fields[2][5] != "-");
+        let last = lines.last().unwrap();
+        assert!(last.starts_with("OK STATUS 2 50 "), "{last}");
+    }
+
+    #[test]
+    fn echo_calc_and_ping_answer_in_kind() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        assert_eq!(fx.ask(a, "ECHO  two  spaces "), "OK ECHO  two  spaces ");
+        assert_eq!(fx.ask(a, "CALC 2 + 3 * 6"), "OK CALC 20");
+        assert_eq!(
+            fx.ask(a, "CALC 1 +"),
+            "ERR calc expected a number at position 4"
+        );
+        assert_eq!(fx.ask(a, "PING"), "OK PING");
+    }
+
+    #[test]
+    fn guess_game_is_won_by_halving_within_seven_tries() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        assert_eq!(fx.ask(a, "GUESS"), "OK GUESS started 1 100");
+        assert_eq!(
+            fx.ask(a, "GUESS 101"),
+            "ERR bad-request a guess is a whole number from 1 to 100, not 101"
+        );
+        let (mut lo, mut hi) = (1u64, 100u64);
+        let mut tries = 0;
+        loop {
+            let g = (lo + hi) / 2;
+            tries += 1;
+            let answer = fx.ask(a, &format!("GUESS {g}"));
+            match answer.strip_prefix("OK GUESS ") {
+                Some(rest) if rest == format!("higher {tries}") => lo = g + 1,
+                Some(rest) if rest == format!("lower {tries}") => hi = g - 1,
+                Some(rest) if rest == format!("correct {tries}") => break,
+                _ => panic!("try {tries}: {answer}"),
+            }
+            assert!(
+                lo <= hi && tries < 7,
+                "the game lied: {lo}..{hi} after {tries}"
+            );
+        }
+        // A won game is over: the next guess starts another, counting from one.
+        assert!(fx.ask(a, "GUESS 50").ends_with(" 1"));
+    }
+
+    #[test]
+    fn quit_replies_then_others_hear_leave_then_the_connection_closes() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
+        fx.send(a, "QUIT see you");
+        let got = fx.out.take();
+        let wire = super::super::recorder::wire;
+        assert_eq!(
+            got,
+            [
+                Event::Frame(a, ServerFrame::Ok(natter_protocol::Reply::Quit)),
+                Event::Frame(
+                    b,
+                    ServerFrame::Leave {
+                        name: natter_protocol::UserName::new("alice").unwrap(),
+                        reason: natter_protocol::LeaveReason::Quit,
+                        text: "see you".into()
+                    }
+                ),
+                Event::Closed(a),
+            ]
+        );
+        assert_eq!(
+            wire(&ServerFrame::Ok(natter_protocol::Reply::Quit)),
+            "OK QUIT"
+        );
+        // Whatever else it sent is not served, and its name is free.
+        fx.send(a, "SAY still here?");
+        assert!(fx.out.take().is_empty());
+        assert!(!fx.room.is_named(a));
+        fx.join(3, "ALICE");
+    }
+
+    #[test]
+    fn auth_guards_hello_and_the_third_wrong_secret_closes() {
+        let secret = Secret::new(b"hunter2").unwrap();
+        let mut fx = Fixture::with(|s| s.secret = Some(secret.clone()));
+        let a = fx.connect(1);
+        assert_eq!(
+            fx.ask(a, "HELLO alice"),
+            "ERR auth-required this server needs its secret first: AUTH <secret>"
+        );
+        assert_eq!(
+            fx.ask(a, "AUTH wrong"),
+            "ERR auth-failed wrong secret (1 of 3 tries used)"
+        );
+        assert_eq!(fx.ask(a, "AUTH hunter2"), "OK AUTH");
+        fx.send(a, "HELLO alice");
+        assert_eq!(fx.lines(a), ["OK HELLO alice", "JOIN alice"]);
+
+        let b = fx.connect(2);
+        fx.send(b, "AUTH x");
+        fx.send(b, "AUTH y");
+        assert!(!fx.out.closed(b));
+        fx.send(b, "AUTH z");
+        let got = fx.out.take();
+        assert_eq!(
+            got.last(),
+            Some(&Event::Closed(b)),
+            "the third failure closes: {got:?}"
+        );
+        assert!(got.contains(&Event::Frame(
+            b,
+            ServerFrame::err(
+                natter_protocol::ErrorCode::AuthFailed,
+                "wrong secret; too many tries, closing"
+            )
+        )));
+    }
+
+    #[test]
+    fn without_a_secret_auth_is_accepted_and_changes_nothing() {
+        let mut fx = Fixture::new();
+        let a = fx.connect(1);
+        assert_eq!(fx.ask(a, "AUTH anything"), "OK AUTH");
+        fx.send(a, "HELLO alice");
+        assert_eq!(fx.lines(a), ["OK HELLO alice", "JOIN alice"]);
+    }
+}

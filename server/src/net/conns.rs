@@ -1,0 +1,189 @@
+//! `Conns`: every connection's socket side in one slab keyed by its mio token, the
+//! loop's per-turn work lists, and the loop's side of the [`Outbox`] seam.
+//!
+//! Queuing here never writes to a socket and never drops a connection: a frame is
+//! encoded into the queue and the connection marked dirty (flushed once at the end of
+//! the turn); a queue that passes its cap is marked over the cap and the loop settles
+//! it after the handler has returned. A broadcast is encoded once and every member's
+//! queue holds a reference to the same bytes.
+
+use super::conn::{Conn, Phase};
+use crate::chat::{ConnRef, Outbox, Traffic};
+use crate::config::CLOSE_DEADLINE_MS;
+use crate::folder::FileSend;
+use natter_protocol::ServerFrame;
+use slab::Slab;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+pub struct Conns {
+    pub slab: Slab<Conn>,
+    /// Connections with queued output, flushed once at the end of the turn.
+    pub dirty: Vec<usize>,
+    /// Connections whose queue passed the cap since the last settling.
+    pub over_cap: Vec<usize>,
+    /// Connections taking their last bytes before they are cut.
+    pub draining: Vec<usize>,
+    /// Connections to remove at the end of the turn.
+    pub dead: Vec<usize>,
+    /// The per-connection output cap.
+    pub max_queue: usize,
+}
+
+impl Conns {
+    pub fn new(max_queue: usize) -> Conns {
+        Conns {
+            slab: Slab::new(),
+            dirty: Vec::new(),
+            over_cap: Vec::new(),
+            draining: Vec::new(),
+            dead: Vec::new(),
+            max_queue,
+        }
+    }
+
+    pub fn mark_dirty(&mut self, t: usize) {
+        if let Some(c) = self.slab.get_mut(t) {
+            mark(c, t, &mut self.dirty);
+        }
+    }
+
+    /// Starts a graceful end: no more requests; queued output still goes out within
+    /// the close deadline. Returns whether it was open (so its departure is news).
+    pub fn close(&mut self, t: usize) -> bool {
+        let Some(c) = self.slab.get_mut(t) else {
+            return false;
+        };
+        if !c.is_open() {
+            return false;
+        }
+        c.phase = Phase::Draining {
+            deadline: Instant::now() + Duration::from_millis(CLOSE_DEADLINE_MS),
+            write_shut: false,
+        };
+        c.read_buf = Vec::new();
+        c.downloads.clear();
+        self.draining.push(t);
+        mark(c, t, &mut self.dirty);
+        true
+    }
+
+    /// Ends a connection now, dropping whatever it still had queued. Returns whether
+    /// it was open (so its departure is news).
+    pub fn kill(&mut self, t: usize) -> bool {
+        let Some(c) = self.slab.get_mut(t) else {
+            return false;
+        };
+        if c.phase == Phase::Dead {
+            return false;
+        }
+        let was_open = c.is_open();
+        c.phase = Phase::Dead;
+        c.out.clear();
+        c.downloads.clear();
+        c.read_buf = Vec::new();
+        self.dead.push(t);
+        was_open
+    }
+
+    /// The open connection `t`, if it still is one.
+    fn open(&mut self, t: usize) -> Option<&mut Conn> {
+        self.slab.get_mut(t).filter(|c| c.phase != Phase::Dead)
+    }
+}
+
+fn mark(c: &mut Conn, t: usize, dirty: &mut Vec<usize>) {
+    if !c.dirty {
+        c.dirty = true;
+        dirty.push(t);
+    }
+}
+
+fn mark_over(c: &mut Conn, t: usize, over: &mut Vec<usize>) {
+    if !c.over_cap {
+        c.over_cap = true;
+        over.push(t);
+    }
+}
+
+impl Outbox for Conns {
+    fn send(&mut self, to: ConnRef, frame: &ServerFrame) {
+        let cap = self.max_queue;
+        let Some(c) = self.slab.get_mut(to.0).filter(|c| c.phase != Phase::Dead) else {
+            return;
+        };
+        c.out.push_with(|v| frame.encode(v));
+        if c.out.len() > cap {
+            mark_over(c, to.0, &mut self.over_cap);
+        }
+        mark(c, to.0, &mut self.dirty);
+    }
+
+    fn send_listing(&mut self, to: ConnRef, items: &[ServerFrame], last: &ServerFrame) {
+        let cap = self.max_queue;
+        let Some(c) = self.slab.get_mut(to.0).filter(|c| c.phase != Phase::Dead) else {
+            return;
+        };
+        let before = c.out.len();
+        for f in items {
+            c.out.push_with(|v| f.encode(v));
+        }
+        c.out.push_with(|v| last.encode(v));
+        if before > cap {
+            mark_over(c, to.0, &mut self.over_cap);
+        }
+        mark(c, to.0, &mut self.dirty);
+    }
+
+    fn broadcast(
+        &mut self,
+        members: &[ConnRef],
+        except: Option<ConnRef>,
+        frame: &ServerFrame,
+    ) -> u64 {
+        let bytes: Rc<[u8]> = Rc::from(frame.to_bytes());
+        let cap = self.max_queue;
+        let mut delivered = 0;
+        for &m in members {
+            if Some(m) == except {
+                continue;
+            }
+            let Some(c) = self.slab.get_mut(m.0) else {
+                continue;
+            };
+            if !c.is_open() {
+                continue;
+            }
+            c.out.push_shared(bytes.clone());
+            delivered += 1;
+            if c.out.len() > cap {
+                mark_over(c, m.0, &mut self.over_cap);
+            }
+            mark(c, m.0, &mut self.dirty);
+        }
+        delivered
+    }
+
+    fn close(&mut self, conn: ConnRef) {
+        Conns::close(self, conn.0);
+    }
+
+    fn start_download(&mut self, conn: ConnRef, send: FileSend) {
+        if let Some(c) = self.open(conn.0) {
+            c.downloads.push(send);
+            self.mark_dirty(conn.0);
+        }
+    }
+
+    fn stop_download(&mut self, conn: ConnRef, xfer: u64) -> Option<FileSend> {
+        let c = self.open(conn.0)?;
+        let i = c.downloads.iter().position(|d| d.xfer == xfer)?;
+        Some(c.downloads.remove(i))
+    }
+
+    fn traffic(&self, conn: ConnRef) -> Traffic {
+        self.slab
+            .get(conn.0)
+            .map_or_else(Traffic::default, Conn::traffic)
+    }
+}

@@ -1,0 +1,273 @@
+//! The Loop: the one thread's one `mio::Poll`, and everything that touches a socket.
+//! Only this folder names mio, sockets or descriptors.
+//!
+//! One loop turn: wait for readiness; read what is ready (each connection a budget,
+//! so one flooder cannot starve the rest) and hand every whole frame to the room;
+//! settle queues that passed their cap; then flush every connection that got output,
+//! once, with one vectored write; then remove what has finished. What a request
+//! means is the room's business (`crate::chat`); the loop only moves bytes, keeps
+//! time and tells the room when a connection comes, goes or finishes a download.
+//!
+//! - this file: the server, its turn, its timers (timeouts, quiet-time trimming).
+//! - `accept`: the listener, the EMFILE back-off, refusing politely when full.
+//! - `read`: budgets, the decode loop, flood control, draining input of the closing.
+//! - `write`: settling caps, flushing, the download pump.
+//! - `close`: ending connections, reaping, shutting down.
+//! - `conns`, `conn`, `out_queue`, `tls`: the connection table (the loop's side of the
+//!   outbox), one connection's socket side, its queued output, rustls fed by the loop.
+//!
+//! mio is edge-triggered: a readiness event comes once per change. So reads go on
+//! until `WouldBlock` (or the budget, after which the connection is remembered in
+//! `still_readable` and the next poll does not sleep), accepts go on until
+//! `WouldBlock`, and WRITABLE is asked for only while output waits.
+
+mod accept;
+mod close;
+mod conn;
+mod conns;
+mod out_queue;
+mod read;
+mod tls;
+mod write;
+
+pub use tls::load_config as load_tls_config;
+
+use crate::chat::{ConnRef, Outbox, Room, Settings};
+use crate::config::Config;
+use crate::folder::SharedFolder;
+use crate::limits::PerAddress;
+use conn::Phase;
+use conns::Conns;
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use natter_protocol::{LeaveReason, ServerFrame};
+use signal_hook_mio::v1_0::Signals;
+use std::io;
+use std::time::{Duration, Instant};
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const SIGNALS: Token = Token(usize::MAX - 2);
+
+/// How often registration and idle timeouts are checked.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+pub struct Server {
+    poll: Poll,
+    listener: TcpListener,
+    signals: Signals,
+    conns: Conns,
+    room: Room,
+    config: Config,
+    next_conn_id: u64,
+    still_readable: Vec<usize>,
+    /// Connections whose downloads stopped on their budget, not on a full socket.
+    pumping: Vec<usize>,
+    /// Connections out of request tokens, not read until their time comes.
+    paused: Vec<usize>,
+    per_address: PerAddress,
+    next_sweep: Instant,
+    /// Memory was freed (queues drained, connections gone) since the last trim.
+    trim_pending: bool,
+    accept_paused_until: Option<Instant>,
+    emfile_logged: bool,
+    scratch: Vec<u8>,
+    shutting_down: Option<Instant>,
+}
+
+impl Server {
+    pub fn new(listener: std::net::TcpListener, config: Config) -> io::Result<Server> {
+        let folder = SharedFolder::open(&config.shared_dir).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot use shared folder {}: {e}",
+                    config.shared_dir.display()
+                ),
+            )
+        })?;
+        log::info!(
+            "shared folder: {}{}",
+            folder.root().display(),
+            if config.read_only { " (read-only)" } else { "" }
+        );
+        listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(listener);
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut signals =
+            Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        Ok(Server {
+            poll,
+            listener,
+            signals,
+            conns: Conns::new(config.max_queue),
+            room: Room::new(Settings::from_config(&config), folder),
+            config,
+            next_conn_id: 1,
+            still_readable: Vec::new(),
+            pumping: Vec::new(),
+            paused: Vec::new(),
+            per_address: PerAddress::default(),
+            next_sweep: Instant::now() + SWEEP_EVERY,
+            trim_pending: false,
+            accept_paused_until: None,
+            emfile_logged: false,
+            scratch: vec![0; read::READ_CHUNK],
+            shutting_down: None,
+        })
+    }
+
+    /// Runs until a signal asks it to stop and every client has been told.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            // Quiet: the poll really waited and nothing came. (A zero-timeout poll for
+            // still-readable or pumping connections says nothing about quiet.)
+            if events.is_empty() && timeout != Some(Duration::ZERO) {
+                self.trim_heap();
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    SIGNALS => self.on_signal(),
+                    Token(t) => {
+                        // Tokens are slab keys and keys are reused: check it is still there.
+                        if !self.conns.slab.contains(t) {
+                            continue;
+                        }
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.on_readable(t);
+                        }
+                        if event.is_writable() {
+                            self.conns.mark_dirty(t);
+                        }
+                    }
+                }
+            }
+            for t in std::mem::take(&mut self.still_readable) {
+                self.on_readable(t);
+            }
+            for t in std::mem::take(&mut self.pumping) {
+                self.conns.mark_dirty(t);
+            }
+            self.resume_paused();
+            self.sweep_timeouts();
+            self.resume_accepting();
+            self.flush_dirty();
+            self.reap();
+            if let Some(deadline) = self.shutting_down {
+                if self.conns.slab.is_empty() || Instant::now() >= deadline {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.still_readable.is_empty() || !self.pumping.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        let mut soonest: Option<Instant> = self.accept_paused_until;
+        let mut consider = |t: Instant| soonest = Some(soonest.map_or(t, |s| s.min(t)));
+        if let Some(t) = self.shutting_down {
+            consider(t);
+        }
+        // With no connections left there is nothing to sweep, but memory freed by the
+        // last ones to go is still to be given back once the loop is quiet.
+        if !self.conns.slab.is_empty() || self.trim_pending {
+            consider(self.next_sweep);
+        }
+        for &k in &self.paused {
+            if let Some(t) = self.conns.slab.get(k).and_then(|c| c.paused_until) {
+                consider(t);
+            }
+        }
+        for &k in &self.conns.draining {
+            if let Some(Phase::Draining { deadline, .. }) = self.conns.slab.get(k).map(|c| c.phase)
+            {
+                consider(deadline);
+            }
+        }
+        soonest.map(|t| t.saturating_duration_since(now))
+    }
+
+    /// Releases idle queues' memory and gives freed heap pages back to the kernel,
+    /// when the loop is quiet (a poll that timed out) and something was freed.
+    /// Broadcasts and bursts leave many small freed blocks that glibc would otherwise
+    /// keep; at 10,000 connections a trim takes about a millisecond, so it never runs
+    /// while traffic is flowing.
+    fn trim_heap(&mut self) {
+        if !std::mem::take(&mut self.trim_pending) {
+            return;
+        }
+        for (_, c) in self.conns.slab.iter_mut() {
+            c.out.release();
+        }
+        // Everyone has gone: the tables sized for the last crowd go too.
+        if self.conns.slab.is_empty() {
+            self.conns.slab.shrink_to_fit();
+            self.room.shrink_when_empty();
+        }
+        // SAFETY: malloc_trim only releases free memory; it has no other effect.
+        #[cfg(target_env = "gnu")]
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+
+    /// Closes connections that never named themselves in time, and named ones that
+    /// have been silent too long with no transfer running.
+    fn sweep_timeouts(&mut self) {
+        let now = Instant::now();
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now + SWEEP_EVERY;
+        let (reg, idle) = (self.config.register_timeout, self.config.idle_timeout);
+        let handshake = tls::HANDSHAKE_TIMEOUT.min(reg);
+        let mut expired = Vec::new();
+        let mut stalled = Vec::new();
+        for (k, c) in self.conns.slab.iter() {
+            if !c.is_open() {
+                continue;
+            }
+            if c.tls.as_ref().is_some_and(|s| s.is_handshaking())
+                && now.duration_since(c.opened_at) >= handshake
+            {
+                stalled.push((k, c.addr));
+                continue;
+            }
+            let named = self.room.is_named(ConnRef(k));
+            if !named && now.duration_since(c.opened_at) >= reg {
+                expired.push((k, format!("no HELLO within {} s", reg.as_secs())));
+            } else if named && now.duration_since(c.last_active.max(c.last_progress)) >= idle {
+                expired.push((k, format!("idle for {} s", idle.as_secs())));
+            }
+        }
+        for (t, addr) in stalled {
+            log::info!(
+                "{} from {addr}: TLS handshake not finished within {} s",
+                self.room.label(ConnRef(t)),
+                handshake.as_secs()
+            );
+            self.kill(t, LeaveReason::Timeout, "TLS handshake timed out");
+        }
+        for (t, why) in expired {
+            let frame = ServerFrame::err(natter_protocol::ErrorCode::Timeout, why.clone());
+            self.conns.send(ConnRef(t), &frame);
+            self.close(t, LeaveReason::Timeout, &why);
+        }
+        self.settle_caps();
+    }
+}

@@ -1,0 +1,256 @@
+//! Reading: until `WouldBlock` or the connection's budget for this turn; every whole
+//! frame decoded and handed to the room, the partial tail kept; flood control (a
+//! connection out of request tokens is simply not read until one returns); and the
+//! input of a closing connection read and dropped.
+
+use super::conn::{Conn, Phase};
+use super::Server;
+use crate::chat::{ConnRef, Outbox};
+use natter_protocol::{Decoded, LeaveReason, Request, ServerFrame};
+use std::io::{self, Read};
+use std::time::Instant;
+
+/// Bytes read from one connection per loop turn before the others get their go.
+const READ_BUDGET: usize = 64 * 1024;
+/// One read's size; also the size of the loop's single scratch buffer.
+pub(super) const READ_CHUNK: usize = 64 * 1024;
+
+impl Server {
+    pub(super) fn on_readable(&mut self, t: usize) {
+        let mut budget = READ_BUDGET;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        while let Some(conn) = self.conns.slab.get_mut(t) {
+            match conn.phase {
+                Phase::Dead => break,
+                Phase::Draining { .. } => {
+                    if discard_input(conn, &mut scratch) {
+                        self.still_readable.push(t);
+                    }
+                    break;
+                }
+                Phase::Open if conn.paused_until.is_some() => break,
+                Phase::Open => {}
+            }
+            if budget == 0 {
+                self.still_readable.push(t);
+                break;
+            }
+            match conn.read_plain(&mut scratch) {
+                Ok(n)
+                    if conn.bytes_in == 0
+                        && conn.tls.is_none()
+                        && super::tls::looks_like_client_hello(&scratch[..n]) =>
+                {
+                    log::info!(
+                        "{} from {}: a TLS client on the plaintext port (it should connect without --tls, or natterd needs --tls-cert and --tls-key)",
+                        self.room.label(ConnRef(t)),
+                        conn.addr
+                    );
+                    self.kill(t, LeaveReason::Error, "TLS on a plaintext port");
+                    break;
+                }
+                Ok(0) => {
+                    // The peer will send no more. What it did send is answered; go.
+                    conn.peer_closed = true;
+                    self.close(t, LeaveReason::Lost, "");
+                    break;
+                }
+                Ok(n) => {
+                    conn.bytes_in += n as u64;
+                    conn.last_active = Instant::now();
+                    budget = budget.saturating_sub(n);
+                    self.take_input(t, &scratch[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    log::info!(
+                        "{} from {}: TLS failed: {e}",
+                        self.room.label(ConnRef(t)),
+                        conn.addr
+                    );
+                    self.kill(t, LeaveReason::Error, "TLS error");
+                    break;
+                }
+                Err(e) => {
+                    log::debug!("read from client {}: {e}", conn.id);
+                    self.kill(t, LeaveReason::Lost, "");
+                    break;
+                }
+            }
+        }
+        self.scratch = scratch;
+        // Reading TLS can make rustls want to answer (handshake, alerts, key updates).
+        if self
+            .conns
+            .slab
+            .get(t)
+            .is_some_and(|c| c.tls.as_ref().is_some_and(|s| s.wants_write()))
+        {
+            self.conns.mark_dirty(t);
+        }
+    }
+
+    /// Decodes and handles every whole frame in what arrived; keeps the partial tail.
+    fn take_input(&mut self, t: usize, fresh: &[u8]) {
+        let Some(conn) = self.conns.slab.get_mut(t) else {
+            return;
+        };
+        let mut pending = std::mem::take(&mut conn.read_buf);
+        if pending.is_empty() {
+            // The common case, whole frames in one read: decode straight from the
+            // read's bytes and copy nothing into the connection.
+            let used = self.handle_bytes(t, fresh);
+            if let Some(conn) = self.conns.slab.get_mut(t) {
+                if conn.is_open() && used < fresh.len() {
+                    conn.read_buf = fresh[used..].to_vec();
+                }
+            }
+        } else {
+            pending.extend_from_slice(fresh);
+            let used = self.handle_bytes(t, &pending);
+            if let Some(conn) = self.conns.slab.get_mut(t) {
+                if conn.is_open() && used < pending.len() {
+                    pending.drain(..used);
+                    conn.read_buf = pending;
+                }
+            }
+        }
+    }
+
+    /// Hands the room every whole frame at the front of `bytes`; returns bytes used.
+    fn handle_bytes(&mut self, t: usize, bytes: &[u8]) -> usize {
+        let mut used = 0;
+        while self.conns.slab.get(t).is_some_and(Conn::is_open) {
+            match natter_protocol::decode_request(&bytes[used..]) {
+                Ok(Decoded::Frame(req, n)) => {
+                    if !matches!(req, Request::Data { .. }) && !self.take_token(t) {
+                        // Out of tokens: leave this frame unread until one returns.
+                        break;
+                    }
+                    used += n;
+                    self.room.handle(&mut self.conns, ConnRef(t), req);
+                }
+                Ok(Decoded::Blank(n)) => used += n,
+                Ok(Decoded::Incomplete) => break,
+                Err(e) => {
+                    // Each bad line earns an ERR, so it costs a token like a request.
+                    if !e.fatal && !self.take_token(t) {
+                        break;
+                    }
+                    used += e.used;
+                    let frame = ServerFrame::err(e.code.clone(), e.text.clone());
+                    self.conns.send(ConnRef(t), &frame);
+                    if e.fatal {
+                        log::info!(
+                            "closing {}: {} {}",
+                            self.room.label(ConnRef(t)),
+                            e.code,
+                            e.text
+                        );
+                        self.close(t, LeaveReason::Error, &e.text);
+                    }
+                }
+            }
+            // A reply or a broadcast may have taken someone past their cap.
+            self.settle_caps();
+        }
+        used.min(bytes.len())
+    }
+
+    /// One request token for `t`; false (and the connection paused) if it has none.
+    fn take_token(&mut self, t: usize) -> bool {
+        let (rate, burst) = (self.config.max_rate, self.config.max_burst);
+        if rate <= 0.0 {
+            return true;
+        }
+        let Some(c) = self.conns.slab.get_mut(t) else {
+            return false;
+        };
+        let now = Instant::now();
+        match c.bucket.take(rate, burst, now) {
+            Ok(()) => true,
+            Err(wait) => {
+                if c.paused_until.is_none() {
+                    log::debug!(
+                        "{} is over {rate} requests/s: pausing it for {wait:?}",
+                        self.room.label(ConnRef(t))
+                    );
+                }
+                c.paused_until = Some(now + wait);
+                self.paused.push(t);
+                false
+            }
+        }
+    }
+
+    /// Serves paused connections whose token has come back: first what they already
+    /// sent, then their socket (whose readiness edge may have passed meanwhile).
+    pub(super) fn resume_paused(&mut self) {
+        if self.paused.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut due = Vec::new();
+        let slab = &mut self.conns.slab;
+        self.paused.retain(|&t| match slab.get_mut(t) {
+            Some(c) if c.paused_until.is_some_and(|p| p <= now) => {
+                c.paused_until = None;
+                due.push(t);
+                false
+            }
+            Some(c) => c.paused_until.is_some(),
+            None => false,
+        });
+        for t in due {
+            self.take_input(t, &[]);
+            if self
+                .conns
+                .slab
+                .get(t)
+                .is_some_and(|c| c.paused_until.is_none())
+            {
+                self.on_readable(t);
+            }
+        }
+    }
+}
+
+/// Reads and drops what a closing connection still sends; notes when it has finished.
+/// Returns true when it stopped on its budget with more possibly waiting.
+fn discard_input(conn: &mut Conn, scratch: &mut [u8]) -> bool {
+    let mut budget = READ_BUDGET;
+    loop {
+        if budget == 0 {
+            return true;
+        }
+        match conn.stream.read(scratch) {
+            Ok(0) => {
+                conn.peer_closed = true;
+                if let Phase::Draining {
+                    write_shut: true, ..
+                } = conn.phase
+                {
+                    // Both sides are done: no reason to wait for the deadline.
+                    conn.phase = Phase::Draining {
+                        deadline: Instant::now(),
+                        write_shut: true,
+                    };
+                }
+                return false;
+            }
+            Ok(n) => budget = budget.saturating_sub(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(_) => {
+                // Reset by the peer: reap() removes it at the end of the turn.
+                conn.phase = Phase::Draining {
+                    deadline: Instant::now(),
+                    write_shut: true,
+                };
+                conn.out.clear();
+                return false;
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Writing: queues past their cap settled after each handler, every dirty connection
+//! flushed once per turn with one vectored write, WRITABLE asked for only while output
+//! waits, and the download pump, which reads a file's next chunk only while the
+//! connection's queue is below its low-water mark, so the socket's pace pulls the
+//! file through and a transfer holds about one chunk of memory.
+
+use super::conn::Phase;
+use super::Server;
+use crate::chat::ConnRef;
+use crate::folder::FileSend;
+use mio::{Interest, Token};
+use natter_protocol::LeaveReason;
+use std::time::Instant;
+
+/// A download reads its next chunk only while the connection's queue is below this.
+const LOW_WATER: usize = 64 * 1024;
+/// Bytes one connection's downloads may queue per loop turn before others get a go.
+const PUMP_BUDGET: usize = 1024 * 1024;
+
+impl Server {
+    /// Queues that passed their cap get one chance to drain into the socket; whoever
+    /// is still over after that is not keeping up and is dropped as too slow. Run
+    /// after each handler, never inside one; a departure's LEAVE can take others over
+    /// in turn, and they are settled in the same call.
+    pub(super) fn settle_caps(&mut self) {
+        let cap = self.conns.max_queue;
+        while let Some(t) = self.conns.over_cap.pop() {
+            let Some(c) = self.conns.slab.get_mut(t) else {
+                continue;
+            };
+            c.over_cap = false;
+            if c.phase == Phase::Dead || c.out.len() <= cap {
+                continue;
+            }
+            if let Err(e) = c.write_pending() {
+                log::debug!("write to client {}: {e}", c.id);
+                self.kill(t, LeaveReason::Lost, "");
+            } else if c.out.len() > cap {
+                let why = format!("output queue passed {cap} bytes");
+                self.kill(t, LeaveReason::TooSlow, &why);
+            }
+        }
+    }
+
+    pub(super) fn flush_dirty(&mut self) {
+        // Flushing can end a connection, whose LEAVE makes others dirty: go until quiet.
+        self.settle_caps();
+        while !self.conns.dirty.is_empty() {
+            for t in std::mem::take(&mut self.conns.dirty) {
+                self.flush(t);
+            }
+            self.settle_caps();
+        }
+    }
+
+    fn flush(&mut self, t: usize) {
+        let Some(c) = self.conns.slab.get_mut(t) else {
+            return;
+        };
+        c.dirty = false;
+        if c.phase == Phase::Dead {
+            return;
+        }
+        let mut budget = PUMP_BUDGET;
+        loop {
+            let queued = self.pump(t, &mut budget);
+            let Some(c) = self.conns.slab.get_mut(t) else {
+                return;
+            };
+            if let Err(e) = c.write_pending() {
+                log::debug!("write to client {}: {e}", c.id);
+                return self.kill(t, LeaveReason::Lost, "");
+            }
+            if !c.out.is_empty() || c.downloads.is_empty() {
+                break;
+            }
+            if budget == 0 || queued == 0 {
+                // Out of budget with the socket still taking bytes: go on next turn.
+                self.pumping.push(t);
+                break;
+            }
+        }
+        let Some(c) = self.conns.slab.get_mut(t) else {
+            return;
+        };
+        self.trim_pending = true;
+        let want_write = c.has_output();
+        if want_write != c.wants_write {
+            let interest = if want_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if let Err(e) = self
+                .poll
+                .registry()
+                .reregister(&mut c.stream, Token(t), interest)
+            {
+                log::warn!("cannot watch client {}: {e}", c.id);
+                return self.kill(t, LeaveReason::Lost, "");
+            }
+            c.wants_write = want_write;
+        }
+        if let Phase::Draining {
+            deadline,
+            write_shut: false,
+        } = c.phase
+        {
+            if !c.has_output() {
+                c.shut_write();
+                // Once the peer has closed too, there is nothing left to wait for.
+                let deadline = if c.peer_closed {
+                    Instant::now()
+                } else {
+                    deadline
+                };
+                c.phase = Phase::Draining {
+                    deadline,
+                    write_shut: true,
+                };
+            }
+        }
+    }
+
+    /// Queues download chunks while the queue is below the low-water mark; returns
+    /// how many bytes it queued. The room hears of each download that ends.
+    fn pump(&mut self, t: usize, budget: &mut usize) -> usize {
+        let mut queued = 0;
+        let mut ended: Vec<(FileSend, std::io::Result<()>)> = Vec::new();
+        {
+            let Some(c) = self.conns.slab.get_mut(t) else {
+                return 0;
+            };
+            while *budget > 0 && c.out.len() < LOW_WATER && !c.downloads.is_empty() {
+                // Round robin: one chunk from the front transfer, then it goes to the back.
+                let mut d = c.downloads.remove(0);
+                let mut err = None;
+                let n = c.out.push_with(|v| {
+                    if let Err(e) = d.next_frame(v) {
+                        err = Some(e);
+                    }
+                });
+                *budget = budget.saturating_sub(n);
+                queued += n;
+                if let Some(e) = err {
+                    ended.push((d, Err(e)));
+                } else if d.is_done() {
+                    ended.push((d, Ok(())));
+                } else {
+                    c.downloads.push(d);
+                }
+            }
+        }
+        for (d, result) in ended {
+            self.room
+                .download_ended(&mut self.conns, ConnRef(t), d, result);
+        }
+        queued
+    }
+}
