@@ -250,10 +250,7 @@ fn put_checks_the_local_file_first() {
         ) && stderr.contains("give one: /put <path> <name>"),
         "{stderr}"
     );
-    assert!(std::fs::read_dir(&server.shared.0)
-        .unwrap()
-        .next()
-        .is_none());
+    assert!(std::fs::read_dir(&server.dir).unwrap().next().is_none());
 }
 
 #[test]

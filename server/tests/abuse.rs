@@ -3,9 +3,7 @@
 //! still answers, the folder holds no temporary file and memory is back near where
 //! it started.
 
-mod common;
-
-use common::{temp_dir, Natterd, Peer};
+use natter_testkit::{temp_dir, Natterd, Peer};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
@@ -156,7 +154,7 @@ fn the_server_shrugs_off_abuse_while_good_clients_chat() {
         assert!(l.starts_with("JOIN ") || l.starts_with("LEAVE "), "{l}");
     }
     // Every abuser is gone: only the good pair is left, and no temporary remains.
-    let end = std::time::Instant::now() + common::WAIT;
+    let end = std::time::Instant::now() + natter_testkit::WAIT;
     loop {
         mouth.send("STATUS\n");
         let mut active = None;

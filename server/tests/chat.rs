@@ -1,9 +1,7 @@
 //! natterd's chat core over real sockets: registration, broadcast, unicast, framing
 //! under partial and pipelined I/O, drops, slow readers, limits and shutdown.
 
-mod common;
-
-use common::{Natterd, Peer};
+use natter_testkit::{Natterd, Peer};
 use std::io::Write;
 use std::time::Duration;
 
@@ -304,7 +302,7 @@ fn the_client_limit_rejects_the_next_connection() {
     b.send("QUIT\n");
     b.expect("OK QUIT");
     b.expect_closed();
-    let end = std::time::Instant::now() + common::WAIT;
+    let end = std::time::Instant::now() + natter_testkit::WAIT;
     loop {
         let mut d = srv.connect();
         let first = d.line().unwrap_or_default();

@@ -1,9 +1,7 @@
 //! The shared folder over real sockets: listing, streamed downloads and uploads,
 //! names, limits, atomicity and cleanup.
 
-mod common;
-
-use common::{temp_dir, Natterd};
+use natter_testkit::{temp_dir, Natterd};
 use std::path::Path;
 
 /// Every byte value, many times over, in a pattern that shows misplaced bytes.

@@ -1,8 +1,6 @@
 //! Authentication, timeouts, flood control and the per-address limit, over real sockets.
 
-mod common;
-
-use common::{temp_dir, Natterd};
+use natter_testkit::{temp_dir, Natterd};
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "correct horse battery staple";
@@ -106,7 +104,7 @@ fn an_idle_client_times_out_and_others_see_why() {
     let mut idle = srv.join("idle");
     busy.expect("JOIN idle");
     // busy keeps talking; idle says nothing. Wait for the outcome, pinging meanwhile.
-    let end = Instant::now() + common::WAIT;
+    let end = Instant::now() + natter_testkit::WAIT;
     loop {
         busy.send("PING\n");
         let l = busy.line().unwrap();
@@ -184,7 +182,7 @@ fn the_per_address_limit_refuses_the_next_connection() {
     srv.wait_log("127.0.0.1 already has 2 connections");
     drop(a);
     // The slot comes back once the first connection is gone.
-    let end = Instant::now() + common::WAIT;
+    let end = Instant::now() + natter_testkit::WAIT;
     loop {
         let mut d = srv.connect();
         if d.line().unwrap_or_default().starts_with("WELCOME ") {
@@ -215,7 +213,7 @@ fn a_stalled_download_does_not_keep_a_connection_alive() {
     watcher.expect("JOIN stalled");
     // Asks for a file and never reads it: the transfer stops making progress.
     stalled.send("GET big.bin\n");
-    let end = Instant::now() + common::WAIT;
+    let end = Instant::now() + natter_testkit::WAIT;
     loop {
         watcher.send("PING\n");
         let l = watcher.line().unwrap();

@@ -1,11 +1,9 @@
 //! STATUS, ECHO, CALC and GUESS over real sockets.
 
-mod common;
-
-use common::Natterd;
+use natter_testkit::Natterd;
 
 /// Reads `SESSION` items up to `OK STATUS`; returns the items' fields and the reply.
-fn status(p: &mut common::Peer) -> (Vec<Vec<String>>, String) {
+fn status(p: &mut natter_testkit::Peer) -> (Vec<Vec<String>>, String) {
     p.send("STATUS\n");
     let mut items = Vec::new();
     loop {
@@ -55,7 +53,7 @@ fn status_lists_live_sessions_then_recent_ended_ones_bounded() {
     d.expect_closed();
     srv.wait_log("client 5 left: quit");
     // Wait until dave's session is reaped into the history, then look.
-    let end = std::time::Instant::now() + common::WAIT;
+    let end = std::time::Instant::now() + natter_testkit::WAIT;
     let items = loop {
         let (items, reply) = status(&mut a);
         assert!(reply.starts_with("OK STATUS 2 50 "), "{reply}");

@@ -2,9 +2,7 @@
 //! mismatches (plaintext to TLS, TLS to plaintext, a handshake that stops half way)
 //! each ending quickly with a log line, never a hang.
 
-mod common;
-
-use common::{temp_dir, Natterd};
+use natter_testkit::{temp_dir, Natterd};
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -66,7 +64,7 @@ struct TlsPeer {
 impl TlsPeer {
     fn connect(srv: &Natterd, der: &CertificateDer<'static>) -> TlsPeer {
         let tcp = TcpStream::connect(srv.addr).unwrap();
-        tcp.set_read_timeout(Some(common::WAIT)).unwrap();
+        tcp.set_read_timeout(Some(natter_testkit::WAIT)).unwrap();
         tcp.set_nodelay(true).unwrap();
         let name = ServerName::try_from("localhost").unwrap();
         let conn = rustls::ClientConnection::new(client_config(der), name).unwrap();
@@ -145,7 +143,7 @@ fn chat_and_a_file_round_trip_through_tls() {
 /// Reads until the server closes; returns how long that took.
 fn time_to_close(mut s: TcpStream) -> Duration {
     let start = Instant::now();
-    s.set_read_timeout(Some(common::WAIT)).unwrap();
+    s.set_read_timeout(Some(natter_testkit::WAIT)).unwrap();
     let mut buf = [0u8; 4096];
     loop {
         match s.read(&mut buf) {
@@ -172,7 +170,7 @@ fn a_tls_client_on_the_plaintext_port_fails_quickly_with_a_log_line() {
     let certs = make_certs();
     let srv = Natterd::start(&[]);
     let tcp = TcpStream::connect(srv.addr).unwrap();
-    tcp.set_read_timeout(Some(common::WAIT)).unwrap();
+    tcp.set_read_timeout(Some(natter_testkit::WAIT)).unwrap();
     let name = ServerName::try_from("localhost").unwrap();
     let conn = rustls::ClientConnection::new(client_config(&certs.der), name).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);

@@ -1,172 +1,10 @@
-//! Test harness: a real natterd process on a free loopback port, and line-oriented
-//! raw TCP peers with deadlines (waits are for a condition, never a fixed sleep).
+//! `Peer`: a raw TCP client of natterd that reads whole lines with a deadline on
+//! every read, and speaks the protocol by hand as `nc` would.
 
-#![allow(dead_code)]
-
-use std::io::{BufRead, BufReader, Read, Write};
+use crate::WAIT;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// How long any single wait in a test may take before it fails.
-pub const WAIT: Duration = Duration::from_secs(10);
-
-pub struct Natterd {
-    pub child: Child,
-    pub addr: SocketAddr,
-    /// The shared folder; one the harness made is removed on drop.
-    pub dir: PathBuf,
-    owns_dir: bool,
-    log: Arc<Mutex<String>>,
-}
-
-/// A new empty directory under the system's temp dir.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "natter-test-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-impl Natterd {
-    pub fn start(args: &[&str]) -> Natterd {
-        let dir = temp_dir("shared");
-        let mut srv = Natterd::start_in(&dir, args, &[]);
-        srv.owns_dir = true;
-        srv
-    }
-
-    /// Starts natterd with `dir` as its shared folder (unless `args` name another)
-    /// and extra environment variables.
-    pub fn start_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Natterd {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_natterd"));
-        cmd.arg("0").args(args);
-        if !args.contains(&"--shared-dir") && env.is_empty() {
-            cmd.arg("--shared-dir").arg(dir);
-        }
-        let mut child = cmd
-            .env_remove("SERVER_SHARED_FILES")
-            .env_remove("SERVERSHAREDFILES")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start natterd");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        out.read_line(&mut line).expect("read natterd's first line");
-        let addr = line
-            .trim()
-            .strip_prefix("natterd listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .expect("address");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr: ChildStderr = child.stderr.take().expect("stderr");
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stderr);
-            let mut l = String::new();
-            while r.read_line(&mut l).map(|n| n > 0).unwrap_or(false) {
-                sink.lock().unwrap().push_str(&l);
-                l.clear();
-            }
-        });
-        Natterd {
-            child,
-            addr,
-            dir: dir.to_path_buf(),
-            owns_dir: false,
-            log,
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits until the server's log contains `needle`; returns the whole log.
-    pub fn wait_log(&self, needle: &str) -> String {
-        let end = Instant::now() + WAIT;
-        loop {
-            let log = self.log.lock().unwrap().clone();
-            if log.contains(needle) {
-                return log;
-            }
-            assert!(
-                Instant::now() < end,
-                "natterd never logged {needle:?}; log:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    pub fn connect(&self) -> Peer {
-        Peer::connect(self.addr)
-    }
-
-    /// A peer that has read its WELCOME and taken `name`.
-    pub fn join(&self, name: &str) -> Peer {
-        let mut p = self.connect();
-        p.expect_prefix("WELCOME natter/1 ");
-        p.send(&format!("HELLO {name}\n"));
-        p.expect(&format!("OK HELLO {name}"));
-        p.expect(&format!("JOIN {name}"));
-        p
-    }
-
-    /// The server's resident set size in KiB, from /proc.
-    pub fn rss_kib(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-            .expect("VmRSS")
-    }
-
-    /// Sends a signal and waits for the process to exit; returns its exit code.
-    pub fn signal_and_wait(&mut self, sig: i32) -> Option<i32> {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.pid() as i32, sig);
-        }
-        let end = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.code();
-            }
-            assert!(
-                Instant::now() < end,
-                "natterd did not exit after signal {sig}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    pub fn is_running(&mut self) -> bool {
-        self.child.try_wait().expect("wait").is_none()
-    }
-}
-
-impl Drop for Natterd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if self.owns_dir {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
+use std::time::Instant;
 
 /// A raw TCP peer reading whole lines, with a deadline on every read.
 pub struct Peer {
@@ -325,6 +163,19 @@ impl Peer {
             .unwrap_or_else(|| panic!("EOF while waiting for {prefix:?}"));
         assert!(got.starts_with(prefix), "wanted {prefix:?}..., got {got:?}");
         got
+    }
+
+    /// Reads lines until one equals `want`, skipping others (joins, leaves); returns
+    /// the skipped ones.
+    pub fn expect_eventually(&mut self, want: &str) -> Vec<String> {
+        let mut skipped = Vec::new();
+        loop {
+            match self.line() {
+                Some(l) if l == want => return skipped,
+                Some(l) => skipped.push(l),
+                None => panic!("EOF while waiting for {want:?}; saw {skipped:?}"),
+            }
+        }
     }
 
     /// Asserts the server closes this connection (EOF or reset) within [`WAIT`],
