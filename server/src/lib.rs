@@ -34,7 +34,17 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// the error, so no client is left hanging without a word.
 pub fn run(listener: std::net::TcpListener, config: Config) -> std::io::Result<()> {
     let mut server = Server::new(listener, config)?;
-    match catch_unwind(AssertUnwindSafe(|| server.run())) {
+    serve(&mut server, Server::run)
+}
+
+/// Runs `body` on the server (the loop, or in a test a few turns of it) so that if it
+/// fails, by an error or a panic, every client is still told `SHUTDOWN` and every
+/// socket closed before the error is returned.
+pub fn serve(
+    server: &mut Server,
+    body: impl FnOnce(&mut Server) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    match catch_unwind(AssertUnwindSafe(|| body(server))) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
             log::error!("event loop failed: {e}");

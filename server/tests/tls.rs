@@ -161,7 +161,9 @@ fn a_plaintext_client_on_the_tls_port_is_closed_with_a_log_line() {
     let srv = tls_server(&certs, &[]);
     let mut s = TcpStream::connect(srv.addr).unwrap();
     s.write_all(b"HELLO alice\n").unwrap();
-    time_to_close(s);
+    // Closed for the TLS error at once, not by the 10 s handshake timeout.
+    let took = time_to_close(s);
+    assert!(took < Duration::from_secs(5), "closed after {took:?}");
     srv.wait_log("TLS failed");
 }
 
@@ -194,8 +196,18 @@ fn a_handshake_that_stops_half_way_is_dropped() {
     let mut s = TcpStream::connect(srv.addr).unwrap();
     // The first bytes of a ClientHello record, and then nothing.
     s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
-    time_to_close(s);
+    // Dropped by the timeout: not before it, and not long after (timeouts are swept
+    // once a second).
+    let took = time_to_close(s);
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(5),
+        "closed after {took:?}"
+    );
     srv.wait_log("TLS handshake not finished within 1 s");
     let idle = TcpStream::connect(srv.addr).unwrap();
-    time_to_close(idle);
+    let took = time_to_close(idle);
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(5),
+        "closed after {took:?}"
+    );
 }

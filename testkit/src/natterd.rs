@@ -196,13 +196,29 @@ impl Natterd {
 
     /// The server's resident set size in KiB, from /proc.
     pub fn rss_kib(&self) -> u64 {
+        self.proc_status_kib("VmRSS:")
+    }
+
+    /// The most the server's resident set has been, in KiB, since it started or since
+    /// [`Natterd::reset_peak_rss`].
+    pub fn peak_rss_kib(&self) -> u64 {
+        self.proc_status_kib("VmHWM:")
+    }
+
+    /// Starts the peak (`VmHWM`) afresh from the current resident set.
+    pub fn reset_peak_rss(&self) {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5")
+            .expect("reset the peak RSS through /proc/PID/clear_refs");
+    }
+
+    fn proc_status_kib(&self, field: &str) -> u64 {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-            .expect("VmRSS")
+            .unwrap_or_else(|| panic!("no {field} in /proc/{}/status", self.pid()))
     }
 
     pub fn signal(&self, sig: i32) {

@@ -27,10 +27,16 @@ pub trait Outbox {
     /// Queues one frame for one connection.
     fn send(&mut self, to: ConnRef, frame: &ServerFrame);
 
-    /// Queues a request's items and its final reply as one unit. A long listing may
-    /// take the queue past its cap: the client asked for it, and is too slow only
-    /// if it was over the cap before the listing.
-    fn send_listing(&mut self, to: ConnRef, items: &[ServerFrame], last: &ServerFrame);
+    /// Queues a request's items and its final reply as one unit, each item encoded as
+    /// it comes (a listing is never held twice, as frames and as bytes). A long
+    /// listing may take the queue past its cap: the client asked for it, and is too
+    /// slow only if it was over the cap before the listing.
+    fn send_listing(
+        &mut self,
+        to: ConnRef,
+        items: impl IntoIterator<Item = ServerFrame>,
+        last: &ServerFrame,
+    );
 
     /// Queues `frame` for every connection in `members` but `except`, encoded once.
     /// Returns how many it was queued for.

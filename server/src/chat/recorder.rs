@@ -63,9 +63,14 @@ impl Outbox for Recorder {
         self.events.push(Event::Frame(to, frame.clone()));
     }
 
-    fn send_listing(&mut self, to: ConnRef, items: &[ServerFrame], last: &ServerFrame) {
-        self.events
-            .push(Event::Listing(to, items.to_vec(), last.clone()));
+    fn send_listing(
+        &mut self,
+        to: ConnRef,
+        items: impl IntoIterator<Item = ServerFrame>,
+        last: &ServerFrame,
+    ) {
+        let items = items.into_iter().collect();
+        self.events.push(Event::Listing(to, items, last.clone()));
     }
 
     fn broadcast(

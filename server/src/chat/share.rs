@@ -53,11 +53,10 @@ impl Room {
         match self.folder.list() {
             Ok(files) => {
                 let count = files.len() as u64;
-                let items: Vec<ServerFrame> = files
+                let items = files
                     .into_iter()
-                    .map(|(file, size, mtime)| ServerFrame::File { file, size, mtime })
-                    .collect();
-                out.send_listing(from, &items, &ServerFrame::Ok(Reply::Files { count }));
+                    .map(|(file, size, mtime)| ServerFrame::File { file, size, mtime });
+                out.send_listing(from, items, &ServerFrame::Ok(Reply::Files { count }));
             }
             Err(e) => {
                 log::error!("cannot list the shared folder: {e}");

@@ -142,8 +142,8 @@ impl Room {
             .collect();
         users.sort_by(|a, b| a.0.cmp(&b.0));
         let count = users.len() as u64;
-        let users: Vec<ServerFrame> = users.into_iter().map(|(_, f)| f).collect();
-        out.send_listing(from, &users, &ServerFrame::Ok(Reply::Who { count }));
+        let users = users.into_iter().map(|(_, f)| f);
+        out.send_listing(from, users, &ServerFrame::Ok(Reply::Who { count }));
     }
 
     /// Live sessions by connection id, then the ended ones, most recent first.
@@ -164,17 +164,16 @@ impl Room {
         ended.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
         ended.truncate(self.history.cap());
         let active = live.len() as u64;
-        let items: Vec<ServerFrame> = live
+        let items = live
             .into_iter()
             .chain(ended.into_iter().map(|(_, s)| s))
-            .map(ServerFrame::Session)
-            .collect();
+            .map(ServerFrame::Session);
         let status = Reply::Status {
             active,
             max_clients: self.settings.max_clients as u64,
             uptime_s: self.started.elapsed().as_secs(),
         };
-        out.send_listing(from, &items, &ServerFrame::Ok(status));
+        out.send_listing(from, items, &ServerFrame::Ok(status));
     }
 
     pub(super) fn calc(&mut self, out: &mut impl Outbox, from: ConnRef, expr: &str) {

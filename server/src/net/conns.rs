@@ -119,7 +119,12 @@ impl Outbox for Conns {
         mark(c, to.0, &mut self.dirty);
     }
 
-    fn send_listing(&mut self, to: ConnRef, items: &[ServerFrame], last: &ServerFrame) {
+    fn send_listing(
+        &mut self,
+        to: ConnRef,
+        items: impl IntoIterator<Item = ServerFrame>,
+        last: &ServerFrame,
+    ) {
         let cap = self.max_queue;
         let Some(c) = self.slab.get_mut(to.0).filter(|c| c.phase != Phase::Dead) else {
             return;

@@ -71,6 +71,7 @@ pub struct Server {
     accept_paused_until: Option<Instant>,
     emfile_logged: bool,
     scratch: Vec<u8>,
+    events: Events,
     shutting_down: Option<Instant>,
 }
 
@@ -116,61 +117,81 @@ impl Server {
             accept_paused_until: None,
             emfile_logged: false,
             scratch: vec![0; read::READ_CHUNK],
+            events: Events::with_capacity(1024),
             shutting_down: None,
         })
     }
 
     /// Runs until a signal asks it to stop and every client has been told.
     pub fn run(&mut self) -> io::Result<()> {
-        let mut events = Events::with_capacity(1024);
-        loop {
-            let timeout = self.poll_timeout();
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
+        while !self.turn()? {}
+        Ok(())
+    }
+
+    /// One loop turn: wait for readiness (no longer than the next timer), serve what
+    /// is ready, flush, remove what finished. Returns true once a shutdown is over.
+    pub fn turn(&mut self) -> io::Result<bool> {
+        let timeout = self.poll_timeout();
+        // Taken out for the turn, so handling an event may borrow the server.
+        let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        let polled = self.poll.poll(&mut events, timeout);
+        let result = match polled {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+            Err(e) => Err(e),
+            Ok(()) => {
+                self.serve(&events, timeout);
+                Ok(self.shutdown_done())
             }
-            // Quiet: the poll really waited and nothing came. (A zero-timeout poll for
-            // still-readable or pumping connections says nothing about quiet.)
-            if events.is_empty() && timeout != Some(Duration::ZERO) {
-                self.trim_heap();
-            }
-            for event in events.iter() {
-                match event.token() {
-                    LISTENER => self.accept_all(),
-                    SIGNALS => self.on_signal(),
-                    Token(t) => {
-                        // Tokens are slab keys and keys are reused: check it is still there.
-                        if !self.conns.slab.contains(t) {
-                            continue;
-                        }
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.on_readable(t);
-                        }
-                        if event.is_writable() {
-                            self.conns.mark_dirty(t);
-                        }
+        };
+        self.events = events;
+        result
+    }
+
+    fn serve(&mut self, events: &Events, timeout: Option<Duration>) {
+        // Quiet: the poll really waited and nothing came. (A zero-timeout poll for
+        // still-readable or pumping connections says nothing about quiet.)
+        if events.is_empty() && timeout != Some(Duration::ZERO) {
+            self.trim_heap();
+        }
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => self.accept_all(),
+                SIGNALS => self.on_signal(),
+                Token(t) => {
+                    // Tokens are slab keys and keys are reused: check it is still there.
+                    if !self.conns.slab.contains(t) {
+                        continue;
+                    }
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        self.on_readable(t);
+                    }
+                    if event.is_writable() {
+                        self.conns.mark_dirty(t);
                     }
                 }
             }
-            for t in std::mem::take(&mut self.still_readable) {
-                self.on_readable(t);
-            }
-            for t in std::mem::take(&mut self.pumping) {
-                self.conns.mark_dirty(t);
-            }
-            self.resume_paused();
-            self.sweep_timeouts();
-            self.resume_accepting();
-            self.flush_dirty();
-            self.reap();
-            if let Some(deadline) = self.shutting_down {
-                if self.conns.slab.is_empty() || Instant::now() >= deadline {
-                    return Ok(());
-                }
-            }
         }
+        for t in std::mem::take(&mut self.still_readable) {
+            self.on_readable(t);
+        }
+        for t in std::mem::take(&mut self.pumping) {
+            self.conns.mark_dirty(t);
+        }
+        self.resume_paused();
+        self.sweep_timeouts();
+        self.resume_accepting();
+        self.flush_dirty();
+        self.reap();
+    }
+
+    /// Connections open right now, named or not.
+    pub fn clients(&self) -> usize {
+        self.conns.slab.len()
+    }
+
+    fn shutdown_done(&self) -> bool {
+        self.shutting_down
+            .is_some_and(|deadline| self.conns.slab.is_empty() || Instant::now() >= deadline)
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
