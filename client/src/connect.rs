@@ -9,6 +9,7 @@
 //! natterd without TLS ignores them (an empty line is no request), one with TLS
 //! closes at once, and natter can say to add `--tls`.
 
+use crate::display::io_words;
 use crate::exit::Exit;
 use crate::tls::HandshakeError;
 use crate::transport::{ReadHalf, WriteHalf};
@@ -259,15 +260,6 @@ fn resolver_words(e: &io::Error) -> String {
         .to_string()
 }
 
-/// An I/O error as a person reads it: std's text without the `(os error N)` tail.
-pub fn io_words(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_lowercase(),
-        None => s,
-    }
-}
-
 /// Reads the greeting. `Ok` is the welcome text; a full server, silence, or a peer
 /// that speaks something else is an error.
 pub fn greet(
@@ -415,12 +407,6 @@ mod tests {
             text: "natterd is full".into(),
         };
         assert_eq!(full.exit(), Exit::ServerFull);
-    }
-
-    #[test]
-    fn io_words_drop_the_os_error_number() {
-        let e = io::Error::from_raw_os_error(libc::ECONNRESET);
-        assert_eq!(io_words(&e), "connection reset by peer");
     }
 
     #[test]

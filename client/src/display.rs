@@ -1,5 +1,7 @@
 //! Server frames in, lines for people out: the words, the optional colours, and the
-//! escaping of everything that came from the network.
+//! escaping of everything that came from the network; also sizes, durations and I/O
+//! errors in words. It uses no other module of the client, so every layer may use it
+//! (the connection's errors, the reader's lines, the prompt's messages).
 //!
 //! Pure, apart from [`local_hm`], which asks the C library for the local time zone.
 //! Conventions (the README lists them for users):
@@ -534,6 +536,15 @@ pub fn group_digits(n: u64) -> String {
     out
 }
 
+/// An I/O error as a person reads it: std's text without the `(os error N)` tail.
+pub fn io_words(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_lowercase(),
+        None => s,
+    }
+}
+
 /// The local time zone's offset from UTC at `t`, in seconds; 0 if the C library
 /// cannot say.
 pub fn utc_offset(t: Time) -> i64 {
@@ -1029,6 +1040,12 @@ mod tests {
         assert_eq!(duration_words(Duration::from_secs(7500)), "2 h 5 min");
         assert_eq!(duration_words(Duration::from_secs(7200)), "2 h");
         assert_eq!(duration_words(Duration::from_secs(187200)), "2 d 4 h");
+    }
+
+    #[test]
+    fn io_words_drop_the_os_error_number() {
+        let e = std::io::Error::from_raw_os_error(libc::ECONNRESET);
+        assert_eq!(io_words(&e), "connection reset by peer");
     }
 
     #[test]

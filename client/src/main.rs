@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use natter_client::connect::{self, ConnectError};
-use natter_client::display::{sanitize, Line, Style};
+use natter_client::display::{self, sanitize, Line, Style};
 use natter_client::exit::Exit;
 use natter_client::session::Session;
 use natter_client::tls::{self, Trust};
@@ -184,7 +184,7 @@ fn open(
     let stream = connect::connect(host, port)?;
     let cannot_use = |e: std::io::Error| ConnectError::Other {
         target: target.to_string(),
-        detail: format!("cannot use the connection: {}", connect::io_words(&e)),
+        detail: format!("cannot use the connection: {}", display::io_words(&e)),
     };
     let t = match tls {
         None => transport::plain(stream).map_err(cannot_use)?,

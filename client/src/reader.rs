@@ -10,8 +10,7 @@
 //! to the sink. It never writes to the socket itself: an `ABORT` it needs goes through
 //! the session, like every request.
 
-use crate::connect::io_words;
-use crate::display::{self, group_digits, human_size, sanitize, Line, Style, View};
+use crate::display::{self, group_digits, human_size, io_words, sanitize, Line, Style, View};
 use crate::session::{End, Outcome, Session};
 use crate::transfers::{Download, Plan, Report};
 use crate::wire::{FrameReader, Incoming, ReadError};

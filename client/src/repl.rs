@@ -178,7 +178,7 @@ fn load_history(
             warn(format!(
                 "cannot create {}: {}",
                 dir.display(),
-                crate::connect::io_words(&e)
+                crate::display::io_words(&e)
             ));
             return None;
         }
@@ -202,7 +202,7 @@ fn load_history(
 /// A rustyline error in words; I/O errors without std's `(os error N)`.
 fn readline_words(e: &ReadlineError) -> String {
     match e {
-        ReadlineError::Io(io) => crate::connect::io_words(io),
+        ReadlineError::Io(io) => crate::display::io_words(io),
         other => other.to_string(),
     }
 }
@@ -425,7 +425,7 @@ impl Repl {
                         self.style,
                         &format!(
                             "cannot read the secret from the terminal: {}",
-                            crate::connect::io_words(&e)
+                            crate::display::io_words(&e)
                         ),
                     )]);
                     self.quit(String::new());
