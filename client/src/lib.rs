@@ -12,7 +12,8 @@
 //! - [`transport`]: the open connection's read half, write half and closer.
 //! - [`tls`]: `--tls`: whom to trust, the handshake, one rustls connection shared by
 //!   the reader and the writer.
-//! - [`session`]: the connection once greeted: sending requests, what is pending.
+//! - [`session`]: the connection once greeted: what it knows, how replies come back.
+//! - [`outbox`]: requests waiting for their replies, and the channel to the writer.
 //! - [`writer`]: the writer thread, the only writer to the socket: requests first,
 //!   then upload chunks.
 //! - [`reader`]: the reader thread, socket -> frames -> lines -> a [`reader::Sink`];
@@ -29,6 +30,7 @@ pub mod complete;
 pub mod connect;
 pub mod display;
 pub mod exit;
+pub mod outbox;
 pub mod reader;
 pub mod repl;
 pub mod secret;
