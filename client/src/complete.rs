@@ -8,13 +8,7 @@
 //! backslash, as the command parser reads them (`holiday\ photo.jpg`).
 
 use crate::commands::{CommandSpec, Completion};
-
-/// The names the session knows right now.
-#[derive(Debug, Default, Clone)]
-pub struct Known {
-    pub users: Vec<String>,
-    pub files: Vec<String>,
-}
+use crate::session::Known;
 
 /// Where the word being completed starts, and what could replace it. Each candidate
 /// ends with the separator that should follow it, so a unique match leaves the cursor

@@ -8,7 +8,6 @@
 //! Replies travel back to the main thread as [`Outcome`]s on a channel; the main
 //! thread waits on it only where order matters (logging in, batch mode, quitting).
 
-use crate::complete::Known;
 use crate::exit::Exit;
 use crate::outbox::{Msg, Outbox, Pending};
 use crate::transfers::{Plan, Upload};
@@ -74,6 +73,13 @@ impl End {
             End::Lost(_) | End::Shutdown(_) => Exit::ConnectionLost,
         }
     }
+}
+
+/// The names the session knows right now: a snapshot for Tab completion.
+#[derive(Debug, Default, Clone)]
+pub struct Known {
+    pub users: Vec<String>,
+    pub files: Vec<String>,
 }
 
 #[derive(Default)]
