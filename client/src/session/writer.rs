@@ -11,9 +11,9 @@
 //! and reports it, so anyone waiting for a reply hears back. A local read that fails
 //! aborts that upload with an `ABORT` request whose reply tells the user why.
 
-use crate::outbox::{Msg, Outbox};
-use crate::transfers::{Plan, Upload};
-use crate::transport::WriteHalf;
+use crate::net::transport::WriteHalf;
+use crate::session::outbox::{Msg, Outbox};
+use crate::session::transfers::{Plan, Upload};
 use natter_protocol::Request;
 use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, TryRecvError};

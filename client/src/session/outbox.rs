@@ -7,8 +7,8 @@
 //! takes pending entries off the front as replies come, and the writer drains the
 //! channel. It imports neither of them, so both can depend on it.
 
-use crate::transfers::{Plan, Upload};
-use crate::transport::Closer;
+use crate::net::transport::Closer;
+use crate::session::transfers::{Plan, Upload};
 use natter_protocol::Request;
 use std::collections::VecDeque;
 use std::fmt;

@@ -11,9 +11,9 @@
 //! the session, like every request.
 
 use crate::display::{self, group_digits, human_size, io_words, sanitize, Line, Style, View};
+use crate::net::wire::{FrameReader, Incoming, ReadError};
+use crate::session::transfers::{Download, Plan, Report};
 use crate::session::{End, Outcome, Session};
-use crate::transfers::{Download, Plan, Report};
-use crate::wire::{FrameReader, Incoming, ReadError};
 use natter_protocol::{ErrorCode, FileName, Reply, Request, ServerFrame, Time};
 use std::collections::BTreeMap;
 use std::io::{self, Read};

@@ -11,9 +11,9 @@
 
 use crate::display::io_words;
 use crate::exit::Exit;
-use crate::tls::HandshakeError;
-use crate::transport::{ReadHalf, WriteHalf};
-use crate::wire::{FrameReader, Incoming, ReadError};
+use crate::net::tls::HandshakeError;
+use crate::net::transport::{ReadHalf, WriteHalf};
+use crate::net::wire::{FrameReader, Incoming, ReadError};
 use natter_protocol::{ErrorCode, ServerFrame};
 use std::fmt;
 use std::io;
@@ -172,7 +172,7 @@ pub fn tls_error(e: HandshakeError, host: &str, target: &str) -> ConnectError {
         HandshakeError::BadName(why) => tls(format!("{host} cannot be checked against a certificate ({why})")),
         HandshakeError::TimedOut => tls(format!(
             "the handshake did not finish within {} s (is that port a natterd with TLS?)",
-            crate::tls::HANDSHAKE_TIMEOUT.as_secs()
+            crate::net::tls::HANDSHAKE_TIMEOUT.as_secs()
         )),
         HandshakeError::Closed => tls(
             "the server closed the connection during the handshake (is that port a natterd with TLS? if not, drop --tls)".into(),

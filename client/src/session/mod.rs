@@ -1,18 +1,32 @@
-//! The connection once greeted, shared by the main thread, which sends, the reader
-//! thread, which receives, and the writer thread, which alone writes to the socket:
-//! the transfers running, the names the session knows for completion, and its
-//! [`Outbox`], which holds the requests still waiting for their final reply (in
-//! order, as the protocol answers them). It starts the writer thread; the writer
-//! knows only the outbox, never the session.
+//! The session: a greeted connection in use, from the request sent to the line shown.
 //!
-//! Replies travel back to the main thread as [`Outcome`]s on a channel; the main
-//! thread waits on it only where order matters (logging in, batch mode, quitting).
+//! - this file: [`Session`], shared by the main thread, which sends, the reader
+//!   thread, which receives, and the writer thread, which alone writes to the socket:
+//!   the transfers running, the names the session knows for completion, and its
+//!   [`outbox::Outbox`]. Replies travel back to the main thread as [`Outcome`]s on a
+//!   channel; the main thread waits on it only where order matters (logging in, batch
+//!   mode, quitting), with [`call`], [`wait_reply`] and [`wait_transfer`].
+//! - [`outbox`]: the requests still waiting for their final reply (in order, as the
+//!   protocol answers them) and the channel to the writer, kept in step.
+//! - [`writer`]: the writer thread: requests first, then upload chunks.
+//! - [`reader`]: the reader thread: socket -> frames -> session state, files and
+//!   lines -> a [`reader::Sink`].
+//! - [`transfers`]: downloads into `.part` files, uploads in chunks, progress.
+//!
+//! Arrows: `reader` -> this file -> `writer` -> `outbox`; this file -> `outbox`; all
+//! -> `transfers`; and down to `net`, `display`, `exit`. The writer knows only the
+//! outbox, never the session. Nothing here uses `ui`: lines go out through the `Sink`
+//! the caller passes in.
+
+pub mod outbox;
+pub mod reader;
+pub mod transfers;
+pub mod writer;
 
 use crate::exit::Exit;
-use crate::outbox::{Msg, Outbox, Pending};
-use crate::transfers::{Plan, Upload};
-use crate::transport::{Closer, WriteHalf};
-use crate::writer;
+use crate::net::transport::{Closer, WriteHalf};
+use crate::session::outbox::{Msg, Outbox, Pending};
+use crate::session::transfers::{Plan, Upload};
 use natter_protocol::{ErrorCode, Reply, Request, UserName};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -361,9 +375,10 @@ mod tests {
     #[test]
     fn who_is_online_is_unknown_until_listed() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let t =
-            crate::transport::plain(std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap())
-                .unwrap();
+        let t = crate::net::transport::plain(
+            std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap(),
+        )
+        .unwrap();
         let s = Session::start(t.write, t.closer, "t".into()).unwrap();
         let bob = UserName::new("bob").unwrap();
         let carol = UserName::new("Carol").unwrap();

@@ -10,16 +10,16 @@
 //! the prompt exactly like chat, so the half-typed line is never garbled. The README
 //! says why this rather than a progress bar.
 
-use crate::commands::{self, Command, Mode, COMMANDS};
 use crate::display::{error_words, sanitize, Line, Style};
 use crate::exit::Exit;
-use crate::reader::{self, Sink};
-use crate::secret::{self, Given, Typed};
+use crate::net::transport::ReadHalf;
+use crate::net::wire::FrameReader;
+use crate::session::reader::{self, Sink};
+use crate::session::transfers::{DownloadPlan, Plan, Report, UploadPlan};
 use crate::session::{call, wait_reply, Answer, End, Outcome, Session};
-use crate::terminal::Screen;
-use crate::transfers::{DownloadPlan, Plan, Report, UploadPlan};
-use crate::transport::ReadHalf;
-use crate::wire::FrameReader;
+use crate::ui::commands::{self, Command, Mode, COMMANDS};
+use crate::ui::secret::{self, Given, Typed};
+use crate::ui::terminal::Screen;
 use natter_protocol::{ErrorCode, Reply, Request, Secret, UserName};
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::config::{ColorMode, CompletionType, Config};
@@ -701,10 +701,11 @@ impl Completer for ChatHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        if crate::complete::local_path_wanted(COMMANDS, line, pos) {
+        if crate::ui::complete::local_path_wanted(COMMANDS, line, pos) {
             return self.paths.complete_path(line, pos);
         }
-        let (start, words) = crate::complete::complete(COMMANDS, line, pos, &self.session.known());
+        let (start, words) =
+            crate::ui::complete::complete(COMMANDS, line, pos, &self.session.known());
         let pairs = words
             .into_iter()
             .map(|w| Pair {
