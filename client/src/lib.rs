@@ -14,7 +14,7 @@
 //! - [`exit`]: the exit statuses, in one place.
 //!
 //! Never: `net` -> `session` or `ui`; `session` -> `ui` (the reader reaches the screen
-//! only through the `Sink` that `ui` hands it). `main.rs` is the command line and
+//! only through the `Sink` and the progress `Report` that `ui` hands it). `main.rs` is the command line and
 //! wires the layers together.
 
 pub mod display;

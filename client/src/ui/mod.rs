@@ -1,6 +1,6 @@
 //! The user interface: what a person types and what they see. The top layer: it
 //! drives the session and the connection, and nothing below calls into it except
-//! through the `Sink` it gives the reader thread.
+//! through what it hands down: the reader thread's `Sink` and the progress `Report`.
 //!
 //! Pure, unit-tested without a network or a terminal:
 //! - [`commands`]: an input line and the current mode in, a [`commands::Command`] out;
