@@ -1,41 +1,24 @@
-//! natter-client: the pieces of the `natter` terminal client.
+//! natter-client: the pieces of the `natter` terminal client, in three layers and two
+//! leaves. Each layer uses only the ones below it:
 //!
-//! Pure parts, unit-tested without a network or a terminal:
-//! - [`commands`]: an input line and the current mode in, a [`commands::Command`] out;
-//!   the command table every command lives in.
-//! - [`complete`]: what Tab offers at a cursor position.
-//! - [`display`]: server frames in, lines for people out (words, colours, escaping).
-//! - [`wire`]: whole frames out of whatever bytes the socket gave.
-//!
-//! The parts that do I/O, each one job:
-//! - [`connect`]: resolve and connect with a timeout, and name every failure.
-//! - [`transport`]: the open connection's read half, write half and closer.
-//! - [`tls`]: `--tls`: whom to trust, the handshake, one rustls connection shared by
-//!   the reader and the writer.
-//! - [`session`]: the connection once greeted: sending requests, what is pending.
-//! - [`writer`]: the writer thread, the only writer to the socket: requests first,
-//!   then upload chunks.
-//! - [`reader`]: the reader thread, socket -> frames -> lines -> a [`reader::Sink`];
-//!   download bodies -> files.
-//! - [`transfers`]: downloads into `.part` files, uploads in chunks, progress.
-//! - [`terminal`]: who may write to the terminal when, and leaving it sane.
-//! - [`repl`]: the interactive line editor; [`batch`]: commands from a script.
-//! - [`secret`]: the server's secret from a file, the environment, or a hidden prompt.
+//! - [`ui`]: what a person types and sees: the line parser and the command table,
+//!   completion, the interactive editor and its terminal bookkeeping, batch mode, the
+//!   hidden secret prompt.
+//! - [`session`]: a greeted connection in use: the requests waiting for replies, the
+//!   writer thread (the only writer to the socket), the reader thread (socket ->
+//!   frames -> lines -> a [`session::reader::Sink`]), file transfers.
+//! - [`net`]: getting a connection and the bytes on it: resolving and connecting with
+//!   a timeout, TLS, the two halves of the open connection, whole frames out of bytes.
+//! - [`display`]: server frames in, lines for people out (words, colours, escaping);
+//!   pure, and used by every layer.
 //! - [`exit`]: the exit statuses, in one place.
+//!
+//! Never: `net` -> `session` or `ui`; `session` -> `ui` (the reader reaches the screen
+//! only through the `Sink` and the progress `Report` that `ui` hands it). `main.rs` is the command line and
+//! wires the layers together.
 
-pub mod batch;
-pub mod commands;
-pub mod complete;
-pub mod connect;
 pub mod display;
 pub mod exit;
-pub mod reader;
-pub mod repl;
-pub mod secret;
+pub mod net;
 pub mod session;
-pub mod terminal;
-pub mod tls;
-pub mod transfers;
-pub mod transport;
-pub mod wire;
-pub mod writer;
+pub mod ui;

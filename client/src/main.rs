@@ -2,14 +2,14 @@
 //! batch mode. Every way out is an [`Exit`] status, listed in the README (Exit statuses).
 
 use clap::Parser;
-use natter_client::connect::{self, ConnectError};
-use natter_client::display::{sanitize, Line, Style};
+use natter_client::display::{self, sanitize, Line, Style};
 use natter_client::exit::Exit;
+use natter_client::net::connect::{self, ConnectError};
+use natter_client::net::tls::{self, Trust};
+use natter_client::net::transport::{self, ReadHalf};
+use natter_client::net::wire::FrameReader;
 use natter_client::session::Session;
-use natter_client::tls::{self, Trust};
-use natter_client::transport::{self, ReadHalf};
-use natter_client::wire::FrameReader;
-use natter_client::{batch, repl, secret};
+use natter_client::ui::{batch, repl, secret};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -184,7 +184,7 @@ fn open(
     let stream = connect::connect(host, port)?;
     let cannot_use = |e: std::io::Error| ConnectError::Other {
         target: target.to_string(),
-        detail: format!("cannot use the connection: {}", connect::io_words(&e)),
+        detail: format!("cannot use the connection: {}", display::io_words(&e)),
     };
     let t = match tls {
         None => transport::plain(stream).map_err(cannot_use)?,

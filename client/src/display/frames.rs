@@ -1,87 +1,13 @@
-//! Server frames in, lines for people out: the words, the optional colours, and the
-//! escaping of everything that came from the network.
-//!
-//! Pure, apart from [`local_hm`], which asks the C library for the local time zone.
-//! Conventions (the README lists them for users):
-//! - `[14:02] <bob> hi` a broadcast; `[14:02] <you> hi ✓ 3` your own, with how many it
-//!   reached; `[14:02] [bob → you] psst` and `[14:02] [you → bob] psst` private ones.
-//! - `* ...` something happened (joins, leaves, listings, replies).
-//! - `! ...` something went wrong; batch mode writes these to stderr.
-//!
-//! Text from the network is passed through [`sanitize`] before it is shown, so a peer
-//! cannot move the cursor, clear the screen or reorder the line with control or
-//! bidirectional-override characters.
+//! Server frames in, lines out: an event ([`event`]), a request's final reply with the
+//! items before it ([`reply`], listings as tables), and an `ERR` code in words
+//! ([`error_words`]), all in the context of a [`View`] (who you are, the local time,
+//! the style).
 
+use super::escape::sanitize;
+use super::line::{Line, Style, BOLD, DIM, GREEN, MAGENTA};
+use super::words::{duration_words, group_digits, human_size};
 use natter_protocol::{ErrorCode, GuessReply, Reply, Request, ServerFrame, Time};
-use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::time::Duration;
-
-/// One line for the screen (without its `\n`), and whether it reports a problem.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    pub text: String,
-    pub is_error: bool,
-}
-
-impl Line {
-    pub fn info(style: Style, text: &str) -> Line {
-        Line {
-            text: format!("{} {text}", style.paint(CYAN, "*")),
-            is_error: false,
-        }
-    }
-
-    pub fn error(style: Style, text: &str) -> Line {
-        Line {
-            text: style.paint(RED, &format!("! {text}")),
-            is_error: true,
-        }
-    }
-
-    /// Shown as given: help text and the like, written by this program.
-    pub fn plain(text: impl Into<String>) -> Line {
-        Line {
-            text: text.into(),
-            is_error: false,
-        }
-    }
-}
-
-/// Whether to colour. Off unless the output is a terminal and neither `--no-color`
-/// nor `NO_COLOR` says otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Style {
-    pub color: bool,
-}
-
-const RED: &str = "31";
-const GREEN: &str = "32";
-const MAGENTA: &str = "35";
-const CYAN: &str = "36";
-const DIM: &str = "2";
-const BOLD: &str = "1";
-/// Colours for other people's names, picked by a hash of the name so a person keeps
-/// theirs. Red is left out: it means an error here.
-const NAME_COLORS: &[&str] = &["32", "33", "34", "35", "36", "92", "93", "94", "95", "96"];
-
-impl Style {
-    pub fn paint(self, sgr: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{sgr}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-
-    fn name(self, name: &str) -> String {
-        let h = name
-            .to_ascii_lowercase()
-            .bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
-        self.paint(NAME_COLORS[h as usize % NAME_COLORS.len()], name)
-    }
-}
 
 /// What the lines are shown in the context of.
 #[derive(Debug, Clone, Copy)]
@@ -117,39 +43,6 @@ impl View<'_> {
             format!("{} {}", &t[..10], &t[11..16])
         }
     }
-}
-
-/// Makes text from the network safe to print: C0 controls become `^X`, DEL `^?`,
-/// C1 controls and bidirectional overrides `<U+XXXX>`, a tab a space.
-pub fn sanitize(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\t' => out.push(' '),
-            '\x7f' => out.push_str("^?"),
-            c if (c as u32) < 0x20 => {
-                out.push('^');
-                out.push((c as u8 + 0x40) as char);
-            }
-            c if needs_escape(c) => {
-                let _ = write!(out, "<U+{:04X}>", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn needs_escape(c: char) -> bool {
-    matches!(c,
-        '\0'..='\x1f' | '\x7f'..='\u{9f}'
-        // Marks and overrides that reorder what follows them on the line.
-        | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-        // Line and paragraph separators, which some terminals honour.
-        | '\u{2028}' | '\u{2029}')
 }
 
 /// The line for an event (or `None` for frames that are not shown on their own:
@@ -485,84 +378,6 @@ fn code_words(code: &ErrorCode) -> &str {
         ErrorCode::Calc => "cannot calculate that",
         ErrorCode::Internal => "the server failed",
         ErrorCode::Other(code) => code,
-    }
-}
-
-/// `512 B`, `12.3 KiB`, `4.0 MiB`.
-pub fn human_size(n: u64) -> String {
-    const UNITS: &[&str] = &["KiB", "MiB", "GiB", "TiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
-}
-
-/// `3 s`, `2 min 5 s`, `1 h 3 min`, `2 d 4 h`: two units at most.
-pub fn duration_words(d: Duration) -> String {
-    let s = d.as_secs();
-    let (big, small, units) = match s {
-        0..=59 => return format!("{s} s"),
-        60..=3599 => (s / 60, s % 60, ("min", "s")),
-        3600..=86399 => (s / 3600, s % 3600 / 60, ("h", "min")),
-        _ => (s / 86400, s % 86400 / 3600, ("d", "h")),
-    };
-    match small {
-        0 => format!("{big} {}", units.0),
-        _ => format!("{big} {} {small} {}", units.0, units.1),
-    }
-}
-
-/// `48213` -> `48,213`: exact byte counts a person can read.
-pub fn group_digits(n: u64) -> String {
-    let digits = n.to_string();
-    // The leading group has 1 to 3 digits; every later one exactly 3.
-    let first = match digits.len() % 3 {
-        0 => 3,
-        r => r,
-    };
-    let mut out = digits[..first].to_string();
-    for group in digits.as_bytes()[first..].chunks(3) {
-        out.push(',');
-        out.extend(group.iter().map(|&b| b as char));
-    }
-    out
-}
-
-/// The local time zone's offset from UTC at `t`, in seconds; 0 if the C library
-/// cannot say.
-pub fn utc_offset(t: Time) -> i64 {
-    let Ok(secs) = libc::time_t::try_from(t.0) else {
-        return 0;
-    };
-    // SAFETY: as in `local_hm`.
-    unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&secs, &mut tm).is_null() {
-            return 0;
-        }
-        tm.tm_gmtoff as i64
-    }
-}
-
-/// Hours and minutes of `t` in the local time zone; UTC if the C library cannot say.
-pub fn local_hm(t: Time) -> (u32, u32) {
-    let Ok(secs) = libc::time_t::try_from(t.0) else {
-        return t.hour_minute();
-    };
-    // SAFETY: localtime_r reads one time_t and writes one tm, both ours; a zeroed tm is
-    // a valid value of that plain C struct.
-    unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&secs, &mut tm).is_null() {
-            return t.hour_minute();
-        }
-        (tm.tm_hour as u32, tm.tm_min as u32)
     }
 }
 
@@ -923,14 +738,7 @@ mod tests {
     }
 
     #[test]
-    fn network_text_cannot_drive_the_terminal() {
-        assert_eq!(sanitize("plain ünïcode ✓"), "plain ünïcode ✓");
-        assert!(matches!(sanitize("fine"), Cow::Borrowed(_)));
-        assert_eq!(sanitize("\x1b[2J\x1b[H"), "^[[2J^[[H");
-        assert_eq!(sanitize("a\rb\x07c\x08\x7f"), "a^Mb^Gc^H^?");
-        assert_eq!(sanitize("tab\there"), "tab here");
-        assert_eq!(sanitize("\u{9b}31m"), "<U+009B>31m");
-        assert_eq!(sanitize("abc\u{202e}fed"), "abc<U+202E>fed");
+    fn network_text_in_lines_is_escaped() {
         assert_eq!(
             ev("FROM bob \x1b]0;pwned\x07 hi").unwrap(),
             "[09:05] <bob> ^[]0;pwned^G hi"
@@ -1002,38 +810,5 @@ mod tests {
             ev("FAILED 3 no-space disk full").unwrap(),
             "! transfer 3 failed: the server is out of space: disk full"
         );
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(5 << 20), "5.0 MiB");
-    }
-
-    #[test]
-    fn digits_are_grouped() {
-        assert_eq!(group_digits(0), "0");
-        assert_eq!(group_digits(999), "999");
-        assert_eq!(group_digits(48213), "48,213");
-        assert_eq!(group_digits(3201112), "3,201,112");
-        assert_eq!(group_digits(1_000_000), "1,000,000");
-    }
-
-    #[test]
-    fn durations_in_words() {
-        assert_eq!(duration_words(Duration::from_secs(3)), "3 s");
-        assert_eq!(duration_words(Duration::from_secs(125)), "2 min 5 s");
-        assert_eq!(duration_words(Duration::from_secs(720)), "12 min");
-        assert_eq!(duration_words(Duration::from_secs(7500)), "2 h 5 min");
-        assert_eq!(duration_words(Duration::from_secs(7200)), "2 h");
-        assert_eq!(duration_words(Duration::from_secs(187200)), "2 d 4 h");
-    }
-
-    #[test]
-    fn local_time_is_a_time_of_day() {
-        let (h, m) = local_hm(Time::now());
-        assert!(h < 24 && m < 60);
     }
 }

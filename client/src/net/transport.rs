@@ -4,7 +4,7 @@
 //! cleanly). Plaintext is the socket itself, cloned, and nothing here buffers; TLS is
 //! one rustls connection shared by both halves (see `tls`).
 
-use crate::tls::{TlsRead, TlsWrite};
+use crate::net::tls::{TlsRead, TlsWrite};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
@@ -88,7 +88,7 @@ pub fn plain(stream: TcpStream) -> io::Result<Transport> {
 /// A TLS connection whose handshake is done.
 pub fn tls(conn: rustls::ClientConnection, stream: TcpStream) -> io::Result<Transport> {
     let closer = Closer(stream.try_clone()?);
-    let (read, write) = crate::tls::split(conn, stream)?;
+    let (read, write) = crate::net::tls::split(conn, stream)?;
     Ok(Transport {
         read: ReadHalf::Tls(read),
         write: WriteHalf::Tls(write),

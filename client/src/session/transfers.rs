@@ -7,8 +7,7 @@
 //! (the reader thread owns those frames), an upload reads one chunk at a time (the
 //! writer thread sends them). This file never touches the socket.
 
-use crate::connect::io_words;
-use crate::display::{duration_words, group_digits, human_size};
+use crate::display::{duration_words, group_digits, human_size, io_words};
 use natter_protocol::{encode_data_header, FileName, MAX_DATA};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};

@@ -6,7 +6,7 @@
 //! the terminal itself with echo off (rustyline has no password mode and would keep
 //! the line in its history), and `natter_protocol::Secret` prints as `<redacted>`.
 
-use crate::connect::io_words;
+use crate::display::io_words;
 use natter_protocol::Secret;
 use std::ffi::OsString;
 use std::io::{self, Write};

@@ -1,124 +1,12 @@
-//! The input line parser and the command table: a typed line and the current mode in,
-//! a [`Command`] out. Pure: no I/O, no terminal, no socket.
-//!
-//! Every slash command is one [`CommandSpec`] in [`COMMANDS`]: its name, aliases,
-//! argument usage, one line of help, what Tab completes after it, and the function that
-//! turns its arguments into a [`Command`]. `/help`, completion and the usage errors all
-//! read the table, so adding a command is adding one entry (plus, for a new kind of
-//! reply, one arm in `display::reply`).
+//! The command table: every slash command as one [`CommandSpec`] in [`COMMANDS`], with
+//! the function that turns its arguments into a [`Command`], and the `/help` text read
+//! from it. Adding a command is adding one entry here (plus, for a new kind of reply,
+//! one arm in `display::reply`).
 
-use natter_protocol::{FileName, Request, UserName, MAX_HEADER};
-use std::fmt;
+use super::spec::{find_in, ArgError, Command, CommandSpec, Completion, Mode};
+use super::words::{split_word, words};
+use natter_protocol::{FileName, Request, UserName};
 use std::path::PathBuf;
-
-/// Where plain text goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
-    /// To everyone (`SAY`).
-    Everyone,
-    /// To one person (`TELL`).
-    Private(UserName),
-}
-
-impl Mode {
-    /// The prompt, which always shows where plain text goes: `alice> `, `alice → bob> `.
-    pub fn prompt(&self, me: &str) -> String {
-        match self {
-            Mode::Everyone => format!("{me}> "),
-            Mode::Private(to) => format!("{me} → {to}> "),
-        }
-    }
-}
-
-/// What a line asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// A request for the server; its reply is shown when it arrives.
-    Send(Request),
-    /// Plain text goes somewhere else from now on.
-    SetMode(Mode),
-    /// Show the command list, or one command's usage.
-    Help(Option<&'static CommandSpec>),
-    /// Download a shared file into the download folder (a `GET` once the `.part` is
-    /// ready).
-    Get(FileName),
-    /// Upload a local file, under its own name or `name` (a `PUT` once the file is
-    /// checked).
-    Put {
-        local: PathBuf,
-        name: Option<FileName>,
-    },
-}
-
-/// What Tab completes in a command's first argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Completion {
-    Nothing,
-    /// A command name (for `/help`).
-    Command,
-    /// A user name, from the users the session knows (JOIN, LEAVE, WHO).
-    User,
-    /// A shared file name, from the last `FILES` listing and `SHARED` events.
-    File,
-    /// A local path (for `/put`), from the file system.
-    LocalPath,
-}
-
-/// Why a command's arguments were refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ArgError {
-    /// Wrong number or shape of arguments: the usage line says it all.
-    Usage,
-    /// An argument was the right shape but not valid; the text says why.
-    Invalid(String),
-}
-
-/// One slash command.
-pub struct CommandSpec {
-    /// Lower case, without the slash.
-    pub name: &'static str,
-    pub aliases: &'static [&'static str],
-    /// The arguments, as shown in usage lines: `<name> <text>`.
-    pub args: &'static str,
-    /// One line, for `/help`.
-    pub help: &'static str,
-    pub completion: Completion,
-    /// The arguments (the rest of the line after the name, leading spaces removed) to
-    /// a command.
-    pub parse: fn(&str) -> Result<Command, ArgError>,
-}
-
-impl CommandSpec {
-    /// `/msg <name> <text>`.
-    pub fn usage(&self) -> String {
-        if self.args.is_empty() {
-            format!("/{}", self.name)
-        } else {
-            format!("/{} {}", self.name, self.args)
-        }
-    }
-
-    pub fn matches(&self, name: &str) -> bool {
-        self.name.eq_ignore_ascii_case(name)
-            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
-    }
-}
-
-// By name: the name is unique in the table, and function pointers do not compare
-// reliably.
-impl PartialEq for CommandSpec {
-    fn eq(&self, other: &CommandSpec) -> bool {
-        self.name == other.name
-    }
-}
-
-impl Eq for CommandSpec {}
-
-impl fmt::Debug for CommandSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CommandSpec(/{})", self.name)
-    }
-}
 
 /// Every slash command, in the order `/help` lists them.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -277,104 +165,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-/// Why a line could not be turned into a command. `Display` is the line shown after
-/// `! `.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParseError {
-    UnknownCommand(String),
-    Usage {
-        usage: String,
-        reason: Option<String>,
-    },
-    /// The request would pass the protocol's header limit, and the server would close
-    /// the connection for it.
-    TooLong {
-        bytes: usize,
-    },
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParseError::UnknownCommand(name) if name.is_empty() => write!(
-                f,
-                "a lone / is not a command: /help lists the commands, //text sends text starting with /"
-            ),
-            ParseError::UnknownCommand(name) => write!(
-                f,
-                "unknown command /{name}: /help lists the commands, //{name} sends it as text"
-            ),
-            ParseError::Usage {
-                usage,
-                reason: None,
-            } => write!(f, "usage: {usage}"),
-            ParseError::Usage {
-                usage,
-                reason: Some(why),
-            } => write!(f, "{why} (usage: {usage})"),
-            ParseError::TooLong { bytes } => write!(
-                f,
-                "too long to send: that is {bytes} bytes on the wire and a line may be at most {MAX_HEADER}; shorten it by {} bytes",
-                bytes - MAX_HEADER
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ParseError {}
-
-/// Parses one typed line with the built-in [`COMMANDS`].
-pub fn parse_line(line: &str, mode: &Mode) -> Result<Option<Command>, ParseError> {
-    parse_line_with(COMMANDS, line, mode)
-}
-
-/// Parses one typed line against `table`. `Ok(None)` is a line with nothing to do
-/// (empty or only blanks).
-///
-/// - `/name args` is a command; the name ignores case.
-/// - `//text` sends `/text` as plain text.
-/// - anything else is plain text for the current mode, sent as typed.
-pub fn parse_line_with(
-    table: &[CommandSpec],
-    line: &str,
-    mode: &Mode,
-) -> Result<Option<Command>, ParseError> {
-    if line.trim().is_empty() {
-        return Ok(None);
-    }
-    let command = match line.strip_prefix('/') {
-        Some(rest) if rest.starts_with('/') => text_for(mode, rest),
-        Some(rest) => {
-            let (name, args) = split_word(rest);
-            let spec =
-                find_in(table, name).ok_or_else(|| ParseError::UnknownCommand(name.to_string()))?;
-            (spec.parse)(args).map_err(|e| ParseError::Usage {
-                usage: spec.usage(),
-                reason: match e {
-                    ArgError::Usage => None,
-                    ArgError::Invalid(why) => Some(why),
-                },
-            })?
-        }
-        None => text_for(mode, line),
-    };
-    if let Command::Send(req) = &command {
-        let bytes = req.to_bytes().len();
-        if bytes > MAX_HEADER {
-            return Err(ParseError::TooLong { bytes });
-        }
-    }
-    Ok(Some(command))
-}
-
 /// The entry whose name or alias is `name` (ignoring case and one leading `/`).
 pub fn find(name: &str) -> Option<&'static CommandSpec> {
     find_in(COMMANDS, name)
-}
-
-fn find_in<'t>(table: &'t [CommandSpec], name: &str) -> Option<&'t CommandSpec> {
-    let name = name.strip_prefix('/').unwrap_or(name);
-    table.iter().find(|c| c.matches(name))
 }
 
 /// `/help`: one line per command, then how plain text, `//` and the keys work.
@@ -398,27 +191,6 @@ pub fn help_lines(table: &[CommandSpec]) -> Vec<String> {
     lines.push("keys: Tab completes, Up/Down recall, Ctrl-R searches,".into());
     lines.push("      Ctrl-C clears the line, Ctrl-D quits".into());
     lines
-}
-
-/// Plain text goes where the mode says.
-fn text_for(mode: &Mode, text: &str) -> Command {
-    let text = text.to_string();
-    Command::Send(match mode {
-        Mode::Everyone => Request::Say { text },
-        Mode::Private(to) => Request::Tell {
-            name: to.clone(),
-            text,
-        },
-    })
-}
-
-/// The first word, and the rest with the blanks before it removed. A blank at the
-/// very start makes the first word empty, which is how `/ who` stays unknown.
-fn split_word(s: &str) -> (&str, &str) {
-    match s.find([' ', '\t']) {
-        Some(i) => (&s[..i], s[i..].trim_start_matches([' ', '\t'])),
-        None => (s, ""),
-    }
 }
 
 fn no_args(args: &str, req: Request) -> Result<Command, ArgError> {
@@ -480,67 +252,6 @@ fn parse_mv(args: &str) -> Result<Command, ArgError> {
     }
 }
 
-/// Splits arguments as a shell would, so names with spaces can be given: blanks
-/// separate words; `'...'` keeps everything; `"..."` keeps everything but a backslash
-/// before `"`, `\\`, `$` or a backquote; elsewhere a backslash keeps the next
-/// character. This is also how rustyline's file name completion escapes what it
-/// inserts.
-pub fn words(s: &str) -> Result<Vec<String>, ArgError> {
-    let mut out = Vec::new();
-    let mut word: Option<String> = None;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' => {
-                if let Some(w) = word.take() {
-                    out.push(w);
-                }
-            }
-            '\'' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => w.push(c),
-                        None => return Err(unclosed('\'')),
-                    }
-                }
-            }
-            '"' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => w.push(c),
-                            Some(c) => {
-                                w.push('\\');
-                                w.push(c);
-                            }
-                            None => return Err(unclosed('"')),
-                        },
-                        Some(c) => w.push(c),
-                        None => return Err(unclosed('"')),
-                    }
-                }
-            }
-            '\\' => {
-                let w = word.get_or_insert_with(String::new);
-                if let Some(c) = chars.next() {
-                    w.push(c);
-                }
-            }
-            c => word.get_or_insert_with(String::new).push(c),
-        }
-    }
-    out.extend(word);
-    Ok(out)
-}
-
-fn unclosed(q: char) -> ArgError {
-    ArgError::Invalid(format!("a {q} is not closed"))
-}
-
 fn parse_guess(args: &str) -> Result<Command, ArgError> {
     let args = args.trim();
     if args.is_empty() {
@@ -600,59 +311,8 @@ fn parse_msg(args: &str) -> Result<Command, ArgError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn name(s: &str) -> UserName {
-        UserName::new(s).unwrap()
-    }
-
-    fn parse(line: &str) -> Result<Option<Command>, ParseError> {
-        parse_line(line, &Mode::Everyone)
-    }
-
-    fn say(text: &str) -> Command {
-        Command::Send(Request::Say { text: text.into() })
-    }
-
-    fn tell(to: &str, text: &str) -> Command {
-        Command::Send(Request::Tell {
-            name: name(to),
-            text: text.into(),
-        })
-    }
-
-    fn usage_of(line: &str) -> String {
-        match parse(line) {
-            Err(e @ ParseError::Usage { .. }) => e.to_string(),
-            other => panic!("{line:?}: wanted a usage error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn plain_text_follows_the_mode() {
-        assert_eq!(parse("hi all"), Ok(Some(say("hi all"))));
-        let private = Mode::Private(name("bob"));
-        assert_eq!(parse_line("psst", &private), Ok(Some(tell("bob", "psst"))));
-        // Sent as typed, blanks and all.
-        assert_eq!(parse("  two  spaces "), Ok(Some(say("  two  spaces "))));
-    }
-
-    #[test]
-    fn blank_lines_do_nothing() {
-        for line in ["", " ", "\t  "] {
-            assert_eq!(parse(line), Ok(None), "{line:?}");
-        }
-    }
-
-    #[test]
-    fn double_slash_sends_a_literal_slash() {
-        assert_eq!(parse("//who"), Ok(Some(say("/who"))));
-        assert_eq!(parse("// x"), Ok(Some(say("/ x"))));
-        let private = Mode::Private(name("bob"));
-        assert_eq!(
-            parse_line("//shrug", &private),
-            Ok(Some(tell("bob", "/shrug")))
-        );
-    }
+    use crate::ui::commands::parse::parse_line;
+    use crate::ui::commands::testing::*;
 
     #[test]
     fn msg_sends_one_private_message() {
@@ -692,12 +352,6 @@ mod tests {
     }
 
     #[test]
-    fn prompts_show_the_mode() {
-        assert_eq!(Mode::Everyone.prompt("alice"), "alice> ");
-        assert_eq!(Mode::Private(name("bob")).prompt("alice"), "alice → bob> ");
-    }
-
-    #[test]
     fn simple_commands() {
         assert_eq!(parse("/who"), Ok(Some(Command::Send(Request::Who))));
         assert_eq!(parse("/WHO"), Ok(Some(Command::Send(Request::Who))));
@@ -725,37 +379,6 @@ mod tests {
             usage_of("/help nope"),
             "there is no command /nope (usage: /help [<command>])"
         );
-    }
-
-    #[test]
-    fn unknown_commands_point_to_help() {
-        let e = parse("/frobnicate now").unwrap_err();
-        assert_eq!(e, ParseError::UnknownCommand("frobnicate".into()));
-        assert_eq!(
-            e.to_string(),
-            "unknown command /frobnicate: /help lists the commands, //frobnicate sends it as text"
-        );
-        assert!(parse("/").unwrap_err().to_string().contains("/help"));
-        assert!(parse("/ who").unwrap_err().to_string().contains("/help"));
-    }
-
-    #[test]
-    fn lines_too_long_for_the_wire_are_refused() {
-        let fits = "x".repeat(MAX_HEADER - "SAY \n".len());
-        assert_eq!(parse(&fits), Ok(Some(say(&fits))));
-        let over = format!("{fits}y");
-        assert_eq!(
-            parse(&over),
-            Err(ParseError::TooLong {
-                bytes: MAX_HEADER + 1
-            })
-        );
-        assert!(parse(&over)
-            .unwrap_err()
-            .to_string()
-            .contains("shorten it by 1 bytes"));
-        let tell_over = format!("/msg bob {fits}");
-        assert!(matches!(parse(&tell_over), Err(ParseError::TooLong { .. })));
     }
 
     #[test]
@@ -794,19 +417,6 @@ mod tests {
 
     fn file(s: &str) -> FileName {
         FileName::new(s).unwrap()
-    }
-
-    #[test]
-    fn words_split_like_a_shell() {
-        let w = |s: &str| words(s).unwrap();
-        assert_eq!(w("a b  c"), ["a", "b", "c"]);
-        assert_eq!(w(r"holiday\ photo.jpg x"), ["holiday photo.jpg", "x"]);
-        assert_eq!(w(r#""a b" 'c d' e"f"g"#), ["a b", "c d", "efg"]);
-        assert_eq!(w(r#""say \"hi\" \n""#), [r#"say "hi" \n"#]);
-        assert_eq!(w("it''s"), ["its"]);
-        assert_eq!(w(""), Vec::<String>::new());
-        assert_eq!(w("''"), [""]);
-        assert!(words("'open").is_err());
     }
 
     #[test]
@@ -898,32 +508,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn a_custom_table_is_one_entry_per_command() {
-        static TABLE: &[CommandSpec] = &[CommandSpec {
-            name: "echo",
-            aliases: &[],
-            args: "<text>",
-            help: "have the server say it back",
-            completion: Completion::Nothing,
-            parse: |args| {
-                if args.is_empty() {
-                    return Err(ArgError::Usage);
-                }
-                Ok(Command::Send(Request::Echo { text: args.into() }))
-            },
-        }];
-        assert_eq!(
-            parse_line_with(TABLE, "/echo hi", &Mode::Everyone),
-            Ok(Some(Command::Send(Request::Echo { text: "hi".into() })))
-        );
-        assert_eq!(
-            parse_line_with(TABLE, "/echo", &Mode::Everyone)
-                .unwrap_err()
-                .to_string(),
-            "usage: /echo <text>"
-        );
     }
 }

@@ -1,6 +1,6 @@
 //! The writer thread: the only code that writes to the connection.
 //!
-//! Requests arrive as encoded frames on a channel (see `session::Outbox`), in the
+//! Requests arrive as encoded frames on a channel (see `outbox`), in the
 //! order their replies are expected. Uploads arrive as [`Upload`] jobs and are
 //! streamed one `DATA` frame at a time, round robin, and every frame waiting on the
 //! channel goes out before the next chunk. So the main thread never blocks on the
@@ -11,24 +11,14 @@
 //! and reports it, so anyone waiting for a reply hears back. A local read that fails
 //! aborts that upload with an `ABORT` request whose reply tells the user why.
 
-use crate::session::Outbox;
-use crate::transfers::{Plan, Upload};
-use crate::transport::WriteHalf;
+use crate::net::transport::WriteHalf;
+use crate::session::outbox::{Msg, Outbox};
+use crate::session::transfers::{Plan, Upload};
 use natter_protocol::Request;
 use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// What the writer thread is asked to do.
-pub enum Msg {
-    /// An encoded request; an empty one only flushes (TLS records rustls queued).
-    Frame(Vec<u8>),
-    /// Stream this upload's bytes.
-    Upload(Upload),
-    /// Stop sending upload `xfer` (the server failed it).
-    Cancel(u64),
-}
 
 pub fn spawn(out: WriteHalf, rx: Receiver<Msg>, outbox: Arc<Outbox>) -> std::io::Result<()> {
     std::thread::Builder::new()

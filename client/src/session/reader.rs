@@ -10,11 +10,10 @@
 //! to the sink. It never writes to the socket itself: an `ABORT` it needs goes through
 //! the session, like every request.
 
-use crate::connect::io_words;
-use crate::display::{self, group_digits, human_size, sanitize, Line, Style, View};
+use crate::display::{self, group_digits, human_size, io_words, sanitize, Line, Style, View};
+use crate::net::wire::{FrameReader, Incoming, ReadError};
+use crate::session::transfers::{Download, Plan, Report};
 use crate::session::{End, Outcome, Session};
-use crate::transfers::{Download, Plan, Report};
-use crate::wire::{FrameReader, Incoming, ReadError};
 use natter_protocol::{ErrorCode, FileName, Reply, Request, ServerFrame, Time};
 use std::collections::BTreeMap;
 use std::io::{self, Read};

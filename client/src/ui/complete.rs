@@ -7,14 +7,8 @@
 //! Shared file names are inserted with a backslash before each blank, quote and
 //! backslash, as the command parser reads them (`holiday\ photo.jpg`).
 
-use crate::commands::{CommandSpec, Completion};
-
-/// The names the session knows right now.
-#[derive(Debug, Default, Clone)]
-pub struct Known {
-    pub users: Vec<String>,
-    pub files: Vec<String>,
-}
+use crate::session::Known;
+use crate::ui::commands::{CommandSpec, Completion};
 
 /// Where the word being completed starts, and what could replace it. Each candidate
 /// ends with the separator that should follow it, so a unique match leaves the cursor
@@ -59,7 +53,7 @@ pub fn complete(
             // What was typed so far, unquoted; a quote still open is closed for it.
             let typed = ["", "\"", "'"]
                 .iter()
-                .find_map(|close| crate::commands::words(&format!("{arg}{close}")).ok())
+                .find_map(|close| crate::ui::commands::words(&format!("{arg}{close}")).ok())
                 .and_then(|w| w.into_iter().next())
                 .unwrap_or_default();
             matching(&known.files, &typed, " ")
@@ -180,7 +174,7 @@ fn command_names(table: &[CommandSpec], prefix: &str, slash: &str) -> Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::{ArgError, Command, COMMANDS};
+    use crate::ui::commands::{ArgError, Command, COMMANDS};
 
     fn known() -> Known {
         Known {

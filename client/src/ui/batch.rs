@@ -8,14 +8,14 @@
 //! `--linger` seconds more to receive, then sends `QUIT` and waits for `OK QUIT`. The
 //! exit status says whether every command and transfer succeeded (see [`Exit`]).
 
-use crate::commands::{self, Command, Mode, COMMANDS};
 use crate::display::{error_words, sanitize, Line, Style};
 use crate::exit::Exit;
-use crate::reader::{self, Sink};
-use crate::secret::Given;
+use crate::net::wire::FrameReader;
+use crate::session::reader::{self, Sink};
+use crate::session::transfers::{DownloadPlan, Plan, UploadPlan};
 use crate::session::{call, wait_reply, wait_transfer, Answer, End, Outcome, Session};
-use crate::transfers::{DownloadPlan, Plan, UploadPlan};
-use crate::wire::FrameReader;
+use crate::ui::commands::{self, Command, Mode, COMMANDS};
+use crate::ui::secret::Given;
 use natter_protocol::{Reply, Request, UserName};
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;

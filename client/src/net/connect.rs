@@ -9,10 +9,11 @@
 //! natterd without TLS ignores them (an empty line is no request), one with TLS
 //! closes at once, and natter can say to add `--tls`.
 
+use crate::display::io_words;
 use crate::exit::Exit;
-use crate::tls::HandshakeError;
-use crate::transport::{ReadHalf, WriteHalf};
-use crate::wire::{FrameReader, Incoming, ReadError};
+use crate::net::tls::HandshakeError;
+use crate::net::transport::{ReadHalf, WriteHalf};
+use crate::net::wire::{FrameReader, Incoming, ReadError};
 use natter_protocol::{ErrorCode, ServerFrame};
 use std::fmt;
 use std::io;
@@ -171,7 +172,7 @@ pub fn tls_error(e: HandshakeError, host: &str, target: &str) -> ConnectError {
         HandshakeError::BadName(why) => tls(format!("{host} cannot be checked against a certificate ({why})")),
         HandshakeError::TimedOut => tls(format!(
             "the handshake did not finish within {} s (is that port a natterd with TLS?)",
-            crate::tls::HANDSHAKE_TIMEOUT.as_secs()
+            crate::net::tls::HANDSHAKE_TIMEOUT.as_secs()
         )),
         HandshakeError::Closed => tls(
             "the server closed the connection during the handshake (is that port a natterd with TLS? if not, drop --tls)".into(),
@@ -257,15 +258,6 @@ fn resolver_words(e: &io::Error) -> String {
     s.strip_prefix("failed to lookup address information: ")
         .unwrap_or(&s)
         .to_string()
-}
-
-/// An I/O error as a person reads it: std's text without the `(os error N)` tail.
-pub fn io_words(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_lowercase(),
-        None => s,
-    }
 }
 
 /// Reads the greeting. `Ok` is the welcome text; a full server, silence, or a peer
@@ -415,12 +407,6 @@ mod tests {
             text: "natterd is full".into(),
         };
         assert_eq!(full.exit(), Exit::ServerFull);
-    }
-
-    #[test]
-    fn io_words_drop_the_os_error_number() {
-        let e = io::Error::from_raw_os_error(libc::ECONNRESET);
-        assert_eq!(io_words(&e), "connection reset by peer");
     }
 
     #[test]

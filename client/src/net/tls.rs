@@ -10,7 +10,7 @@
 //! when the reader's processing makes rustls want to write (an alert, a key update),
 //! it asks the writer to flush.
 
-use crate::connect::io_words;
+use crate::display::io_words;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;

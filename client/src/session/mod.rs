@@ -1,22 +1,36 @@
-//! The connection once greeted, shared by the main thread, which sends, the reader
-//! thread, which receives, and the writer thread, which alone writes to the socket:
-//! the requests still waiting for their final reply (in order, as the protocol
-//! answers them), the transfers running, and the names the session knows for
-//! completion.
+//! The session: a greeted connection in use, from the request sent to the line shown.
 //!
-//! Replies travel back to the main thread as [`Outcome`]s on a channel; the main
-//! thread waits on it only where order matters (logging in, batch mode, quitting).
+//! - this file: [`Session`], shared by the main thread, which sends, the reader
+//!   thread, which receives, and the writer thread, which alone writes to the socket:
+//!   the transfers running, the names the session knows for completion, and its
+//!   [`outbox::Outbox`]. Replies travel back to the main thread as [`Outcome`]s on a
+//!   channel; the main thread waits on it only where order matters (logging in, batch
+//!   mode, quitting), with [`call`], [`wait_reply`] and [`wait_transfer`].
+//! - [`outbox`]: the requests still waiting for their final reply (in order, as the
+//!   protocol answers them) and the channel to the writer, kept in step.
+//! - [`writer`]: the writer thread: requests first, then upload chunks.
+//! - [`reader`]: the reader thread: socket -> frames -> session state, files and
+//!   lines -> a [`reader::Sink`].
+//! - [`transfers`]: downloads into `.part` files, uploads in chunks, progress.
+//!
+//! Arrows: `reader` -> this file -> `writer` -> `outbox`; this file -> `outbox`; all
+//! -> `transfers`; and down to `net`, `display`, `exit`. The writer knows only the
+//! outbox, never the session. Nothing here uses `ui`: lines go out through the `Sink`
+//! the caller passes in.
 
-use crate::complete::Known;
+pub mod outbox;
+pub mod reader;
+pub mod transfers;
+pub mod writer;
+
 use crate::exit::Exit;
-use crate::transfers::{Plan, Upload};
-use crate::transport::{Closer, WriteHalf};
-use crate::writer::{self, Msg};
+use crate::net::transport::{Closer, WriteHalf};
+use crate::session::outbox::{Msg, Outbox, Pending};
+use crate::session::transfers::{Plan, Upload};
 use natter_protocol::{ErrorCode, Reply, Request, UserName};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -24,25 +38,6 @@ use std::time::{Duration, Instant};
 /// own: the server drops connections idle for its idle timeout (300 s by default),
 /// and someone who only reads is not idle.
 pub const KEEPALIVE: Duration = Duration::from_secs(60);
-
-/// A request on the wire whose final reply has not come yet.
-pub struct Pending {
-    /// Numbers requests in sending order, so a waiter finds its own reply.
-    pub id: u64,
-    pub req: Request,
-    /// Sent by the client itself (the `WHO` after logging in): the reply updates
-    /// state but shows no line.
-    pub quiet: bool,
-    pub sent_at: Instant,
-    /// What the reply sets going (a download's `.part`, an upload's file).
-    pub plan: Option<Plan>,
-}
-
-impl fmt::Debug for Pending {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Pending({} {:?})", self.id, self.req)
-    }
-}
 
 /// What the reader thread tells the main thread.
 #[derive(Debug)]
@@ -94,6 +89,13 @@ impl End {
     }
 }
 
+/// The names the session knows right now: a snapshot for Tab completion.
+#[derive(Debug, Default, Clone)]
+pub struct Known {
+    pub users: Vec<String>,
+    pub files: Vec<String>,
+}
+
 #[derive(Default)]
 struct Names {
     me: Option<UserName>,
@@ -102,50 +104,6 @@ struct Names {
     /// A full listing (`WHO`) arrived: `users` is everyone, not just who joined since.
     users_listed: bool,
     files: BTreeSet<String>,
-}
-
-/// The sending side shared by everyone who sends: the pending replies and the
-/// writer thread's channel, kept in step under one lock.
-pub struct Outbox {
-    pending: Mutex<VecDeque<Pending>>,
-    tx: Sender<Msg>,
-    closer: Closer,
-    next_id: AtomicU64,
-    last_sent: Mutex<Instant>,
-}
-
-impl Outbox {
-    /// Queues `req` as pending and hands it to the writer thread; returns its id for
-    /// [`wait_reply`]. Both happen under the pending lock, so entries stay in wire
-    /// order and a reply never arrives before its entry.
-    pub fn send(&self, req: Request, quiet: bool, plan: Option<Plan>) -> u64 {
-        let bytes = req.to_bytes();
-        let mut pending = lock(&self.pending);
-        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-        pending.push_back(Pending {
-            id,
-            req,
-            quiet,
-            sent_at: Instant::now(),
-            plan,
-        });
-        self.to_writer(Msg::Frame(bytes));
-        drop(pending);
-        *lock(&self.last_sent) = Instant::now();
-        id
-    }
-
-    /// Hands the writer something other than a request. If the writer is gone the
-    /// connection is closed, so the reader ends the session and waiters hear of it.
-    pub fn to_writer(&self, m: Msg) {
-        if self.tx.send(m).is_err() {
-            self.closer.close();
-        }
-    }
-
-    pub fn close(&self) {
-        self.closer.close();
-    }
 }
 
 pub struct Session {
@@ -169,13 +127,7 @@ impl Session {
     /// Starts the writer thread on `write` and returns the session.
     pub fn start(write: WriteHalf, closer: Closer, target: String) -> std::io::Result<Session> {
         let (tx, rx) = mpsc::channel();
-        let outbox = Arc::new(Outbox {
-            pending: Mutex::new(VecDeque::new()),
-            tx,
-            closer,
-            next_id: AtomicU64::new(1),
-            last_sent: Mutex::new(Instant::now()),
-        });
+        let outbox = Arc::new(Outbox::new(tx, closer));
         if let WriteHalf::Tls(t) = &write {
             // Records rustls makes while reading (an alert, a key update) go out
             // through the writer thread, like everything else.
@@ -229,7 +181,7 @@ impl Session {
                 if session.is_quitting() || session.closed.load(Ordering::SeqCst) {
                     return;
                 }
-                let idle = lock(&session.outbox.last_sent).elapsed();
+                let idle = session.outbox.idle();
                 if idle >= KEEPALIVE {
                     session.send(
                         Request::Ping {
@@ -273,7 +225,7 @@ impl Session {
 
     /// The oldest request still waiting, which the next final reply answers.
     pub fn take_pending(&self) -> Option<Pending> {
-        lock(&self.outbox.pending).pop_front()
+        self.outbox.take_pending()
     }
 
     /// True once `QUIT` was sent: the server closing the connection is then expected.
@@ -423,9 +375,10 @@ mod tests {
     #[test]
     fn who_is_online_is_unknown_until_listed() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let t =
-            crate::transport::plain(std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap())
-                .unwrap();
+        let t = crate::net::transport::plain(
+            std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap(),
+        )
+        .unwrap();
         let s = Session::start(t.write, t.closer, "t".into()).unwrap();
         let bob = UserName::new("bob").unwrap();
         let carol = UserName::new("Carol").unwrap();

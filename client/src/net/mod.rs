@@ -1,0 +1,19 @@
+//! The connection: getting one, and the bytes on it. Nothing here knows what a
+//! request is waiting for, nor that there is a terminal.
+//!
+//! - [`connect`]: resolve, connect to each address with a timeout, read the server's
+//!   `WELCOME`, and turn every failure into a [`connect::ConnectError`] that names the
+//!   host, the cause and a hint, with its exit status.
+//! - [`transport`]: the open connection's read half, write half, and a closer that
+//!   ends it from any thread; plaintext or TLS.
+//! - [`tls`]: `--tls`: whom to trust, the handshake with its deadline and a name for
+//!   each way it fails, and one rustls connection shared by the reader and the writer.
+//! - [`wire`]: whole frames out of whatever bytes a read gave.
+//!
+//! Arrows: `connect` -> `transport` -> `tls`; `connect` -> `tls`, `wire`. Errors
+//! become words through `display`.
+
+pub mod connect;
+pub mod tls;
+pub mod transport;
+pub mod wire;

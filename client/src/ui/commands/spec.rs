@@ -1,0 +1,136 @@
+//! The vocabulary of the command table: where plain text goes ([`Mode`]), what a line
+//! asks for ([`Command`]), and what one table entry is ([`CommandSpec`], with what Tab
+//! completes after it and why its arguments may be refused), and finding an entry in
+//! a table by name. The entries themselves are in `table`, the line parser in `parse`.
+
+use natter_protocol::{FileName, Request, UserName};
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where plain text goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// To everyone (`SAY`).
+    Everyone,
+    /// To one person (`TELL`).
+    Private(UserName),
+}
+
+impl Mode {
+    /// The prompt, which always shows where plain text goes: `alice> `, `alice → bob> `.
+    pub fn prompt(&self, me: &str) -> String {
+        match self {
+            Mode::Everyone => format!("{me}> "),
+            Mode::Private(to) => format!("{me} → {to}> "),
+        }
+    }
+}
+
+/// What a line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// A request for the server; its reply is shown when it arrives.
+    Send(Request),
+    /// Plain text goes somewhere else from now on.
+    SetMode(Mode),
+    /// Show the command list, or one command's usage.
+    Help(Option<&'static CommandSpec>),
+    /// Download a shared file into the download folder (a `GET` once the `.part` is
+    /// ready).
+    Get(FileName),
+    /// Upload a local file, under its own name or `name` (a `PUT` once the file is
+    /// checked).
+    Put {
+        local: PathBuf,
+        name: Option<FileName>,
+    },
+}
+
+/// What Tab completes in a command's first argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    Nothing,
+    /// A command name (for `/help`).
+    Command,
+    /// A user name, from the users the session knows (JOIN, LEAVE, WHO).
+    User,
+    /// A shared file name, from the last `FILES` listing and `SHARED` events.
+    File,
+    /// A local path (for `/put`), from the file system.
+    LocalPath,
+}
+
+/// Why a command's arguments were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgError {
+    /// Wrong number or shape of arguments: the usage line says it all.
+    Usage,
+    /// An argument was the right shape but not valid; the text says why.
+    Invalid(String),
+}
+
+/// One slash command.
+pub struct CommandSpec {
+    /// Lower case, without the slash.
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    /// The arguments, as shown in usage lines: `<name> <text>`.
+    pub args: &'static str,
+    /// One line, for `/help`.
+    pub help: &'static str,
+    pub completion: Completion,
+    /// The arguments (the rest of the line after the name, leading spaces removed) to
+    /// a command.
+    pub parse: fn(&str) -> Result<Command, ArgError>,
+}
+
+impl CommandSpec {
+    /// `/msg <name> <text>`.
+    pub fn usage(&self) -> String {
+        if self.args.is_empty() {
+            format!("/{}", self.name)
+        } else {
+            format!("/{} {}", self.name, self.args)
+        }
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }
+}
+
+// By name: the name is unique in the table, and function pointers do not compare
+// reliably.
+impl PartialEq for CommandSpec {
+    fn eq(&self, other: &CommandSpec) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for CommandSpec {}
+
+impl fmt::Debug for CommandSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CommandSpec(/{})", self.name)
+    }
+}
+
+/// The entry in `table` whose name or alias is `name` (ignoring case and one leading
+/// `/`).
+pub fn find_in<'t>(table: &'t [CommandSpec], name: &str) -> Option<&'t CommandSpec> {
+    let name = name.strip_prefix('/').unwrap_or(name);
+    table.iter().find(|c| c.matches(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::commands::testing::name;
+
+    #[test]
+    fn prompts_show_the_mode() {
+        assert_eq!(Mode::Everyone.prompt("alice"), "alice> ");
+        assert_eq!(Mode::Private(name("bob")).prompt("alice"), "alice → bob> ");
+    }
+}

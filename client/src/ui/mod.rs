@@ -1,0 +1,22 @@
+//! The user interface: what a person types and what they see. The top layer: it
+//! drives the session and the connection, and nothing below calls into it except
+//! through what it hands down: the reader thread's `Sink` and the progress `Report`.
+//!
+//! Pure, unit-tested without a network or a terminal:
+//! - [`commands`]: an input line and the current mode in, a [`commands::Command`] out;
+//!   the command table every command lives in.
+//! - [`complete`]: what Tab offers at a cursor position.
+//!
+//! Doing I/O:
+//! - [`repl`]: interactive mode: the rustyline editor on the main thread.
+//! - [`terminal`]: who may write to the terminal when, and leaving it sane.
+//! - [`batch`]: commands from a script on stdin, one line per event on stdout.
+//! - [`secret`]: the server's secret from a file, the environment, or a prompt that
+//!   shows nothing.
+
+pub mod batch;
+pub mod commands;
+pub mod complete;
+pub mod repl;
+pub mod secret;
+pub mod terminal;

@@ -1,0 +1,179 @@
+//! natter-load: a load generator for natterd (and, for comparison, IRC servers and
+//! Redis pub/sub). One process, one mio poll, thousands of connections.
+//!
+//! Scenarios: `fanout` (N clients each sending M messages to the room, flat out or
+//! paced), `idle` (C registered connections held for T seconds), `churn` (connect,
+//! register, quit, over and over), `download` (K clients fetching one file). It prints
+//! `key value` lines: deliveries/s, latency percentiles, lost messages, errors, and the
+//! server's CPU time and memory when given `--server-pid`.
+//!
+//! Every run is bounded by `--timeout`, and talks to loopback unless told otherwise.
+//!
+//! Layout: [`net`] moves bytes (the connection pool on one poll), [`proto`] says what
+//! they mean in each protocol, [`stats`] measures (latency, the server's CPU and
+//! memory), and each module under [`scenarios`] is one subcommand. This file is only
+//! the command line.
+
+mod net;
+mod proto;
+mod scenarios;
+mod stats;
+
+use clap::{Parser, Subcommand};
+use proto::Proto;
+use scenarios::{churn, download, fanout, idle, Run};
+use stats::ServerStats;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(
+    name = "natter-load",
+    version,
+    about = "Load generator for natterd (and IRC servers, Redis pub/sub)"
+)]
+struct Args {
+    /// Server host; loopback unless --allow-remote.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = natter_protocol::DEFAULT_PORT)]
+    port: u16,
+    /// Protocol to speak.
+    #[arg(long, value_enum, default_value_t = Proto::Natter)]
+    proto: Proto,
+    /// The server's process id, to report its CPU seconds and memory (Linux /proc).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Stop and report after this many seconds, whatever the state.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    /// Connections opened before waiting for them to register; keep it below the
+    /// server's listen backlog (some IRC daemons use 10) or connects stall on SYN
+    /// retransmits.
+    #[arg(long, default_value_t = 128)]
+    connect_batch: usize,
+    /// Allow a host that is not loopback (only at a machine you run yourself).
+    #[arg(long)]
+    allow_remote: bool,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// N clients in one room, each sending M messages; every other client receives each.
+    Fanout {
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        #[arg(long, default_value_t = 1000)]
+        messages: u64,
+        /// Messages per second per client; 0 sends flat out (with a window of
+        /// unacknowledged messages).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        /// Bytes of payload per message, besides the timestamp.
+        #[arg(long, default_value_t = 32)]
+        size: usize,
+        /// Unacknowledged messages a client may have in flight when flat out.
+        #[arg(long, default_value_t = 32)]
+        window: u64,
+    },
+    /// C registered connections held open for T seconds, and until nothing has arrived
+    /// for 2 s (so the server's memory is read once its queues have drained).
+    Idle {
+        #[arg(long, default_value_t = 10000)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Connect, register, quit; over and over, C at a time.
+    Churn {
+        #[arg(long, default_value_t = 20000)]
+        total: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
+    /// K clients downloading one file from the shared folder, or with --http the same
+    /// file from a web server (to compare natterd with nginx).
+    Download {
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// The file's name in the shared folder (with --http: its path on the server).
+        #[arg(long)]
+        file: String,
+        /// Fetch with HTTP/1.1 GET instead of natter.
+        #[arg(long)]
+        http: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let addr = match resolve(&args.host, args.port) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("natter-load: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !addr.ip().is_loopback() && !args.allow_remote {
+        eprintln!("natter-load: {} is not a loopback address; load tests go to machines you run (add --allow-remote)", addr.ip());
+        return ExitCode::from(2);
+    }
+    let run = Run {
+        addr,
+        proto: args.proto,
+        connect_batch: args.connect_batch,
+        deadline: Instant::now() + Duration::from_secs(args.timeout),
+    };
+    let server = args.server_pid.map(ServerStats::new);
+    let result = match args.scenario {
+        Scenario::Fanout {
+            clients,
+            messages,
+            rate,
+            size,
+            window,
+        } => fanout::run(
+            &run,
+            server.as_ref(),
+            fanout::Plan {
+                clients,
+                messages,
+                rate,
+                size,
+                window,
+            },
+        ),
+        Scenario::Idle {
+            connections,
+            seconds,
+        } => idle::run(&run, server.as_ref(), connections, seconds),
+        Scenario::Churn { total, concurrency } => churn::run(&run, total, concurrency),
+        Scenario::Download {
+            clients,
+            ref file,
+            http,
+        } => download::run(&run, server.as_ref(), clients, file, http),
+    };
+    match result {
+        Ok(clean) if clean => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("natter-load: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host} has no address"))
+}

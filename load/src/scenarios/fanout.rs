@@ -1,0 +1,225 @@
+//! `fanout`: N clients in one room each send M messages, flat out (at most `window`
+//! unacknowledged) or paced at `rate` per second; every other client receives each.
+//! Reports deliveries per second, latency from the timestamp each message carries,
+//! lost messages and errors, and with `--server-pid` the server's CPU per delivery.
+
+use super::{connect_clients, Run};
+use crate::net::{Happened, Net};
+use crate::proto::Event;
+use crate::stats::{now_us, Histogram, ServerStats};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// The `fanout` options.
+pub struct Plan {
+    pub clients: usize,
+    pub messages: u64,
+    pub rate: f64,
+    pub size: usize,
+    pub window: u64,
+}
+
+/// One sender's progress.
+struct Client {
+    /// The connection that sends (and, but for Redis, receives).
+    tx: usize,
+    /// Redis: the subscribing connection.
+    rx: Option<usize>,
+    sent: u64,
+    acked: u64,
+    /// IRC: message counts at which window probes were sent.
+    probes: VecDeque<u64>,
+    next_send: Instant,
+}
+
+pub fn run(run: &Run, server: Option<&ServerStats>, plan: Plan) -> Result<bool, String> {
+    let proto = run.proto;
+    let deadline = run.deadline;
+    let mut net = Net::new().map_err(|e| e.to_string())?;
+    let (members, owner) = connect_clients(&mut net, run, plan.clients, "load", true)?;
+    let mut clients: Vec<Client> = members
+        .into_iter()
+        .map(|m| Client {
+            tx: m.tx,
+            rx: m.rx,
+            sent: 0,
+            acked: 0,
+            probes: VecDeque::new(),
+            next_send: Instant::now(),
+        })
+        .collect();
+    let n = clients.len() as u64;
+    let expected = n * plan.messages * (n - 1);
+    let pad = "x".repeat(plan.size);
+    let mut server = server.cloned();
+    if let Some(s) = server.as_mut() {
+        s.mark();
+    }
+    let base = Instant::now();
+    let interval = if plan.rate > 0.0 {
+        Some(Duration::from_secs_f64(1.0 / plan.rate))
+    } else {
+        None
+    };
+    for (i, c) in clients.iter_mut().enumerate() {
+        // Spread paced senders over one interval so they do not all fire at once.
+        if let Some(iv) = interval {
+            c.next_send = base + iv.mul_f64(i as f64 / n as f64);
+        }
+    }
+    let mut hist = Histogram::new();
+    let mut delivered = 0u64;
+    let mut errors = Vec::new();
+    let mut happened = Vec::new();
+    let mut replies: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut buf = Vec::new();
+    let mut last_progress = Instant::now();
+    let mut all_sent_at: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        // Send what is due.
+        let mut next_due: Option<Instant> = None;
+        for (i, c) in clients.iter_mut().enumerate() {
+            while c.sent < plan.messages {
+                let due = match interval {
+                    Some(iv) => {
+                        if now < c.next_send {
+                            next_due = Some(next_due.map_or(c.next_send, |d| d.min(c.next_send)));
+                            break;
+                        }
+                        c.next_send += iv;
+                        true
+                    }
+                    None => c.sent - c.acked < plan.window,
+                };
+                if !due {
+                    break;
+                }
+                buf.clear();
+                let text = format!("{i} {} {} {pad}", c.sent, now_us(base));
+                proto.say(&text, &mut buf);
+                c.sent += 1;
+                if let Some(probe) = proto.window_probe() {
+                    if c.sent % (plan.window / 2).max(1) == 0 || c.sent == plan.messages {
+                        buf.extend_from_slice(probe);
+                        c.probes.push_back(c.sent);
+                    }
+                }
+                net.send(c.tx, &buf);
+            }
+        }
+        if all_sent_at.is_none() && clients.iter().all(|c| c.sent == plan.messages) {
+            all_sent_at = Some(Instant::now());
+        }
+        if delivered >= expected || now > deadline {
+            break;
+        }
+        // Nothing arriving for 5 s after the last send: the rest is lost.
+        if all_sent_at.is_some() && last_progress.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        let timeout = match next_due {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => Duration::from_millis(100),
+        };
+        net.poll(Some(timeout), &mut happened);
+        // One clock read per poll: every delivery in it arrived by then.
+        let now = now_us(base);
+        let before = delivered;
+        for h in happened.drain(..) {
+            let (Happened::Data(k) | Happened::Closed(k)) = h;
+            let Some(ci) = owner.get(k).copied().flatten() else {
+                continue;
+            };
+            if matches!(h, Happened::Closed(_)) {
+                errors.push(format!("client {ci} lost its connection"));
+            }
+            let Some(p) = net.peers.get_mut(k) else {
+                continue;
+            };
+            let mut rbuf = std::mem::take(&mut p.rbuf);
+            let client = &mut clients[ci];
+            let used = proto.parse(&rbuf, &mut |e| match e {
+                Event::Message(text) => {
+                    let (from, rest) = number(text);
+                    let (_seq, rest) = number(rest);
+                    let (sent_us, _) = number(rest);
+                    if from == Some(ci as u64) {
+                        return; // Redis also delivers to the sender's own subscription.
+                    }
+                    if let Some(t) = sent_us {
+                        hist.record(now.saturating_sub(t));
+                    }
+                    delivered += 1;
+                }
+                Event::Acked(1) => client.acked += 1,
+                Event::Acked(_) => {
+                    if let Some(upto) = client.probes.pop_front() {
+                        client.acked = upto;
+                    }
+                }
+                Event::Reply(b) => replies.push((k, b)),
+                Event::Error(e) if errors.len() < 20 => errors.push(format!("client {ci}: {e}")),
+                _ => {}
+            });
+            rbuf.drain(..used);
+            if let Some(p) = net.peers.get_mut(k) {
+                p.rbuf = rbuf;
+            }
+        }
+        for (k, b) in replies.drain(..) {
+            net.send(k, &b);
+        }
+        if delivered > before {
+            last_progress = Instant::now();
+        }
+    }
+    let elapsed = base.elapsed().as_secs_f64();
+    for c in &clients {
+        net.send(c.tx, proto.quit());
+        if let Some(rx) = c.rx {
+            net.send(rx, proto.quit());
+        }
+    }
+    let sent: u64 = clients.iter().map(|c| c.sent).sum();
+    let lost = expected.saturating_sub(delivered);
+    println!("scenario fanout");
+    println!("proto {:?}", proto);
+    println!("clients {}", n);
+    println!("messages_per_client {}", plan.messages);
+    println!(
+        "rate {}",
+        if plan.rate > 0.0 {
+            format!("{}", plan.rate)
+        } else {
+            "flat".into()
+        }
+    );
+    println!("payload_bytes {}", plan.size);
+    println!("sent {sent}");
+    println!("delivered {delivered}");
+    println!("expected {expected}");
+    println!("lost {lost}");
+    println!("errors {}", errors.len() as u64 + net.errors);
+    println!("elapsed_s {elapsed:.3}");
+    println!("deliveries_per_s {:.0}", delivered as f64 / elapsed);
+    hist.print();
+    if let Some(s) = &server {
+        s.print_cpu(delivered);
+        println!("server_rss_kib {}", s.kib("VmRSS:"));
+    }
+    for e in errors.iter().take(5) {
+        eprintln!("natter-load: {e}");
+    }
+    Ok(lost == 0 && errors.is_empty())
+}
+
+/// The number at the front of a space-separated text, and what follows it.
+fn number(text: &[u8]) -> (Option<u64>, &[u8]) {
+    let (w, rest) = match text.iter().position(|&b| b == b' ') {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => (text, &[][..]),
+    };
+    let n = std::str::from_utf8(w).ok().and_then(|w| w.parse().ok());
+    (n, rest)
+}
