@@ -57,6 +57,10 @@ pub const DEFAULT_REGISTER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a named connection may stay silent; the client pings well within it.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Ended sessions `STATUS` remembers: enough to see who was here today, bounded so
+/// memory never grows with the number of past connections.
+pub const DEFAULT_SESSION_HISTORY: usize = 100;
+
 /// Default upload cap: big enough for a film, small enough for an SD card.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
 
@@ -77,7 +81,7 @@ impl Default for Config {
             max_clients: DEFAULT_MAX_CLIENTS,
             max_queue: DEFAULT_MAX_QUEUE,
             motd: format!("Welcome to natter on {}", hostname()),
-            session_history: crate::chat::DEFAULT_SESSION_HISTORY,
+            session_history: DEFAULT_SESSION_HISTORY,
             shared_dir: default_shared_dir(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             on_duplicate: OnDuplicate::Rename,

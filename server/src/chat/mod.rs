@@ -22,7 +22,6 @@ mod talk;
 mod recorder;
 
 pub use outbox::{ConnRef, Outbox, Traffic};
-pub use sessions::DEFAULT_SESSION_HISTORY;
 pub use share::MAX_TRANSFERS;
 
 use crate::config::Config;

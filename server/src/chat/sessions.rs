@@ -4,9 +4,6 @@
 use natter_protocol::SessionInfo;
 use std::collections::VecDeque;
 
-/// Ended sessions kept unless `--session-history` says otherwise.
-pub const DEFAULT_SESSION_HISTORY: usize = 100;
-
 pub struct SessionHistory {
     /// (order of ending, session), oldest first.
     ended: VecDeque<(u64, SessionInfo)>,
