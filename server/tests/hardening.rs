@@ -326,3 +326,34 @@ fn a_client_asking_for_huge_listings_it_never_reads_is_dropped_not_buffered() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_byte_at_a_time_is_not_activity_a_whole_request_is() {
+    let srv = Natterd::start(&["--idle-timeout", "2"]);
+    let mut loris = srv.join("loris");
+    // One byte of a line that never ends, twice a second: a named slowloris.
+    let end = Instant::now() + natter_testkit::WAIT;
+    loris
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut got = Vec::new();
+    loop {
+        assert!(Instant::now() < end, "still connected after {:?}", natter_testkit::WAIT);
+        if std::io::Write::write_all(&mut loris.stream, b"P").is_err() {
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match std::io::Read::read(&mut loris.stream, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(_) => {}
+        }
+    }
+    assert!(
+        String::from_utf8_lossy(&got).contains("ERR timeout idle for 2 s"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+}

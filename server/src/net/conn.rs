@@ -47,7 +47,7 @@ pub struct Conn {
     /// The peer has shut its side (read returned 0).
     pub peer_closed: bool,
     pub opened_at: Instant,
-    /// Last time anything arrived from the peer.
+    /// Last time a whole request (or upload data) arrived from the peer.
     pub last_active: Instant,
     /// Last time output went out: a running download counts as activity, a stalled
     /// one does not.

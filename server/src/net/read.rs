@@ -57,7 +57,6 @@ impl Server {
                 }
                 Ok(n) => {
                     conn.bytes_in += n as u64;
-                    conn.last_active = Instant::now();
                     budget = budget.saturating_sub(n);
                     self.take_input(t, &scratch[..n]);
                 }
@@ -129,6 +128,11 @@ impl Server {
                         break;
                     }
                     used += n;
+                    // Activity is a whole request (or upload data), not a byte: one
+                    // byte every few seconds must not keep a connection alive.
+                    if let Some(c) = self.conns.slab.get_mut(t) {
+                        c.last_active = Instant::now();
+                    }
                     self.room.handle(&mut self.conns, ConnRef(t), req);
                 }
                 Ok(Decoded::Blank(n)) => used += n,
