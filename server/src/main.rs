@@ -74,7 +74,7 @@ struct Args {
     #[arg(long, default_value_t = natter_server::DEFAULT_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
     /// Requests per second per connection before natterd stops reading it for a
-    /// while (upload DATA frames are not counted); 0 turns flood control off.
+    /// while (DATA for an upload in progress is not counted); 0 turns flood control off.
     #[arg(long, default_value_t = natter_server::DEFAULT_MAX_RATE)]
     max_rate: f64,
     /// Requests a connection may send at once before --max-rate applies.

@@ -339,7 +339,11 @@ fn a_byte_at_a_time_is_not_activity_a_whole_request_is() {
         .unwrap();
     let mut got = Vec::new();
     loop {
-        assert!(Instant::now() < end, "still connected after {:?}", natter_testkit::WAIT);
+        assert!(
+            Instant::now() < end,
+            "still connected after {:?}",
+            natter_testkit::WAIT
+        );
         if std::io::Write::write_all(&mut loris.stream, b"P").is_err() {
             break;
         }
@@ -355,5 +359,41 @@ fn a_byte_at_a_time_is_not_activity_a_whole_request_is() {
         String::from_utf8_lossy(&got).contains("ERR timeout idle for 2 s"),
         "{:?}",
         String::from_utf8_lossy(&got)
+    );
+}
+
+#[test]
+fn data_for_no_upload_costs_a_request_token() {
+    let srv = Natterd::start(&["--max-rate", "5", "--max-burst", "5"]);
+    let mut a = srv.join("alice");
+    let start = Instant::now();
+    a.send(&"DATA 424242 0\n".repeat(20));
+    a.send("PING\n");
+    for _ in 0..20 {
+        a.expect_prefix("FAILED 424242 no-such-transfer ");
+    }
+    a.expect("OK PING");
+    // 5 at once, then 5 a second: the last of the 21 cannot be answered before 3 s.
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(2500),
+        "answered after {took:?}"
+    );
+}
+
+#[test]
+fn data_for_a_live_upload_is_not_counted() {
+    let srv = Natterd::start(&["--max-rate", "5", "--max-burst", "5"]);
+    let mut a = srv.join("alice");
+    a.send("PUT f.bin 40\n");
+    a.expect("OK PUT 1 f.bin");
+    let start = Instant::now();
+    a.send(&"DATA 1 1\nx".repeat(40));
+    a.expect("DONE 1 f.bin 40");
+    let took = start.elapsed();
+    // Counted, they would take 7 s at 5 a second.
+    assert!(
+        took < Duration::from_secs(5),
+        "40 DATA frames took {took:?}"
     );
 }

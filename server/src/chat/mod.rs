@@ -283,6 +283,12 @@ impl Room {
         self.client(conn).is_some_and(Client::is_member)
     }
 
+    /// Whether `xfer` is an upload this connection is sending.
+    pub fn has_upload(&self, conn: ConnRef, xfer: u64) -> bool {
+        self.client(conn)
+            .is_some_and(|c| c.uploads.iter().any(|u| u.xfer == xfer))
+    }
+
     /// How the console names a connection: `alice (client 7)` or `client 7`.
     pub fn label(&self, conn: ConnRef) -> String {
         self.client(conn)

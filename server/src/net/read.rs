@@ -123,7 +123,11 @@ impl Server {
         while self.conns.slab.get(t).is_some_and(Conn::is_open) {
             match natter_protocol::decode_request(&bytes[used..]) {
                 Ok(Decoded::Frame(req, n)) => {
-                    if !matches!(req, Request::Data { .. }) && !self.take_token(t) {
+                    // Upload data is free, but only for a live upload of this
+                    // connection: anything else is a request like any other.
+                    let free = matches!(req, Request::Data { xfer, .. }
+                        if self.room.has_upload(ConnRef(t), xfer));
+                    if !free && !self.take_token(t) {
                         // Out of tokens: leave this frame unread until one returns.
                         break;
                     }
