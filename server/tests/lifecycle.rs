@@ -187,3 +187,20 @@ fn when_the_loop_fails_every_client_still_hears_shutdown() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sighup_and_sigusr_are_ignored_and_sigquit_stops_cleanly() {
+    let mut srv = Natterd::start(&[]);
+    let mut a = srv.join("alice");
+    for sig in [libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2] {
+        srv.signal(sig);
+    }
+    srv.wait_log("SIGUSR2 received and ignored: natterd keeps running");
+    let log = srv.wait_log("SIGHUP received and ignored");
+    assert!(log.contains("SIGUSR1 received and ignored"), "{log}");
+    a.send("PING still here\n");
+    a.expect("OK PING still here");
+    assert!(srv.is_running());
+    assert_eq!(srv.signal_and_wait(libc::SIGQUIT), Some(0));
+    assert_eq!(a.expect_closed(), ["SHUTDOWN natterd is shutting down"]);
+}

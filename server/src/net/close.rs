@@ -11,6 +11,23 @@ use std::io;
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+
+/// Signals that stop natterd gracefully (every client told `SHUTDOWN`).
+const STOP_SIGNALS: [i32; 3] = [SIGINT, SIGTERM, SIGQUIT];
+/// Every signal natterd takes over from its default action: the stop signals, and
+/// those whose default would kill it without a word to anyone, which it ignores.
+pub(super) const SIGNALS_HANDLED: [i32; 6] = [SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2];
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        SIGHUP => "SIGHUP",
+        SIGUSR1 => "SIGUSR1",
+        SIGUSR2 => "SIGUSR2",
+        _ => "a signal",
+    }
+}
+
 impl Server {
     /// Ends a connection gracefully: no more requests, queued output still goes out
     /// (within the close deadline), others see it leave now.
@@ -73,7 +90,20 @@ impl Server {
 
     pub(super) fn on_signal(&mut self) {
         let got: Vec<i32> = self.signals.pending().collect();
-        if got.is_empty() || self.shutting_down.is_some() {
+        let mut stop = false;
+        for sig in got {
+            if STOP_SIGNALS.contains(&sig) {
+                stop = true;
+            } else {
+                // Closing the terminal or ssh session that started natterd sends
+                // SIGHUP; a stray kill sends USR1. Neither may take the chat down.
+                log::info!(
+                    "{} received and ignored: natterd keeps running (SIGTERM or SIGINT stops it)",
+                    signal_name(sig)
+                );
+            }
+        }
+        if !stop || self.shutting_down.is_some() {
             return;
         }
         log::info!(

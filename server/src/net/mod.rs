@@ -96,8 +96,7 @@ impl Server {
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
-        let mut signals =
-            Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
+        let mut signals = Signals::new(close::SIGNALS_HANDLED)?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         Ok(Server {
