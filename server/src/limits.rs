@@ -50,9 +50,17 @@ pub struct PerAddress {
 }
 
 impl PerAddress {
-    /// The canonical form: an IPv4-mapped IPv6 address counts as its IPv4 address.
+    /// Who an address belongs to: an IPv4 address (an IPv4-mapped IPv6 one counts as
+    /// its IPv4 address), or an IPv6 /64, which is what one subscriber or one host is
+    /// given; counting each /128 would let one machine take every slot.
     fn key(ip: IpAddr) -> IpAddr {
-        ip.to_canonical()
+        match ip.to_canonical() {
+            IpAddr::V6(v6) if !v6.is_loopback() => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(bits))
+            }
+            other => other,
+        }
     }
 
     pub fn exempt(ip: IpAddr) -> bool {
@@ -131,6 +139,23 @@ mod tests {
         assert!(PerAddress::exempt("::1".parse().unwrap()));
         assert!(PerAddress::exempt("::ffff:127.0.0.1".parse().unwrap()));
         assert!(!PerAddress::exempt(v4));
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_address() {
+        let mut p = PerAddress::default();
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        p.add(a);
+        p.add(b);
+        assert_eq!(p.count(a), 2);
+        assert_eq!(p.count("2001:db8:1:2::99".parse().unwrap()), 2);
+        assert_eq!(p.count(other), 0);
+        p.remove(b);
+        p.remove(a);
+        assert_eq!(p.count(a), 0);
+        assert!(PerAddress::exempt("::1".parse().unwrap()));
     }
 
     #[test]

@@ -133,7 +133,8 @@ impl Server {
     }
 
     /// After the loop failed: a last word to every client, written directly since the
-    /// loop can no longer be trusted, then every socket closed.
+    /// loop can no longer be trusted, then every socket closed. The word goes only
+    /// where it can start a frame: after the rest of a half-written one, or not at all.
     pub fn emergency_shutdown(&mut self, why: &str) {
         let frame = ServerFrame::Shutdown {
             text: format!("natterd stopped: {why}"),
@@ -142,11 +143,15 @@ impl Server {
         for (_, c) in self.conns.slab.iter_mut() {
             match c.tls.as_deref_mut() {
                 Some(tls) => {
-                    let _ = io::Write::write(&mut tls.writer(), &frame);
+                    if c.out.finish_front(&mut tls.writer()) {
+                        let _ = io::Write::write(&mut tls.writer(), &frame);
+                    }
                     let _ = super::tls::write_records(tls, &mut c.stream);
                 }
                 None => {
-                    let _ = io::Write::write(&mut c.stream, &frame);
+                    if c.out.finish_front(&mut c.stream) {
+                        let _ = io::Write::write(&mut c.stream, &frame);
+                    }
                 }
             }
             let _ = c.stream.shutdown(Shutdown::Both);

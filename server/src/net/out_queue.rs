@@ -117,6 +117,22 @@ impl OutQueue {
         }
     }
 
+    /// Writes what is left of a partly written front chunk, so that the stream ends on
+    /// a frame boundary (a frame never spans two chunks). Returns whether it does.
+    /// For a last word (`SHUTDOWN`) that must not land inside another frame.
+    pub fn finish_front<W: Write>(&mut self, w: &mut W) -> bool {
+        while self.head > 0 {
+            let Some(front) = self.chunks.front() else {
+                return true;
+            };
+            match w.write(&front.bytes()[self.head..]) {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => self.advance(n),
+            }
+        }
+        true
+    }
+
     /// Gives an empty queue's memory back. Not done on every drain: a busy
     /// connection would regrow its ring every loop turn. The loop calls this when
     /// it is quiet, so an idle connection ends up holding nothing.
@@ -207,6 +223,37 @@ mod tests {
             0,
             "a released empty queue holds no memory"
         );
+    }
+
+    #[test]
+    fn a_last_word_goes_after_the_frame_being_written_not_into_it() {
+        let mut q = OutQueue::default();
+        q.push_with(|v| v.extend_from_slice(b"FROM bob hello\n"));
+        q.push_shared(Rc::from(&b"JOIN carol\n"[..]));
+        // At a boundary nothing needs writing.
+        let mut none = Trickle {
+            got: Vec::new(),
+            max: 0,
+        };
+        assert!(q.finish_front(&mut none));
+        let mut w = Trickle {
+            got: Vec::new(),
+            max: 4,
+        };
+        q.write_to(&mut w).unwrap();
+        assert_eq!(w.got, b"FROM");
+        // A writer that takes nothing: the stream is mid-frame, no last word.
+        assert!(!q.finish_front(&mut none));
+        let mut w = Trickle {
+            got: Vec::new(),
+            max: 5,
+        };
+        assert!(q.finish_front(&mut w));
+        assert_eq!(
+            w.got, b" bob hello\n",
+            "the rest of that frame, and no more"
+        );
+        assert_eq!(q.len(), b"JOIN carol\n".len());
     }
 
     #[test]
