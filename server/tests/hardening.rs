@@ -397,3 +397,26 @@ fn data_for_a_live_upload_is_not_counted() {
         "40 DATA frames took {took:?}"
     );
 }
+
+#[test]
+fn connections_are_watched_by_tcp_keepalive() {
+    let srv = Natterd::start(&[]);
+    let mut p = srv.connect();
+    p.expect_prefix("WELCOME ");
+    let ours = p.stream.local_addr().unwrap().port();
+    // natterd's end of this connection, in the kernel's table: its timer is the
+    // keepalive timer (02), so a peer that vanishes is probed, not waited for.
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let port = |hex: &str| u16::from_str_radix(hex.rsplit(':').next().unwrap(), 16).unwrap();
+    let row = tcp
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| port(f[1]) == srv.addr.port() && port(f[2]) == ours)
+        .expect("natterd's side of the connection in /proc/net/tcp");
+    assert!(
+        row[5].starts_with("02:"),
+        "timer {} (02 is keepalive)",
+        row[5]
+    );
+}

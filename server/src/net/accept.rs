@@ -81,6 +81,9 @@ impl Server {
         if let Err(e) = stream.set_nodelay(true) {
             log::debug!("TCP_NODELAY on {addr}: {e}");
         }
+        if let Err(e) = notice_vanished_peers(&stream) {
+            log::debug!("keepalive on {addr}: {e}");
+        }
         let id = self.next_conn_id;
         self.next_conn_id += 1;
         let entry = self.conns.slab.vacant_entry();
@@ -120,6 +123,49 @@ impl Server {
         }
         let _ = stream.shutdown(Shutdown::Write);
     }
+}
+
+/// Silence after this long makes the kernel probe the peer (TCP keepalive).
+const KEEPALIVE_IDLE_S: i32 = 30;
+/// Between probes, and how many may go unanswered.
+const KEEPALIVE_INTERVAL_S: i32 = 10;
+const KEEPALIVE_PROBES: i32 = 3;
+/// Output unacknowledged for this long ends the connection (TCP_USER_TIMEOUT):
+/// keepalive probes only run on an idle connection, and without this a peer that
+/// vanished with data in flight would be retransmitted to for a quarter of an hour.
+const UNACKED_TIMEOUT_MS: u32 = 60_000;
+
+/// A peer whose host vanished (no FIN, no RST) is noticed within about a minute,
+/// idle or not, instead of at the idle timeout.
+fn notice_vanished_peers(stream: &mio::net::TcpStream) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = stream.as_raw_fd();
+    let set = |level: i32, name: i32, value: i32| -> io::Result<()> {
+        // SAFETY: setsockopt reads an int from the pointer we pass, for its length.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&value as *const i32).cast(),
+                std::mem::size_of::<i32>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    };
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)?;
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, KEEPALIVE_IDLE_S)?;
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, KEEPALIVE_INTERVAL_S)?;
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, KEEPALIVE_PROBES)?;
+    set(
+        libc::IPPROTO_TCP,
+        libc::TCP_USER_TIMEOUT,
+        UNACKED_TIMEOUT_MS as i32,
+    )
 }
 
 fn is_out_of_descriptors(e: &io::Error) -> bool {
