@@ -355,7 +355,16 @@ fn the_shared_folder_comes_from_the_environment() {
 #[test]
 fn stale_temporaries_are_removed_at_startup_and_a_missing_folder_is_created() {
     let dir = temp_dir("stale");
-    std::fs::write(dir.join(".natter-upload-99-1-1"), b"half").unwrap();
+    let left = dir.join(".natter-upload-99-1-1");
+    std::fs::write(&left, b"half").unwrap();
+    // Left from a run an hour ago: nobody holds it.
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&left)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
     let srv = Natterd::start_in(&dir, &[], &[]);
     srv.wait_log("removed 1 unfinished upload(s)");
     assert!(entries(&dir).is_empty());
@@ -386,4 +395,63 @@ fn a_long_listing_does_not_count_as_too_slow() {
     a.expect("OK FILES 300");
     a.send("PING\n");
     a.expect("OK PING");
+}
+
+#[test]
+fn two_natterds_on_one_folder_keep_each_others_uploads_and_names() {
+    let dir = temp_dir("two");
+    let a_srv = Natterd::start_in(&dir, &["--max-rate", "0"], &[]);
+    let mut a = a_srv.join("alice");
+    let data = pattern(4 << 20);
+    a.send(&format!("PUT two.bin {}\n", data.len()));
+    let l = a.expect_prefix("OK PUT ");
+    assert_eq!(l, "OK PUT 1 two.bin");
+    for chunk in data[..2 << 20].chunks(65536) {
+        a.send(&format!("DATA 1 {}\n", chunk.len()));
+        a.send_bytes(chunk);
+    }
+    a.send("PING half way\n");
+    a.expect("OK PING half way");
+    // A second natterd starts on the same folder, half way through A's upload.
+    let b_srv = Natterd::start_in(&dir, &[], &[]);
+    let mut b = b_srv.join("bob");
+    // It leaves A's upload alone, and numbers around A's reservation.
+    b.send("PUT two.bin 3\n");
+    b.expect("OK PUT 1 two_1.bin");
+    b.send("DATA 1 3\nabc");
+    b.expect("DONE 1 two_1.bin 3");
+    for chunk in data[2 << 20..].chunks(65536) {
+        a.send(&format!("DATA 1 {}\n", chunk.len()));
+        a.send_bytes(chunk);
+    }
+    a.expect_reply_prefix("DONE 1 two.bin 4194304");
+    assert!(std::fs::read(dir.join("two.bin")).unwrap() == data);
+    assert!(
+        !b_srv.log().contains("unfinished upload"),
+        "{}",
+        b_srv.log()
+    );
+    // Each lists what the other published.
+    let end = std::time::Instant::now() + natter_testkit::WAIT;
+    for p in [&mut a, &mut b] {
+        loop {
+            p.send("FILES\n");
+            let mut names = Vec::new();
+            loop {
+                let l = p.reply();
+                if l.starts_with("OK FILES ") {
+                    break;
+                }
+                names.push(l.split(' ').nth(1).unwrap_or_default().to_string());
+            }
+            if names == ["two.bin", "two_1.bin"] {
+                break;
+            }
+            assert!(std::time::Instant::now() < end, "listed {names:?}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    drop(a_srv);
+    drop(b_srv);
+    let _ = std::fs::remove_dir_all(&dir);
 }

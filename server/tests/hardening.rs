@@ -295,35 +295,45 @@ fn a_peer_that_goes_silent_with_output_queued_is_let_go_and_forgotten() {
 }
 
 #[test]
-fn a_client_asking_for_huge_listings_it_never_reads_is_dropped_not_buffered() {
+fn huge_listings_a_client_never_reads_cost_a_batch_not_their_size() {
     let dir = temp_dir("listing");
     for i in 0..5000 {
         std::fs::write(dir.join(format!("{:0>200}", i)), b"x").unwrap();
     }
-    let srv = Natterd::start_in(&dir, &["--max-queue", "64K"], &[]);
+    let srv = Natterd::start_in(&dir, &["--max-queue", "64K", "--max-rate", "0"], &[]);
     let mut ears = srv.join("ears");
     srv.reset_peak_rss();
     let before = srv.peak_rss_kib();
-    let mut deaf = narrow_peer(&srv, "deaf");
-    ears.expect("JOIN deaf");
-    // One listing is about 1.1 MB. The first is the client's to have, over the cap or
-    // not; asking for more while the first is still unread is not keeping up.
-    deaf.send("FILES\nFILES\nFILES\nFILES\n");
-    ears.expect("LEAVE deaf too-slow output queue passed 65536 bytes");
-    srv.wait_log("deaf (client 2) left: too slow to keep up");
+    // Thirty clients each ask for the 1.1 MB listing (and more) and read nothing.
+    let deaf: Vec<_> = (0..30)
+        .map(|i| {
+            let mut p = narrow_peer(&srv, &format!("deaf{i}"));
+            p.send("FILES\nFILES\nWHO\nSTATUS\n");
+            p
+        })
+        .collect();
+    for i in 0..30 {
+        ears.expect(&format!("JOIN deaf{i}"));
+    }
     ears.send("PING\n");
     ears.expect("OK PING");
-    // At most two listings were ever queued (the unread one and the one that showed
-    // the client was not keeping up), each in chunks that may be up to twice its size
-    // (a chunk's capacity doubles as it fills), plus the folder's entries while one
-    // listing is built (about 1.3 times its size), the cap, and 1 MiB of slack.
-    let listing = 1150;
+    // A listing is pulled at the reader's pace, like a download: each stuck one holds
+    // the low-water mark's worth (64 KiB) plus one batch of items (64 lines of about
+    // 210 bytes), not its size; its later requests wait unread. Slack: 1 MiB.
     let peak = srv.peak_rss_kib();
-    let promised = 2 * 2 * listing + 13 * listing / 10 + 64 + 1024;
+    let promised = 30 * (64 + 14) + 1024;
     assert!(
         peak <= before + promised,
         "RSS peaked at {peak} KiB from {before} KiB; at most +{promised} KiB was promised"
     );
+    // And a reader that reads gets the whole of it, in order, and its next replies.
+    ears.send("FILES\nPING after\n");
+    for i in 0..5000 {
+        ears.expect_prefix(&format!("FILE {:0>200} 1 ", i));
+    }
+    ears.expect("OK FILES 5000");
+    ears.expect("OK PING after");
+    drop(deaf);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -13,6 +13,7 @@
 //! - [`share`]: FILES GET PUT DATA ABORT DELETE RENAME, and the end of a download.
 //! - [`outbox`]: the seam to the loop. [`sessions`]: ended sessions for STATUS.
 
+mod listings;
 mod outbox;
 mod sessions;
 mod share;
@@ -27,11 +28,12 @@ pub use share::MAX_TRANSFERS;
 use crate::config::Config;
 use crate::folder::{OnDuplicate, SharedFolder, Upload};
 use crate::services::Game;
+use listings::Listing;
 use natter_protocol::{
     ErrorCode, LeaveReason, Reply, Request, Secret, ServerFrame, SessionInfo, Time, UserName,
 };
 use sessions::SessionHistory;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -88,6 +90,8 @@ struct Client {
     /// Transfer ids of the downloads the loop is sending for it.
     downloads: Vec<u64>,
     uploads: Vec<Upload>,
+    /// A listing being streamed to it.
+    listing: Option<Listing>,
 }
 
 impl Client {
@@ -123,8 +127,12 @@ pub struct Room {
     settings: Settings,
     /// Indexed by `ConnRef`: the loop's references are small and dense.
     clients: Vec<Option<Client>>,
-    /// Case-folded name -> who holds it.
-    names: HashMap<UserName, ConnRef>,
+    /// Case-folded name -> who holds it; in name order, which is WHO's order.
+    names: BTreeMap<UserName, ConnRef>,
+    /// Live sessions by connection id, which is STATUS's order.
+    live: BTreeMap<u64, ConnRef>,
+    /// Ended sessions still closing (not yet let go by the loop), by order of ending.
+    closing: BTreeMap<u64, ConnRef>,
     /// The named, live connections: who a broadcast goes to, in one slice.
     members: Vec<ConnRef>,
     history: SessionHistory,
@@ -141,7 +149,9 @@ impl Room {
             history: SessionHistory::new(settings.session_history),
             settings,
             clients: Vec::new(),
-            names: HashMap::new(),
+            names: BTreeMap::new(),
+            live: BTreeMap::new(),
+            closing: BTreeMap::new(),
             members: Vec::new(),
             ended_count: 0,
             folder,
@@ -172,7 +182,9 @@ impl Room {
             auth_failures: 0,
             downloads: Vec::new(),
             uploads: Vec::new(),
+            listing: None,
         });
+        self.live.insert(id, conn);
         let online = self.names.len();
         let text = format!(
             "{} - {online} user{} online",
@@ -249,6 +261,8 @@ impl Room {
         let Some(mut c) = self.clients.get_mut(conn.0).and_then(Option::take) else {
             return;
         };
+        self.closing.remove(&c.ended_seq);
+        self.live.remove(&c.id);
         if c.ended.is_none() {
             // The loop never drops a connection without a departure; if it ever
             // does, the session still ends here rather than stay live for ever.
@@ -267,11 +281,26 @@ impl Room {
         }
     }
 
+    /// Someone changed these names in the shared folder (the loop's watch saw it);
+    /// `overflow`: changes were lost, read the folder again.
+    pub fn folder_changed<'a>(
+        &mut self,
+        names: impl IntoIterator<Item = &'a std::ffi::OsStr>,
+        overflow: bool,
+    ) {
+        self.folder.changed(names, overflow);
+    }
+
+    /// Once a second or so: the room's slow chores (leftover uploads old enough to
+    /// judge).
+    pub fn tick(&mut self) {
+        self.folder.tick(std::time::SystemTime::now());
+    }
+
     /// Gives back the memory sized for the last crowd, once nobody is connected.
     pub fn shrink_when_empty(&mut self) {
         if self.clients.iter().all(Option::is_none) {
             self.clients = Vec::new();
-            self.names.shrink_to_fit();
             self.members.shrink_to_fit();
         }
     }
@@ -348,18 +377,21 @@ impl Room {
         c.ended = Some(Time::now());
         c.ended_seq = seq;
         c.downloads.clear();
+        c.listing = None;
         let uploads = std::mem::take(&mut c.uploads);
         let slot = c.slot.take();
         let name = c.name.clone();
+        let id = c.id;
+        self.live.remove(&id);
+        self.closing.insert(seq, conn);
         for up in uploads {
+            // Dropping the upload removes its temporary file and frees its name.
             log::info!(
                 "{label}: upload of {} abandoned at {} of {} bytes",
                 up.stored_as,
                 up.received,
                 up.size
             );
-            // Dropping the upload removes its temporary file.
-            self.folder.release(&up.stored_as);
         }
         let detail = if text.is_empty() {
             String::new()

@@ -27,16 +27,10 @@ pub trait Outbox {
     /// Queues one frame for one connection.
     fn send(&mut self, to: ConnRef, frame: &ServerFrame);
 
-    /// Queues a request's items and its final reply as one unit, each item encoded as
-    /// it comes (a listing is never held twice, as frames and as bytes). A long
-    /// listing may take the queue past its cap: the client asked for it, and is too
-    /// slow only if it was over the cap before the listing.
-    fn send_listing(
-        &mut self,
-        to: ConnRef,
-        items: impl IntoIterator<Item = ServerFrame>,
-        last: &ServerFrame,
-    );
+    /// The room has more to send `conn` (the rest of a listing): the loop calls
+    /// [`crate::chat::Room::pull`] whenever the connection's queue has room, until it
+    /// says there is no more, and hands the room no request from `conn` until then.
+    fn pull_later(&mut self, conn: ConnRef);
 
     /// Queues `frame` for every connection in `members` but `except`, encoded once.
     /// Returns how many it was queued for.

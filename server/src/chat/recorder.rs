@@ -5,7 +5,7 @@ use super::{ConnRef, Outbox, Room, Settings, Traffic};
 use crate::config::Config;
 use crate::folder::{FileSend, SharedFolder};
 use natter_protocol::{Decoded, Request, ServerFrame};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub enum Event {
     /// One frame for one connection; a broadcast is one of these per recipient.
     Frame(ConnRef, ServerFrame),
-    /// A listing's items and final reply, queued as one unit.
-    Listing(ConnRef, Vec<ServerFrame>, ServerFrame),
+    /// The room has more for this connection, to be pulled.
+    PullLater(ConnRef),
     Closed(ConnRef),
     DownloadStarted(ConnRef, u64),
     DownloadStopped(ConnRef, u64),
@@ -27,6 +27,8 @@ pub struct Recorder {
     /// Downloads handed to the "loop", still running.
     pub downloads: Vec<(ConnRef, FileSend)>,
     pub traffic: HashMap<ConnRef, Traffic>,
+    /// Connections the room has more for (a listing), until pulled to the end.
+    pub pulling: HashSet<ConnRef>,
     /// How many broadcasts were asked for (each encoded once by the real loop).
     pub broadcasts: usize,
 }
@@ -37,17 +39,14 @@ impl Recorder {
         std::mem::take(&mut self.events)
     }
 
-    /// The frames `conn` got since the last `take`, listings flattened, in order.
+    /// The frames `conn` got since the last `take`, in order.
     pub fn frames(&self, conn: ConnRef) -> Vec<ServerFrame> {
         let mut got = Vec::new();
         for e in &self.events {
-            match e {
-                Event::Frame(c, f) if *c == conn => got.push(f.clone()),
-                Event::Listing(c, items, last) if *c == conn => {
-                    got.extend(items.iter().cloned());
-                    got.push(last.clone());
+            if let Event::Frame(c, f) = e {
+                if *c == conn {
+                    got.push(f.clone());
                 }
-                _ => {}
             }
         }
         got
@@ -63,14 +62,9 @@ impl Outbox for Recorder {
         self.events.push(Event::Frame(to, frame.clone()));
     }
 
-    fn send_listing(
-        &mut self,
-        to: ConnRef,
-        items: impl IntoIterator<Item = ServerFrame>,
-        last: &ServerFrame,
-    ) {
-        let items = items.into_iter().collect();
-        self.events.push(Event::Listing(to, items, last.clone()));
+    fn pull_later(&mut self, conn: ConnRef) {
+        self.events.push(Event::PullLater(conn));
+        self.pulling.insert(conn);
     }
 
     fn broadcast(
@@ -167,11 +161,13 @@ impl Fixture {
         c
     }
 
-    /// `line` (one request in wire form, without its `\n`) arrives from `from`.
+    /// `line` (one request in wire form, without its `\n`) arrives from `from`, and
+    /// (as a loop whose client reads promptly would) whatever it starts is pulled to
+    /// its end.
     pub fn send(&mut self, from: ConnRef, line: &str) {
         let bytes = format!("{line}\n");
         match natter_protocol::decode_request(bytes.as_bytes()) {
-            Ok(Decoded::Frame(req, _)) => self.room.handle(&mut self.out, from, req),
+            Ok(Decoded::Frame(req, _)) => self.request(from, req),
             other => panic!("{line:?} is not a request: {other:?}"),
         }
     }
@@ -179,6 +175,20 @@ impl Fixture {
     /// Like `send`, for a request built as a value (an upload's `DATA`).
     pub fn request(&mut self, from: ConnRef, req: Request) {
         self.room.handle(&mut self.out, from, req);
+        self.pull_all(from);
+    }
+
+    /// Pulls `conn`'s listing to its end; returns how many pulls that took.
+    pub fn pull_all(&mut self, conn: ConnRef) -> usize {
+        let mut pulls = 0;
+        while self.out.pulling.contains(&conn) {
+            pulls += 1;
+            if !self.room.pull(&mut self.out, conn) {
+                self.out.pulling.remove(&conn);
+            }
+            assert!(pulls < 100_000, "a listing that never ends");
+        }
+        pulls
     }
 
     /// What `conn` got since the last take, as wire lines, and forgets everything.
@@ -198,6 +208,19 @@ impl Fixture {
 
     pub fn path(&self, file: &str) -> PathBuf {
         self.dir.join(file)
+    }
+
+    /// Puts a file into the shared folder from outside, as a person would, and tells
+    /// the room, as the loop's watch would.
+    pub fn file(&mut self, name: &str, bytes: &[u8]) {
+        std::fs::write(self.path(name), bytes).expect("write into the shared folder");
+        self.changed(name);
+    }
+
+    /// Tells the room that `name` changed in the folder.
+    pub fn changed(&mut self, name: &str) {
+        self.room
+            .folder_changed([std::ffi::OsStr::new(name)], false);
     }
 }
 

@@ -28,9 +28,10 @@ impl SessionHistory {
         self.ended.push_back((seq, s));
     }
 
-    /// Every kept session with its order of ending.
-    pub fn iter(&self) -> impl Iterator<Item = &(u64, SessionInfo)> {
-        self.ended.iter()
+    /// The kept sessions that ended before the one numbered `seq`, most recent first.
+    pub fn before(&self, seq: u64) -> impl Iterator<Item = &(u64, SessionInfo)> {
+        let end = self.ended.partition_point(|(s, _)| *s < seq);
+        self.ended.range(..end).rev()
     }
 
     pub fn cap(&self) -> usize {
@@ -61,10 +62,13 @@ mod tests {
         for id in 1..=5 {
             h.push(id, s(id));
         }
-        let ids: Vec<u64> = h.iter().map(|(_, s)| s.conn_id).collect();
-        assert_eq!(ids, [3, 4, 5]);
+        let ids: Vec<u64> = h.before(u64::MAX).map(|(_, s)| s.conn_id).collect();
+        assert_eq!(ids, [5, 4, 3]);
+        let ids: Vec<u64> = h.before(5).map(|(_, s)| s.conn_id).collect();
+        assert_eq!(ids, [4, 3]);
+        assert_eq!(h.before(3).count(), 0);
         let mut none = SessionHistory::new(0);
         none.push(1, s(1));
-        assert_eq!(none.iter().count(), 0);
+        assert_eq!(none.before(u64::MAX).count(), 0);
     }
 }

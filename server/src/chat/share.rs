@@ -6,7 +6,7 @@
 //! back through [`Room::download_ended`]. An upload's bytes arrive as `DATA` requests
 //! and go straight into its temporary file.
 
-use super::{error, reply, ConnRef, Outbox, Room};
+use super::{error, reply, ConnRef, Listing, Outbox, Room};
 use crate::folder::{describe, FileError, FileSend};
 use natter_protocol::{ErrorCode, FileName, Reply, ServerFrame};
 
@@ -50,24 +50,11 @@ impl Room {
     }
 
     pub(super) fn files(&mut self, out: &mut impl Outbox, from: ConnRef) {
-        match self.folder.list() {
-            Ok(files) => {
-                let count = files.len() as u64;
-                let items = files
-                    .into_iter()
-                    .map(|(file, size, mtime)| ServerFrame::File { file, size, mtime });
-                out.send_listing(from, items, &ServerFrame::Ok(Reply::Files { count }));
-            }
-            Err(e) => {
-                log::error!("cannot list the shared folder: {e}");
-                error(
-                    out,
-                    from,
-                    ErrorCode::Internal,
-                    "the shared folder cannot be read right now",
-                );
-            }
-        }
+        let listing = Listing::Files {
+            after: None,
+            sent: 0,
+        };
+        self.start_listing(out, from, listing);
     }
 
     pub(super) fn get(
@@ -174,19 +161,20 @@ impl Room {
                 return error(out, from, ErrorCode::NoSpace, &text);
             }
         }
-        let stored_as = match self.folder.reserve(&file, self.settings.on_duplicate) {
-            Ok(n) => n,
-            Err(e) => return refuse(out, from, e),
-        };
         let xfer = self.next_xfer();
-        let upload = match self.folder.start_upload(xfer, stored_as.clone(), size) {
+        let upload = match self
+            .folder
+            .start_upload(xfer, &file, size, self.settings.on_duplicate)
+        {
             Ok(u) => u,
             Err(e) => {
-                self.folder.release(&stored_as);
-                log::error!("cannot start an upload: {}", e.text);
+                if e.code == ErrorCode::Internal || e.code == ErrorCode::NoSpace {
+                    log::error!("cannot start an upload: {}", e.text);
+                }
                 return refuse(out, from, e);
             }
         };
+        let stored_as = upload.stored_as.clone();
         log::info!(
             "{} uploads {stored_as} ({size} bytes)",
             self.user_label(from)
@@ -216,8 +204,8 @@ impl Room {
             Ok(()) if c.uploads[i].is_whole() => self.finish_upload(out, from, xfer),
             Ok(()) => {}
             Err(e) => {
+                // Dropping it removes its temporary file and frees its name.
                 let up = c.uploads.remove(i);
-                self.folder.release(&up.stored_as);
                 log::warn!(
                     "{}: upload of {} failed: {}",
                     self.user_label(from),
@@ -266,7 +254,6 @@ impl Room {
                 out.broadcast(&self.members, Some(from), &shared);
             }
             Err(e) => {
-                self.folder.release(&up.stored_as);
                 log::warn!(
                     "{}: cannot publish {}: {}",
                     self.user_label(from),
@@ -300,7 +287,6 @@ impl Room {
             }
         } else if let Some(i) = c.uploads.iter().position(|u| u.xfer == xfer) {
             let up = c.uploads.remove(i);
-            self.folder.release(&up.stored_as);
             log::info!(
                 "{user} aborted the upload of {} at {} of {} bytes",
                 up.stored_as,
@@ -361,10 +347,11 @@ mod tests {
     fn files_lists_the_regular_files_by_name() {
         let mut fx = Fixture::new();
         let a = fx.join(1, "alice");
-        std::fs::write(fx.path("b.txt"), b"bb").unwrap();
-        std::fs::write(fx.path("a b.txt"), b"a").unwrap();
-        std::fs::write(fx.path(".hidden"), b"x").unwrap();
+        fx.file("b.txt", b"bb");
+        fx.file("a b.txt", b"a");
+        fx.file(".hidden", b"x");
         std::fs::create_dir(fx.path("sub")).unwrap();
+        fx.changed("sub");
         fx.send(a, "FILES");
         let lines = fx.lines(a);
         let shown: Vec<String> = lines
@@ -382,7 +369,7 @@ mod tests {
     fn get_replies_then_hands_the_file_to_the_loop_and_done_follows_its_end() {
         let mut fx = Fixture::new();
         let a = fx.join(1, "alice");
-        std::fs::write(fx.path("song.mp3"), b"0123456789").unwrap();
+        fx.file("song.mp3", b"0123456789");
         fx.send(a, "GET song.mp3 4");
         assert_eq!(
             fx.out.take(),
@@ -416,7 +403,7 @@ mod tests {
     fn a_download_that_cannot_go_on_fails_with_the_reason() {
         let mut fx = Fixture::new();
         let a = fx.join(1, "alice");
-        std::fs::write(fx.path("f.bin"), b"abc").unwrap();
+        fx.file("f.bin", b"abc");
         fx.send(a, "GET f.bin");
         fx.out.take();
         let (_, d) = fx.out.downloads.pop().unwrap();
@@ -432,7 +419,7 @@ mod tests {
     fn at_most_four_transfers_run_at_once() {
         let mut fx = Fixture::new();
         let a = fx.join(1, "alice");
-        std::fs::write(fx.path("f.bin"), b"abc").unwrap();
+        fx.file("f.bin", b"abc");
         for _ in 0..MAX_TRANSFERS {
             fx.send(a, "GET f.bin");
         }
@@ -450,7 +437,7 @@ mod tests {
     fn put_reserves_its_name_and_numbers_around_files_and_other_uploads() {
         let mut fx = Fixture::new();
         let a = fx.join(1, "alice");
-        std::fs::write(fx.path("song.mp3"), b"old").unwrap();
+        fx.file("song.mp3", b"old");
         assert_eq!(fx.ask(a, "PUT song.mp3 3"), "OK PUT 1 song_1.mp3");
         assert_eq!(fx.ask(a, "PUT song.mp3 3"), "OK PUT 2 song_2.mp3");
         assert_eq!(fx.ask(a, "PUT a.tar.gz 3"), "OK PUT 3 a.tar.gz");
@@ -460,7 +447,7 @@ mod tests {
 
         let mut strict = Fixture::with(|s| s.on_duplicate = OnDuplicate::Reject);
         let b = strict.join(1, "bob");
-        std::fs::write(strict.path("song.mp3"), b"old").unwrap();
+        strict.file("song.mp3", b"old");
         assert_eq!(
             strict.ask(b, "PUT song.mp3 3"),
             "ERR exists song.mp3 already exists"
@@ -554,7 +541,7 @@ mod tests {
     fn a_read_only_folder_refuses_every_change() {
         let mut fx = Fixture::with(|s| s.read_only = true);
         let a = fx.join(1, "alice");
-        std::fs::write(fx.path("a.txt"), b"x").unwrap();
+        fx.file("a.txt", b"x");
         let ro = "ERR read-only this server's shared folder is read-only";
         assert_eq!(fx.ask(a, "PUT b.txt 1"), ro);
         assert_eq!(fx.ask(a, "DELETE a.txt"), ro);
@@ -567,7 +554,7 @@ mod tests {
     fn abort_stops_either_kind_and_cleans_up() {
         let mut fx = Fixture::new();
         let a = fx.join(1, "alice");
-        std::fs::write(fx.path("f.bin"), b"abc").unwrap();
+        fx.file("f.bin", b"abc");
         fx.send(a, "GET f.bin");
         fx.send(a, "PUT up.bin 10");
         fx.out.take();
@@ -606,8 +593,8 @@ mod tests {
     fn delete_and_rename_change_the_folder_or_say_why_not() {
         let mut fx = Fixture::new();
         let a = fx.join(1, "alice");
-        std::fs::write(fx.path("a.txt"), b"x").unwrap();
-        std::fs::write(fx.path("b.txt"), b"y").unwrap();
+        fx.file("a.txt", b"x");
+        fx.file("b.txt", b"y");
         assert_eq!(
             fx.ask(a, "RENAME a.txt b.txt"),
             "ERR exists b.txt already exists"
@@ -626,7 +613,7 @@ mod tests {
     fn leaving_abandons_uploads_and_forgets_downloads() {
         let mut fx = Fixture::new();
         let a = fx.join(1, "alice");
-        std::fs::write(fx.path("f.bin"), b"abc").unwrap();
+        fx.file("f.bin", b"abc");
         fx.send(a, "GET f.bin");
         fx.send(a, "PUT up.bin 10");
         fx.request(

@@ -3,10 +3,10 @@
 //! Each handler changes the room and queues output through the outbox; none of them
 //! can reach a socket, so a broadcast costs one encode however many receive it.
 
-use super::{error, reply, ConnRef, Outbox, Room};
+use super::{error, reply, ConnRef, Listing, Outbox, Room};
 use crate::services::{self, Game, Hint, GUESS_HI, GUESS_LO};
 use natter_protocol::{
-    ErrorCode, GuessReply, LeaveReason, Reply, Secret, ServerFrame, SessionInfo, Time, UserName,
+    ErrorCode, GuessReply, LeaveReason, Reply, Secret, ServerFrame, Time, UserName,
 };
 
 /// Wrong secrets one connection may send before it is closed.
@@ -124,56 +124,22 @@ impl Room {
     }
 
     pub(super) fn who(&mut self, out: &mut impl Outbox, from: ConnRef) {
-        let mut users: Vec<(String, ServerFrame)> = self
-            .members
-            .iter()
-            .filter_map(|&m| self.client(m))
-            .filter_map(|c| {
-                let name = c.name.clone()?;
-                Some((
-                    name.key(),
-                    ServerFrame::User {
-                        name,
-                        addr: c.addr,
-                        since: c.named_at,
-                    },
-                ))
-            })
-            .collect();
-        users.sort_by(|a, b| a.0.cmp(&b.0));
-        let count = users.len() as u64;
-        let users = users.into_iter().map(|(_, f)| f);
-        out.send_listing(from, users, &ServerFrame::Ok(Reply::Who { count }));
+        let listing = Listing::Who {
+            after: None,
+            sent: 0,
+        };
+        self.start_listing(out, from, listing);
     }
 
     /// Live sessions by connection id, then the ended ones, most recent first.
     pub(super) fn status(&mut self, out: &mut impl Outbox, from: ConnRef) {
-        let mut live = Vec::new();
-        let mut ended: Vec<(u64, SessionInfo)> = self.history.iter().cloned().collect();
-        for (i, c) in self.clients.iter().enumerate() {
-            let Some(c) = c else { continue };
-            let session = c.session(out.traffic(ConnRef(i)));
-            if c.ended.is_none() {
-                live.push(session);
-            } else {
-                // Still closing: ended, but not yet moved into the history.
-                ended.push((c.ended_seq, session));
-            }
-        }
-        live.sort_by_key(|s| s.conn_id);
-        ended.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
-        ended.truncate(self.history.cap());
-        let active = live.len() as u64;
-        let items = live
-            .into_iter()
-            .chain(ended.into_iter().map(|(_, s)| s))
-            .map(ServerFrame::Session);
-        let status = Reply::Status {
-            active,
-            max_clients: self.settings.max_clients as u64,
-            uptime_s: self.started.elapsed().as_secs(),
+        let listing = Listing::Status {
+            live_after: None,
+            ended_before: None,
+            live_done: false,
+            ended_sent: 0,
         };
-        out.send_listing(from, items, &ServerFrame::Ok(status));
+        self.start_listing(out, from, listing);
     }
 
     pub(super) fn calc(&mut self, out: &mut impl Outbox, from: ConnRef, expr: &str) {
@@ -353,11 +319,8 @@ mod tests {
         fx.join(3, "alice");
         fx.connect(4);
         fx.send(a, "WHO");
-        let got = fx.out.take();
-        let [Event::Listing(to, items, last)] = &got[..] else {
-            panic!("one listing, got {got:?}");
-        };
-        assert_eq!(*to, a);
+        let got = fx.out.frames(a);
+        let (last, items) = got.split_last().expect("a reply");
         let names: Vec<String> = items
             .iter()
             .map(|f| match f {

@@ -37,6 +37,9 @@ pub struct Conn {
     pub out: OutQueue,
     /// Downloads being pumped into `out`, round robin, at the socket's pace.
     pub downloads: Vec<FileSend>,
+    /// The room has more to send it (a listing), pulled at the socket's pace like a
+    /// download; until the room says it is done, no further request is read.
+    pub pulling: bool,
     pub phase: Phase,
     /// Already on the loop's dirty list this turn.
     pub dirty: bool,
@@ -95,6 +98,7 @@ impl Conn {
             read_buf: Vec::new(),
             out: OutQueue::default(),
             downloads: Vec::new(),
+            pulling: false,
             phase: Phase::Open,
             dirty: false,
             over_cap: false,

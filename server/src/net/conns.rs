@@ -63,6 +63,7 @@ impl Conns {
         };
         c.read_buf = Vec::new();
         c.downloads.clear();
+        c.pulling = false;
         self.draining.push(t);
         mark(c, t, &mut self.dirty);
         true
@@ -81,6 +82,7 @@ impl Conns {
         c.phase = Phase::Dead;
         c.out.clear();
         c.downloads.clear();
+        c.pulling = false;
         c.read_buf = Vec::new();
         self.dead.push(t);
         was_open
@@ -119,25 +121,11 @@ impl Outbox for Conns {
         mark(c, to.0, &mut self.dirty);
     }
 
-    fn send_listing(
-        &mut self,
-        to: ConnRef,
-        items: impl IntoIterator<Item = ServerFrame>,
-        last: &ServerFrame,
-    ) {
-        let cap = self.max_queue;
-        let Some(c) = self.slab.get_mut(to.0).filter(|c| c.phase != Phase::Dead) else {
-            return;
-        };
-        let before = c.out.len();
-        for f in items {
-            c.out.push_with(|v| f.encode(v));
+    fn pull_later(&mut self, conn: ConnRef) {
+        if let Some(c) = self.open(conn.0) {
+            c.pulling = true;
+            self.mark_dirty(conn.0);
         }
-        c.out.push_with(|v| last.encode(v));
-        if before > cap {
-            mark_over(c, to.0, &mut self.over_cap);
-        }
-        mark(c, to.0, &mut self.dirty);
     }
 
     fn broadcast(

@@ -28,6 +28,7 @@ mod conns;
 mod out_queue;
 mod read;
 mod tls;
+mod watch;
 mod write;
 
 pub use tls::load_config as load_tls_config;
@@ -47,6 +48,7 @@ use std::time::{Duration, Instant};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+const WATCH: Token = Token(usize::MAX - 3);
 
 /// How often registration and idle timeouts are checked.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -71,6 +73,10 @@ pub struct Server {
     accept_paused_until: Option<Instant>,
     emfile_logged: bool,
     scratch: Vec<u8>,
+    /// The shared folder's watch, if the system gave one.
+    watch: Option<watch::Watch>,
+    /// The watch stopped on its budget with more to read.
+    watch_again: bool,
     events: Events,
     shutting_down: Option<Instant>,
 }
@@ -99,6 +105,23 @@ impl Server {
         let mut signals = Signals::new(close::SIGNALS_HANDLED)?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let watch = match watch::Watch::new(folder.root()) {
+            Ok(w) => {
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&w);
+                poll.registry().register(
+                    &mut mio::unix::SourceFd(&fd),
+                    WATCH,
+                    Interest::READABLE,
+                )?;
+                Some(w)
+            }
+            Err(e) => {
+                log::warn!(
+                    "cannot watch the shared folder ({e}): files others add or remove there show in listings only after a restart"
+                );
+                None
+            }
+        };
         Ok(Server {
             poll,
             listener,
@@ -116,6 +139,8 @@ impl Server {
             accept_paused_until: None,
             emfile_logged: false,
             scratch: vec![0; read::READ_CHUNK],
+            watch,
+            watch_again: false,
             events: Events::with_capacity(1024),
             shutting_down: None,
         })
@@ -156,6 +181,7 @@ impl Server {
             match event.token() {
                 LISTENER => self.accept_all(),
                 SIGNALS => self.on_signal(),
+                WATCH => self.watch_again = true,
                 Token(t) => {
                     // Tokens are slab keys and keys are reused: check it is still there.
                     if !self.conns.slab.contains(t) {
@@ -170,6 +196,9 @@ impl Server {
                 }
             }
         }
+        if std::mem::take(&mut self.watch_again) {
+            self.on_folder_changed();
+        }
         for t in std::mem::take(&mut self.still_readable) {
             self.on_readable(t);
         }
@@ -183,6 +212,19 @@ impl Server {
         self.reap();
     }
 
+    /// Tells the room what changed in the shared folder.
+    fn on_folder_changed(&mut self) {
+        let Some(watch) = self.watch.as_mut() else {
+            return;
+        };
+        let mut changes = watch.read();
+        changes.names.sort();
+        changes.names.dedup();
+        self.room
+            .folder_changed(changes.names.iter().map(|n| &**n), changes.overflow);
+        self.watch_again = changes.more;
+    }
+
     /// Connections open right now, named or not.
     pub fn clients(&self) -> usize {
         self.conns.slab.len()
@@ -194,7 +236,7 @@ impl Server {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.still_readable.is_empty() || !self.pumping.is_empty() {
+        if !self.still_readable.is_empty() || !self.pumping.is_empty() || self.watch_again {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
@@ -254,6 +296,7 @@ impl Server {
             return;
         }
         self.next_sweep = now + SWEEP_EVERY;
+        self.room.tick();
         let (reg, idle) = (self.config.register_timeout, self.config.idle_timeout);
         let handshake = tls::HANDSHAKE_TIMEOUT.min(reg);
         let mut expired = Vec::new();

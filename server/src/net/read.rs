@@ -28,7 +28,7 @@ impl Server {
                     }
                     break;
                 }
-                Phase::Open if conn.paused_until.is_some() => break,
+                Phase::Open if conn.paused_until.is_some() || conn.pulling => break,
                 Phase::Open => {}
             }
             if budget == 0 {
@@ -120,7 +120,13 @@ impl Server {
     /// Hands the room every whole frame at the front of `bytes`; returns bytes used.
     fn handle_bytes(&mut self, t: usize, bytes: &[u8]) -> usize {
         let mut used = 0;
-        while self.conns.slab.get(t).is_some_and(Conn::is_open) {
+        // A listing being pulled holds the next requests back: replies keep their order.
+        while self
+            .conns
+            .slab
+            .get(t)
+            .is_some_and(|c| c.is_open() && !c.pulling)
+        {
             match natter_protocol::decode_request(&bytes[used..]) {
                 Ok(Decoded::Frame(req, n)) => {
                     // Upload data is free, but only for a live upload of this

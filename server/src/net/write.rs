@@ -18,6 +18,36 @@ const LOW_WATER: usize = 64 * 1024;
 const PUMP_BUDGET: usize = 1024 * 1024;
 
 impl Server {
+    /// Asks the room for more of the connection's listing while its queue has room;
+    /// once the listing is over, the connection's next requests are read again.
+    fn pull_listing(&mut self, t: usize, budget: &mut usize) -> usize {
+        let mut queued = 0;
+        loop {
+            let Some(c) = self.conns.slab.get(t) else {
+                return queued;
+            };
+            if !c.pulling || c.out.len() >= LOW_WATER || *budget == 0 {
+                return queued;
+            }
+            let before = c.out.len();
+            let more = self.room.pull(&mut self.conns, ConnRef(t));
+            let Some(c) = self.conns.slab.get_mut(t) else {
+                return queued;
+            };
+            let added = c.out.len().saturating_sub(before);
+            *budget = budget.saturating_sub(added.max(1));
+            queued += added;
+            if !more {
+                c.pulling = false;
+                // What it sent meanwhile waits in its read buffer or its socket.
+                let now = Instant::now();
+                c.paused_until = Some(c.paused_until.map_or(now, |p| p.max(now)));
+                self.paused.push(t);
+                return queued;
+            }
+        }
+    }
+
     /// Queues that passed their cap get one chance to drain into the socket; whoever
     /// is still over after that is not keeping up and is dropped as too slow. Run
     /// after each handler, never inside one; a departure's LEAVE can take others over
@@ -71,7 +101,7 @@ impl Server {
                 log::debug!("write to client {}: {e}", c.id);
                 return self.kill(t, LeaveReason::Lost, "");
             }
-            if !c.out.is_empty() || c.downloads.is_empty() {
+            if !c.out.is_empty() || (c.downloads.is_empty() && !c.pulling) {
                 break;
             }
             if budget == 0 || queued == 0 {
@@ -122,10 +152,11 @@ impl Server {
         }
     }
 
-    /// Queues download chunks while the queue is below the low-water mark; returns
-    /// how many bytes it queued. The room hears of each download that ends.
+    /// Queues the rest of a listing, then download chunks, while the queue is below
+    /// the low-water mark; returns how many bytes it queued. The room hears of each
+    /// download that ends.
     fn pump(&mut self, t: usize, budget: &mut usize) -> usize {
-        let mut queued = 0;
+        let mut queued = self.pull_listing(t, budget);
         let mut ended: Vec<(FileSend, std::io::Result<()>)> = Vec::new();
         {
             let Some(c) = self.conns.slab.get_mut(t) else {

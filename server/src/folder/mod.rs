@@ -1,0 +1,510 @@
+//! The shared folder: what it holds (an index in memory, see `index`), downloads (a
+//! send cursor over an open file) and uploads (a locked hidden temporary, published
+//! under its real name only when whole, see `temps`).
+//!
+//! Names come in as `FileName`s, already validated by the protocol crate, so joining
+//! one onto the folder cannot leave it. Symlinks are never followed: they are not
+//! listed, and files are opened with `O_NOFOLLOW`. A published file is linked into
+//! place, which fails rather than replace an existing file. Nothing here reads a whole
+//! file into memory, scans the directory after startup, or touches a socket. Several
+//! natterds may share one folder: reservations and leftovers are judged on disk.
+
+mod index;
+mod temps;
+mod transfer;
+
+pub use index::Entry;
+pub use transfer::{FileSend, Upload};
+
+use index::Index;
+use natter_protocol::{ErrorCode, FileName, Time};
+use std::ffi::OsStr;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Reservations tried for one upload before it is refused: only a crowd of uploads
+/// for one name, all at once, can use them up.
+const RESERVE_TRIES: u32 = 32;
+
+/// What to do when an upload's name is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDuplicate {
+    /// Store it as `name_1.ext`, `name_2.ext`, ...
+    Rename,
+    /// Refuse with `ERR exists`.
+    Reject,
+}
+
+/// A refusal, with the code and words the client gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    pub code: ErrorCode,
+    pub text: String,
+}
+
+impl FileError {
+    pub(super) fn new(code: ErrorCode, text: impl Into<String>) -> FileError {
+        FileError {
+            code,
+            text: text.into(),
+        }
+    }
+
+    pub(super) fn io(what: &str, name: &FileName, e: &io::Error) -> FileError {
+        let code = match e.raw_os_error() {
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => ErrorCode::NoSpace,
+            _ if e.kind() == io::ErrorKind::NotFound => ErrorCode::NoSuchFile,
+            _ => ErrorCode::Internal,
+        };
+        FileError::new(code, format!("cannot {what} {name}: {}", describe(e)))
+    }
+}
+
+pub struct SharedFolder {
+    root: PathBuf,
+    index: Index,
+    /// Temporaries nobody held at startup but too new to call leftovers; looked at
+    /// again once they are old enough.
+    recheck: Vec<PathBuf>,
+}
+
+impl SharedFolder {
+    /// Opens (creating if needed) the folder, removes the temporaries no live natterd
+    /// holds, and reads what it holds.
+    pub fn open(root: &Path) -> io::Result<SharedFolder> {
+        std::fs::create_dir_all(root)?;
+        let root = root.canonicalize()?;
+        let mut folder = SharedFolder {
+            index: Index::default(),
+            recheck: temps::list(&root)?,
+            root,
+        };
+        folder.sweep_temporaries(SystemTime::now());
+        folder.index = Index::scan(&folder.root)?;
+        Ok(folder)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, name: &FileName) -> PathBuf {
+        self.root.join(name.as_str())
+    }
+
+    /// The shared files after `after` (from the first if `None`), in name order.
+    pub fn files_after<'a>(
+        &'a self,
+        after: Option<&FileName>,
+    ) -> impl Iterator<Item = (&'a FileName, Entry)> + 'a {
+        self.index.files_after(after)
+    }
+
+    /// Someone changed these names in the folder (the loop's directory watch saw it);
+    /// `overflow` says changes were lost and everything must be read again.
+    pub fn changed<'a>(&mut self, names: impl IntoIterator<Item = &'a OsStr>, overflow: bool) {
+        if overflow {
+            log::warn!("the shared folder changed faster than it was watched; reading it again");
+            match Index::scan(&self.root) {
+                Ok(index) => self.index = index,
+                Err(e) => log::error!("cannot read the shared folder: {}", describe(&e)),
+            }
+            return;
+        }
+        for name in names {
+            if let Some(name) = index::shareable(name) {
+                self.index.refresh(&self.root, name);
+            }
+        }
+    }
+
+    /// Removes the leftovers found at startup once they are old enough to judge.
+    pub fn tick(&mut self, now: SystemTime) {
+        if !self.recheck.is_empty() {
+            self.sweep_temporaries(now);
+        }
+    }
+
+    fn sweep_temporaries(&mut self, now: SystemTime) {
+        let mut removed = 0;
+        self.recheck
+            .retain(|path| match temps::sweep_one(path, now) {
+                temps::Found::Removed => {
+                    removed += 1;
+                    false
+                }
+                temps::Found::InUse => false,
+                temps::Found::TooNew => true,
+                temps::Found::Failed(e) => {
+                    log::warn!("cannot remove stale upload {}: {e}", path.display());
+                    false
+                }
+            });
+        if removed > 0 {
+            log::info!("removed {removed} unfinished upload(s) left from an earlier run");
+        }
+    }
+
+    /// Opens a shared file to send from `offset`.
+    pub fn open_download(&self, name: &FileName, offset: u64) -> Result<(File, u64), FileError> {
+        let not_found = || {
+            FileError::new(
+                ErrorCode::NoSuchFile,
+                format!("no file named {name} is shared"),
+            )
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(self.path(name))
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOENT) | Some(libc::ELOOP) | Some(libc::ENOTDIR) => not_found(),
+                _ => FileError::io("open", name, &e),
+            })?;
+        let meta = file
+            .metadata()
+            .map_err(|e| FileError::io("read", name, &e))?;
+        // O_NONBLOCK keeps a FIFO planted in the folder from blocking the open; the
+        // type check then refuses anything that is not a plain file.
+        if !meta.is_file() {
+            return Err(not_found());
+        }
+        let size = meta.len();
+        if offset > size {
+            return Err(FileError::new(
+                ErrorCode::BadOffset,
+                format!("{name} is {size} bytes; cannot start at {offset}"),
+            ));
+        }
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| FileError::io("read", name, &e))?;
+        Ok((file, size))
+    }
+
+    /// Whether an upload may not be given `name`: something holds it, or another
+    /// upload (of any natterd on this folder) has reserved it.
+    fn is_taken(&self, name: &FileName) -> bool {
+        self.index.contains(name) || temps::reserved(&self.root, name.as_str())
+    }
+
+    /// Picks the name an upload will be stored under (`wanted`, or when that is taken
+    /// and `on_dup` allows, the next free `wanted_N`), reserves it, and opens the
+    /// upload's temporary file. O(log n) in the numbered copies already there.
+    pub fn start_upload(
+        &mut self,
+        xfer: u64,
+        wanted: &FileName,
+        size: u64,
+        on_dup: OnDuplicate,
+    ) -> Result<Upload, FileError> {
+        let no_free = || {
+            FileError::new(
+                ErrorCode::Exists,
+                format!("no free name like {wanted} is left"),
+            )
+        };
+        let mut candidate = wanted.clone();
+        let mut next = 1;
+        for _ in 0..RESERVE_TRIES {
+            if !self.index.contains(&candidate) {
+                match temps::create(&self.root, candidate.as_str()) {
+                    Ok(Some((file, temp))) => {
+                        return Ok(Upload::new(xfer, candidate, size, file, temp));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(FileError::io("create", &candidate, &e)),
+                }
+            }
+            if on_dup == OnDuplicate::Reject {
+                return Err(FileError::new(
+                    ErrorCode::Exists,
+                    format!("{wanted} already exists"),
+                ));
+            }
+            let n = self.index.free_number(wanted, next).ok_or_else(no_free)?;
+            candidate = wanted.numbered(n).ok_or_else(no_free)?;
+            next = n.saturating_add(1);
+        }
+        Err(no_free())
+    }
+
+    /// Publishes a whole upload under its reserved name (or the next free one, if
+    /// something else took it meanwhile). Returns the final name.
+    pub fn finish_upload(
+        &mut self,
+        up: &mut Upload,
+        on_dup: OnDuplicate,
+    ) -> Result<FileName, FileError> {
+        up.file
+            .sync_all()
+            .map_err(|e| FileError::io("save", &up.stored_as, &e))?;
+        let wanted = up.stored_as.clone();
+        let mut name = wanted.clone();
+        let mut next = 1;
+        let mut tries = 0;
+        loop {
+            match std::fs::hard_link(&up.temp, self.path(&name)) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    // Someone (a person, another natterd) put a file there meanwhile.
+                    self.index.refresh(&self.root, name.clone());
+                    tries += 1;
+                    if on_dup == OnDuplicate::Reject || tries >= RESERVE_TRIES {
+                        return Err(FileError::new(
+                            ErrorCode::Exists,
+                            format!("{wanted} already exists"),
+                        ));
+                    }
+                    loop {
+                        let n = self.index.free_number(&wanted, next).ok_or_else(|| {
+                            FileError::new(ErrorCode::Exists, format!("no free name like {wanted}"))
+                        })?;
+                        next = n.saturating_add(1);
+                        name = wanted.numbered(n).ok_or_else(|| {
+                            FileError::new(ErrorCode::Exists, format!("no free name like {wanted}"))
+                        })?;
+                        if !self.is_taken(&name) {
+                            break;
+                        }
+                    }
+                }
+                Err(e) => return Err(FileError::io("save", &wanted, &e)),
+            }
+        }
+        up.published = true;
+        let _ = std::fs::remove_file(&up.temp);
+        // Make the new name durable too, not just the bytes.
+        if let Ok(dir) = File::open(&self.root) {
+            let _ = dir.sync_all();
+        }
+        self.index.insert(
+            name.clone(),
+            Entry {
+                size: up.size,
+                mtime: Time::now(),
+                regular: true,
+            },
+        );
+        Ok(name)
+    }
+
+    pub fn delete(&mut self, name: &FileName) -> Result<u64, FileError> {
+        let size = self.regular_file(name)?;
+        let result = std::fs::remove_file(self.path(name));
+        self.index.refresh(&self.root, name.clone());
+        result.map_err(|e| FileError::io("delete", name, &e))?;
+        Ok(size)
+    }
+
+    pub fn rename(&mut self, old: &FileName, new: &FileName) -> Result<u64, FileError> {
+        let size = self.regular_file(old)?;
+        if self.is_taken(new) {
+            return Err(FileError::new(
+                ErrorCode::Exists,
+                format!("{new} already exists"),
+            ));
+        }
+        // Link then unlink: like rename, but it fails instead of replacing a file
+        // that appeared at the new name in between.
+        let linked = std::fs::hard_link(self.path(old), self.path(new));
+        self.index.refresh(&self.root, new.clone());
+        linked.map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                FileError::new(ErrorCode::Exists, format!("{new} already exists"))
+            } else {
+                FileError::io("rename", old, &e)
+            }
+        })?;
+        let unlinked = std::fs::remove_file(self.path(old));
+        self.index.refresh(&self.root, old.clone());
+        unlinked.map_err(|e| FileError::io("rename", old, &e))?;
+        Ok(size)
+    }
+
+    /// The size of the regular file `name`, asked of the disk (a delete or a rename
+    /// must act on what is there, not on what the index last saw).
+    fn regular_file(&self, name: &FileName) -> Result<u64, FileError> {
+        match self.path(name).symlink_metadata() {
+            Ok(m) if m.is_file() => Ok(m.len()),
+            _ => Err(FileError::new(
+                ErrorCode::NoSuchFile,
+                format!("no file named {name} is shared"),
+            )),
+        }
+    }
+
+    /// Bytes free for uploads, if the file system says.
+    pub fn free_space(&self) -> Option<u64> {
+        let path = std::ffi::CString::new(self.root.as_os_str().as_encoded_bytes()).ok()?;
+        // SAFETY: statvfs fills the struct we pass; the path is a valid C string.
+        unsafe {
+            let mut s: libc::statvfs = std::mem::zeroed();
+            if libc::statvfs(path.as_ptr(), &mut s) != 0 {
+                return None;
+            }
+            Some((s.f_bavail as u64).saturating_mul(s.f_frsize as u64))
+        }
+    }
+}
+
+/// An I/O error in words, without the `(os error N)` tail.
+pub fn describe(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_lowercase(),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("natter-files-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn f(s: &str) -> FileName {
+        FileName::new(s).unwrap()
+    }
+
+    fn listed(folder: &SharedFolder) -> Vec<String> {
+        folder
+            .files_after(None)
+            .map(|(n, _)| n.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn uploads_publish_whole_or_not_at_all() {
+        let dir = tempdir("up");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("song.mp3"), b"old").unwrap();
+        let mut folder = SharedFolder::open(&dir).unwrap();
+        let song = f("song.mp3");
+        let mut up = folder
+            .start_upload(1, &song, 5, OnDuplicate::Rename)
+            .unwrap();
+        let other = folder
+            .start_upload(2, &song, 10, OnDuplicate::Rename)
+            .unwrap();
+        assert_eq!(
+            (up.stored_as.as_str(), other.stored_as.as_str()),
+            ("song_1.mp3", "song_2.mp3")
+        );
+        assert!(folder
+            .start_upload(3, &song, 1, OnDuplicate::Reject)
+            .is_err());
+        up.write(b"hel").unwrap();
+        assert_eq!(
+            listed(&folder),
+            ["song.mp3"],
+            "temporaries are never listed"
+        );
+        up.write(b"lo").unwrap();
+        assert_eq!(up.write(b"!").unwrap_err().code, ErrorCode::TooLarge);
+        assert!(up.is_whole());
+        let stored = folder.finish_upload(&mut up, OnDuplicate::Rename).unwrap();
+        assert_eq!(std::fs::read(dir.join(stored.as_str())).unwrap(), b"hello");
+        assert_eq!(listed(&folder), ["song.mp3", "song_1.mp3"]);
+        drop(up);
+        drop(other);
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        // The dropped upload's name is free again.
+        let again = folder
+            .start_upload(4, &song, 1, OnDuplicate::Rename)
+            .unwrap();
+        assert_eq!(again.stored_as.as_str(), "song_2.mp3");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_second_folder_on_the_same_directory_sees_the_first_ones_reservations() {
+        let dir = tempdir("two");
+        let mut a = SharedFolder::open(&dir).unwrap();
+        let mut up = a
+            .start_upload(1, &f("two.bin"), 4, OnDuplicate::Rename)
+            .unwrap();
+        up.write(b"ab").unwrap();
+        // Another natterd starting on the folder leaves the live upload alone...
+        let mut b = SharedFolder::open(&dir).unwrap();
+        b.tick(SystemTime::now() + std::time::Duration::from_secs(3600));
+        // ...and numbers around it.
+        let theirs = b
+            .start_upload(1, &f("two.bin"), 1, OnDuplicate::Rename)
+            .unwrap();
+        assert_eq!(theirs.stored_as.as_str(), "two_1.bin");
+        up.write(b"cd").unwrap();
+        let stored = a.finish_upload(&mut up, OnDuplicate::Rename).unwrap();
+        assert_eq!(stored.as_str(), "two.bin");
+        assert_eq!(std::fs::read(dir.join("two.bin")).unwrap(), b"abcd");
+        // b's index hears of it through its watch; here, told directly.
+        b.changed([std::ffi::OsStr::new("two.bin")], false);
+        assert_eq!(listed(&b), ["two.bin"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn symlinks_and_odd_files_are_not_shared() {
+        let dir = tempdir("links");
+        SharedFolder::open(&dir).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.join("passwd")).unwrap();
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        std::fs::write(dir.join(".hidden"), b"x").unwrap();
+        std::fs::write(dir.join("ok.txt"), b"x").unwrap();
+        let mut folder = SharedFolder::open(&dir).unwrap();
+        assert_eq!(listed(&folder), ["ok.txt"]);
+        assert_eq!(
+            folder.open_download(&f("passwd"), 0).unwrap_err().code,
+            ErrorCode::NoSuchFile
+        );
+        assert_eq!(
+            folder.open_download(&f("sub"), 0).unwrap_err().code,
+            ErrorCode::NoSuchFile
+        );
+        assert_eq!(
+            folder.delete(&f("passwd")).unwrap_err().code,
+            ErrorCode::NoSuchFile
+        );
+        assert_eq!(
+            folder.open_download(&f("ok.txt"), 2).unwrap_err().code,
+            ErrorCode::BadOffset
+        );
+        assert!(std::path::Path::new("/etc/passwd").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_at_open() {
+        let dir = tempdir("stale");
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = dir.join(".natter-upload-1-2-3");
+        std::fs::write(&old, b"half").unwrap();
+        let an_hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
+        let young = dir.join(".natter-upload-4-5-6");
+        std::fs::write(&young, b"new").unwrap();
+        std::fs::write(dir.join("keep.txt"), b"x").unwrap();
+        let mut folder = SharedFolder::open(&dir).unwrap();
+        assert!(!old.exists());
+        assert!(young.exists(), "too new to call a leftover yet");
+        folder.tick(SystemTime::now() + std::time::Duration::from_secs(60));
+        assert!(!young.exists(), "looked at again once old enough");
+        assert!(dir.join("keep.txt").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

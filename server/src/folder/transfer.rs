@@ -1,0 +1,148 @@
+//! A download's send cursor over an open file, and an upload's temporary file. Neither
+//! holds more than one chunk in memory, whatever the file's size.
+
+use super::FileError;
+use natter_protocol::{ErrorCode, FileName};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+
+/// A download in progress: the open file and how far it has been sent.
+pub struct FileSend {
+    pub xfer: u64,
+    pub name: FileName,
+    pub file: File,
+    pub size: u64,
+    pub pos: u64,
+    pub started_at: u64,
+}
+
+impl FileSend {
+    pub fn new(xfer: u64, name: FileName, file: File, size: u64, from: u64) -> FileSend {
+        FileSend {
+            xfer,
+            name,
+            file,
+            size,
+            pos: from,
+            started_at: from,
+        }
+    }
+
+    /// Appends the next `DATA` frame (at most `MAX_DATA` bytes of body) to `out`.
+    /// On a read error (the file got shorter, say) `out` is left as it was.
+    pub fn next_frame(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        let n = (self.size - self.pos).min(natter_protocol::MAX_DATA as u64) as usize;
+        let start = out.len();
+        natter_protocol::encode_data_header(self.xfer, n, out);
+        let body = out.len();
+        out.resize(body + n, 0);
+        if let Err(e) = self.file.read_exact(&mut out[body..]) {
+            out.truncate(start);
+            return Err(e);
+        }
+        self.pos += n as u64;
+        Ok(())
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.pos >= self.size
+    }
+}
+
+/// An upload in progress, in its locked temporary file. Dropping one that was not
+/// published removes the temporary, so every way a connection can end (ABORT, a drop,
+/// an error, shutdown) cleans up, and frees the name it reserved.
+pub struct Upload {
+    pub xfer: u64,
+    pub stored_as: FileName,
+    pub size: u64,
+    pub received: u64,
+    pub(super) file: File,
+    pub(super) temp: PathBuf,
+    pub(super) published: bool,
+    /// Where the data not yet handed to the disk's writeback begins.
+    unsynced_from: u64,
+}
+
+/// Every this many bytes an upload's data is handed to the kernel's writeback, so the
+/// disk writes while the upload arrives and the final fsync, which runs on the loop
+/// thread, finds little left to do.
+const WRITEBACK_EVERY: u64 = 8 << 20;
+
+impl Upload {
+    pub(super) fn new(
+        xfer: u64,
+        stored_as: FileName,
+        size: u64,
+        file: File,
+        temp: PathBuf,
+    ) -> Upload {
+        Upload {
+            xfer,
+            stored_as,
+            size,
+            received: 0,
+            file,
+            temp,
+            published: false,
+            unsynced_from: 0,
+        }
+    }
+
+    pub fn write(&mut self, data: &[u8]) -> Result<(), FileError> {
+        if self.received + data.len() as u64 > self.size {
+            return Err(FileError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "{} was declared as {} bytes; more arrived",
+                    self.stored_as, self.size
+                ),
+            ));
+        }
+        self.file
+            .write_all(data)
+            .map_err(|e| FileError::io("write", &self.stored_as, &e))?;
+        self.received += data.len() as u64;
+        if self.received - self.unsynced_from >= WRITEBACK_EVERY {
+            self.start_writeback();
+        }
+        Ok(())
+    }
+
+    /// Starts writing what arrived since the last call to the disk, without waiting
+    /// for it (`sync_file_range` with `SYNC_FILE_RANGE_WRITE` only queues the I/O).
+    fn start_writeback(&mut self) {
+        let from = self.unsynced_from;
+        let len = self.received - from;
+        // SAFETY: sync_file_range on a descriptor we own; it reads no memory of ours.
+        let rc = unsafe {
+            libc::sync_file_range(
+                self.file.as_raw_fd(),
+                from as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            )
+        };
+        if rc != 0 {
+            log::debug!(
+                "sync_file_range on an upload: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        self.unsynced_from = self.received;
+    }
+
+    pub fn is_whole(&self) -> bool {
+        self.received == self.size
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
