@@ -12,6 +12,28 @@ use std::time::Duration;
 pub const DEFAULT_MAX_QUEUE: usize = 1024 * 1024;
 /// Default client limit; natterd lowers it if the descriptor limit is smaller.
 pub const DEFAULT_MAX_CLIENTS: usize = 1000;
+/// Transfers one connection may run at once, either way.
+pub const MAX_TRANSFERS_PER_CONNECTION: usize = 4;
+/// Descriptors natterd keeps for itself: stdio, the listener, the poll, the signal
+/// pipe, the folder's watch, the log file, a folder opened to fsync it, and headroom
+/// so that accepting (and refusing politely, `ERR server-full`) always finds one.
+pub const FIXED_FDS: u64 = 16;
+/// Descriptors the client limit leaves for natterd's own and for open files: at the
+/// least 48 transfers can run when every client slot is taken.
+pub const RESERVED_FDS: u64 = 64;
+
+/// The client limit and the open-file budget under a descriptor limit (`None`: not
+/// known). Clients come first, lowered to leave `RESERVED_FDS`; files get the rest.
+pub fn descriptor_budget(limit: Option<u64>, max_clients: usize) -> (usize, usize) {
+    let most_files = |clients: usize| MAX_TRANSFERS_PER_CONNECTION * clients;
+    let Some(limit) = limit else {
+        return (max_clients, most_files(max_clients));
+    };
+    let clients = (max_clients as u64).min(limit.saturating_sub(RESERVED_FDS).max(1));
+    let files = limit.saturating_sub(clients + FIXED_FDS) as usize;
+    let clients = clients as usize;
+    (clients, files.min(most_files(clients)))
+}
 /// How long a closing connection gets to take its last bytes (`OK QUIT`, an `ERR`,
 /// `SHUTDOWN`) before it is cut.
 pub const CLOSE_DEADLINE_MS: u64 = 2000;
@@ -21,6 +43,11 @@ pub struct Config {
     pub bind: IpAddr,
     pub port: u16,
     pub max_clients: usize,
+    /// Files (downloads and uploads) open at once, across all connections: what the
+    /// descriptor limit leaves once every client and natterd's own descriptors are
+    /// counted. A transfer past it gets `ERR busy`; no request can use up the
+    /// descriptors new clients need.
+    pub max_open_files: usize,
     pub max_queue: usize,
     /// The welcome text's first part; natterd adds how many users are online.
     pub motd: String,
@@ -79,6 +106,7 @@ impl Default for Config {
             bind: IpAddr::from([127, 0, 0, 1]),
             port: natter_protocol::DEFAULT_PORT,
             max_clients: DEFAULT_MAX_CLIENTS,
+            max_open_files: MAX_TRANSFERS_PER_CONNECTION * DEFAULT_MAX_CLIENTS,
             max_queue: DEFAULT_MAX_QUEUE,
             motd: format!("Welcome to natter on {}", hostname()),
             session_history: DEFAULT_SESSION_HISTORY,
@@ -132,6 +160,26 @@ pub fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptors_always_leave_room_to_accept() {
+        // ulimit -n 1024 with the default 1000 clients: 960 clients, 48 files.
+        assert_eq!(descriptor_budget(Some(1024), 1000), (960, 48));
+        // Plenty of descriptors: files are bounded by what clients can ask for.
+        assert_eq!(descriptor_budget(Some(1 << 20), 1000), (1000, 4000));
+        assert_eq!(descriptor_budget(None, 10), (10, 40));
+        // A tiny limit still leaves natterd its own.
+        let (clients, files) = descriptor_budget(Some(70), 1000);
+        assert!(clients as u64 + files as u64 + FIXED_FDS <= 70);
+        assert!(clients >= 1);
+        for limit in [64u64, 100, 128, 1024, 4096] {
+            let (c, f) = descriptor_budget(Some(limit), 5000);
+            assert!(
+                c as u64 + f as u64 + FIXED_FDS <= limit,
+                "{limit}: {c} + {f}"
+            );
+        }
+    }
 
     #[test]
     fn sizes() {

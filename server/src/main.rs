@@ -10,10 +10,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Descriptors kept back from --max-clients for the listener, the poll, the log file
-/// and shared files being sent.
-const RESERVED_FDS: u64 = 64;
-
 #[derive(Parser, Debug)]
 #[command(
     name = "natterd",
@@ -163,16 +159,16 @@ fn main() -> ExitCode {
         }
     }
     let fd_limit = raise_fd_limit();
-    if let Some(limit) = fd_limit {
-        let room = limit.saturating_sub(RESERVED_FDS).max(1) as usize;
-        if config.max_clients > room {
-            log::warn!(
-                "--max-clients {} is more than the descriptor limit ({limit}) allows; using {room}",
-                config.max_clients
-            );
-            config.max_clients = room;
-        }
+    let (clients, files) = natter_server::descriptor_budget(fd_limit, config.max_clients);
+    if clients < config.max_clients {
+        log::warn!(
+            "--max-clients {} is more than the descriptor limit ({}) allows; using {clients}",
+            config.max_clients,
+            fd_limit.unwrap_or_default()
+        );
     }
+    config.max_clients = clients;
+    config.max_open_files = files;
 
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = match std::net::TcpListener::bind(addr) {
@@ -212,8 +208,9 @@ fn main() -> ExitCode {
         log::info!("clients must send the shared secret (AUTH) before HELLO");
     }
     log::info!(
-        "max clients {}, output queue cap {} bytes per connection",
+        "max clients {}, open files {}, output queue cap {} bytes per connection",
         config.max_clients,
+        config.max_open_files,
         config.max_queue
     );
     match natter_server::run(listener, config) {

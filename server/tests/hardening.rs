@@ -430,3 +430,38 @@ fn connections_are_watched_by_tcp_keepalive() {
         row[5]
     );
 }
+
+#[test]
+fn no_pattern_of_transfers_locks_new_clients_out_of_the_descriptors() {
+    let dir = temp_dir("fds");
+    std::fs::write(dir.join("big.bin"), vec![5u8; 8 << 20]).unwrap();
+    // 128 descriptors: 64 clients at most, and 48 files open at once.
+    let srv = Natterd::start_with_fd_limit(&dir, &["--max-rate", "0"], 128);
+    srv.wait_log("max clients 64, open files 48");
+    let mut greedy = Vec::new();
+    let mut busy = 0;
+    for i in 0..40 {
+        let mut p = narrow_peer(&srv, &format!("g{i}"));
+        p.send(&"GET big.bin\n".repeat(4));
+        for _ in 0..4 {
+            let l = p.reply();
+            if l.starts_with("ERR busy natterd is running as many transfers as it can (48)") {
+                busy += 1;
+            } else {
+                assert!(l.starts_with("OK GET "), "{l}");
+            }
+        }
+        greedy.push(p);
+    }
+    assert_eq!(busy, 160 - 48, "the budget held");
+    // Whoever comes next is still greeted, up to the client limit, and refused in
+    // words after it.
+    let mut late: Vec<_> = (0..24).map(|_| srv.connect()).collect();
+    for p in &mut late {
+        p.expect_prefix("WELCOME ");
+    }
+    let mut over = srv.connect();
+    over.expect_prefix("ERR server-full ");
+    drop(greedy);
+    let _ = std::fs::remove_dir_all(&dir);
+}

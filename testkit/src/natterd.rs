@@ -93,7 +93,34 @@ impl Natterd {
     /// environment variables. Nothing of the caller's environment that natterd reads
     /// (a secret, a shared folder) leaks in.
     pub fn start_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Natterd {
+        Natterd::launch(dir, args, env, None)
+    }
+
+    /// As [`Natterd::start_in`], under a descriptor limit (`ulimit -n`), soft and hard.
+    pub fn start_with_fd_limit(dir: &Path, args: &[&str], limit: u64) -> Natterd {
+        Natterd::launch(dir, args, &[], Some(limit))
+    }
+
+    fn launch(dir: &Path, args: &[&str], env: &[(&str, &str)], fd_limit: Option<u64>) -> Natterd {
         let mut cmd = Command::new(natterd_bin());
+        if let Some(limit) = fd_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe, which is all a pre_exec hook
+            // may call; it only changes the child's own limit.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
         cmd.arg("0").args(args);
         let folder_given = args.contains(&"--shared-dir")
             || env

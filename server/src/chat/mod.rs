@@ -52,6 +52,8 @@ pub struct Settings {
     pub read_only: bool,
     pub max_file_size: u64,
     pub on_duplicate: OnDuplicate,
+    /// Files (downloads and uploads) open at once, across all connections.
+    pub max_open_files: usize,
 }
 
 impl Settings {
@@ -64,6 +66,7 @@ impl Settings {
             read_only: c.read_only,
             max_file_size: c.max_file_size,
             on_duplicate: c.on_duplicate,
+            max_open_files: c.max_open_files,
         }
     }
 }
@@ -139,6 +142,8 @@ pub struct Room {
     /// Sessions ended so far; numbers them so STATUS can list the most recent first.
     ended_count: u64,
     folder: SharedFolder,
+    /// Transfers running, each holding a file open.
+    open_files: usize,
     next_xfer: u64,
     started: Instant,
 }
@@ -155,6 +160,7 @@ impl Room {
             members: Vec::new(),
             ended_count: 0,
             folder,
+            open_files: 0,
             next_xfer: 1,
             started: Instant::now(),
         }
@@ -347,6 +353,12 @@ impl Room {
             .map_or_else(|| self.label(conn), |n| n.to_string())
     }
 
+    /// `n` transfers ended, each closing its file.
+    fn file_closed(&mut self, n: usize) {
+        debug_assert!(self.open_files >= n, "more files closed than opened");
+        self.open_files = self.open_files.saturating_sub(n);
+    }
+
     fn add_member(&mut self, conn: ConnRef) {
         let slot = self.members.len();
         if let Some(c) = self.client_mut(conn) {
@@ -376,6 +388,7 @@ impl Room {
         let c = self.client_mut(conn)?;
         c.ended = Some(Time::now());
         c.ended_seq = seq;
+        let files = c.downloads.len() + c.uploads.len();
         c.downloads.clear();
         c.listing = None;
         let uploads = std::mem::take(&mut c.uploads);
@@ -384,6 +397,7 @@ impl Room {
         let id = c.id;
         self.live.remove(&id);
         self.closing.insert(seq, conn);
+        self.file_closed(files);
         for up in uploads {
             // Dropping the upload removes its temporary file and frees its name.
             log::info!(

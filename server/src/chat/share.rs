@@ -10,8 +10,7 @@ use super::{error, reply, ConnRef, Listing, Outbox, Room};
 use crate::folder::{describe, FileError, FileSend};
 use natter_protocol::{ErrorCode, FileName, Reply, ServerFrame};
 
-/// Transfers one connection may run at once, either way.
-pub const MAX_TRANSFERS: usize = 4;
+pub use crate::config::MAX_TRANSFERS_PER_CONNECTION as MAX_TRANSFERS;
 
 fn refuse(out: &mut impl Outbox, to: ConnRef, e: FileError) {
     error(out, to, e.code, &e.text);
@@ -29,6 +28,20 @@ impl Room {
             error(out, from, ErrorCode::Busy, &text);
         }
         busy
+    }
+
+    /// Whether the server's open-file budget is spent: the transfer is refused, so
+    /// no pattern of requests can take the descriptors new clients need.
+    fn files_full(&self, out: &mut impl Outbox, from: ConnRef) -> bool {
+        let full = self.open_files >= self.settings.max_open_files;
+        if full {
+            let text = format!(
+                "natterd is running as many transfers as it can ({}); try again in a moment",
+                self.settings.max_open_files
+            );
+            error(out, from, ErrorCode::Busy, &text);
+        }
+        full
     }
 
     fn refuse_if_read_only(&self, out: &mut impl Outbox, from: ConnRef) -> bool {
@@ -64,7 +77,7 @@ impl Room {
         file: FileName,
         offset: Option<u64>,
     ) {
-        if self.transfers_full(out, from) {
+        if self.transfers_full(out, from) || self.files_full(out, from) {
             return;
         }
         let offset = offset.unwrap_or(0);
@@ -80,6 +93,7 @@ impl Room {
         if let Some(c) = self.client_mut(from) {
             c.downloads.push(xfer);
         }
+        self.open_files += 1;
         reply(
             out,
             from,
@@ -108,6 +122,7 @@ impl Room {
             return;
         };
         c.downloads.remove(i);
+        self.file_closed(1);
         let user = self.user_label(conn);
         match result {
             Ok(()) => {
@@ -145,7 +160,10 @@ impl Room {
     }
 
     pub(super) fn put(&mut self, out: &mut impl Outbox, from: ConnRef, file: FileName, size: u64) {
-        if self.refuse_if_read_only(out, from) || self.transfers_full(out, from) {
+        if self.refuse_if_read_only(out, from)
+            || self.transfers_full(out, from)
+            || self.files_full(out, from)
+        {
             return;
         }
         if size > self.settings.max_file_size {
@@ -182,6 +200,7 @@ impl Room {
         reply(out, from, Reply::Put { xfer, stored_as });
         if let Some(c) = self.client_mut(from) {
             c.uploads.push(upload);
+            self.open_files += 1;
         }
         if size == 0 {
             self.finish_upload(out, from, xfer);
@@ -206,6 +225,7 @@ impl Room {
             Err(e) => {
                 // Dropping it removes its temporary file and frees its name.
                 let up = c.uploads.remove(i);
+                self.file_closed(1);
                 log::warn!(
                     "{}: upload of {} failed: {}",
                     self.user_label(from),
@@ -231,6 +251,7 @@ impl Room {
             return;
         };
         let mut up = c.uploads.remove(i);
+        self.file_closed(1);
         match self
             .folder
             .finish_upload(&mut up, self.settings.on_duplicate)
@@ -277,6 +298,7 @@ impl Room {
         };
         if let Some(i) = c.downloads.iter().position(|&x| x == xfer) {
             c.downloads.remove(i);
+            self.file_closed(1);
             if let Some(d) = out.stop_download(from, xfer) {
                 log::info!(
                     "{user} aborted the download of {} at {} of {} bytes",
@@ -287,6 +309,7 @@ impl Room {
             }
         } else if let Some(i) = c.uploads.iter().position(|u| u.xfer == xfer) {
             let up = c.uploads.remove(i);
+            self.file_closed(1);
             log::info!(
                 "{user} aborted the upload of {} at {} of {} bytes",
                 up.stored_as,
@@ -641,5 +664,33 @@ mod tests {
             "OK PUT 3 up.bin",
             "its name is free again"
         );
+    }
+
+    #[test]
+    fn the_servers_open_file_budget_is_shared_and_given_back() {
+        let mut fx = Fixture::with(|s| s.max_open_files = 3);
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
+        fx.file("f.bin", b"abc");
+        fx.send(a, "GET f.bin");
+        fx.send(a, "GET f.bin");
+        fx.send(b, "PUT up.bin 10");
+        fx.out.take();
+        let busy =
+            "ERR busy natterd is running as many transfers as it can (3); try again in a moment";
+        assert_eq!(fx.ask(b, "GET f.bin"), busy);
+        assert_eq!(fx.ask(b, "PUT other.bin 1"), busy);
+        // A finished download, an abort and a departure each give one back.
+        let (_, d) = fx.out.downloads.remove(0);
+        fx.room.download_ended(&mut fx.out, a, d, Ok(()));
+        fx.out.take();
+        assert!(fx.ask(b, "GET f.bin").starts_with("OK GET "));
+        assert_eq!(fx.ask(b, "GET f.bin"), busy);
+        assert_eq!(fx.ask(b, "ABORT 3"), "OK ABORT 3");
+        assert!(fx.ask(b, "PUT small 1").starts_with("OK PUT "));
+        fx.room
+            .depart(&mut fx.out, a, natter_protocol::LeaveReason::Lost, "");
+        fx.out.take();
+        assert!(fx.ask(b, "GET f.bin").starts_with("OK GET "));
     }
 }
