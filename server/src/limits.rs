@@ -1,4 +1,5 @@
-//! Flood control and per-address accounting. Pure: time comes in as an argument.
+//! Flood control, per-address accounting and the brake on secret guessing. Pure:
+//! time comes in as an argument.
 //!
 //! A connection over its request rate is not disconnected; the loop stops reading it
 //! until a token returns ("fake lag", as IRC servers do), so TCP flow control holds
@@ -50,17 +51,9 @@ pub struct PerAddress {
 }
 
 impl PerAddress {
-    /// Who an address belongs to: an IPv4 address (an IPv4-mapped IPv6 one counts as
-    /// its IPv4 address), or an IPv6 /64, which is what one subscriber or one host is
-    /// given; counting each /128 would let one machine take every slot.
+    /// Who an address belongs to (see [`subscriber`]).
     fn key(ip: IpAddr) -> IpAddr {
-        match ip.to_canonical() {
-            IpAddr::V6(v6) if !v6.is_loopback() => {
-                let bits = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(std::net::Ipv6Addr::from(bits))
-            }
-            other => other,
-        }
+        subscriber(ip)
     }
 
     pub fn exempt(ip: IpAddr) -> bool {
@@ -82,6 +75,113 @@ impl PerAddress {
             if *n == 0 {
                 self.counts.remove(&key);
             }
+        }
+    }
+}
+
+/// Who an address belongs to: an IPv4 address (an IPv4-mapped IPv6 one counts as its
+/// IPv4 address), or an IPv6 /64, which is what one subscriber or one host is given;
+/// counting each /128 would let one machine take every slot.
+pub fn subscriber(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) if !v6.is_loopback() => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
+        other => other,
+    }
+}
+
+/// The first wrong secret from an address costs nothing (people mistype); each one
+/// after doubles the wait before that address's next secret is judged, from this.
+const GUESS_DELAY: Duration = Duration::from_millis(250);
+/// The longest an address waits between judged secrets.
+const GUESS_DELAY_MAX: Duration = Duration::from_secs(30);
+/// An address's wrong secrets are forgotten after this long without one.
+const GUESS_FORGET: Duration = Duration::from_secs(15 * 60);
+/// Wrong secrets from everyone together, per window, before all guessing is spaced.
+const GUESS_GLOBAL_BURST: u32 = 30;
+const GUESS_GLOBAL_WINDOW: Duration = Duration::from_secs(10);
+/// The spacing then: at most ten secrets a second are judged, from anyone.
+const GUESS_GLOBAL_SPACING: Duration = Duration::from_millis(100);
+/// Addresses remembered at once; past it only the global brake applies to newcomers.
+const GUESS_SOURCES: usize = 10_000;
+
+/// The brake on guessing the secret, as sshd and mail servers slow failed logins: a
+/// wait that grows with each wrong secret from one address, whatever connection it
+/// comes on, and a cap on wrong secrets from everyone together. Closing a connection
+/// after three wrong secrets alone does not slow an attacker who opens hundreds.
+#[derive(Default)]
+pub struct GuessBrake {
+    sources: HashMap<IpAddr, Guesses>,
+    window_start: Option<Instant>,
+    window_failures: u32,
+    global_next: Option<Instant>,
+}
+
+struct Guesses {
+    failures: u32,
+    last: Instant,
+    next: Instant,
+}
+
+impl GuessBrake {
+    /// When the next secret from `ip` may be judged, if not now.
+    pub fn wait(&self, ip: IpAddr, now: Instant) -> Option<Instant> {
+        let own = self.sources.get(&subscriber(ip)).map(|g| g.next);
+        [own, self.global_next]
+            .into_iter()
+            .flatten()
+            .filter(|&t| t > now)
+            .max()
+    }
+
+    /// A wrong secret from `ip`; returns how many it has sent lately.
+    pub fn failed(&mut self, ip: IpAddr, now: Instant) -> u32 {
+        let start = *self.window_start.get_or_insert(now);
+        if now.saturating_duration_since(start) >= GUESS_GLOBAL_WINDOW {
+            self.window_start = Some(now);
+            self.window_failures = 0;
+        }
+        self.window_failures += 1;
+        if self.window_failures > GUESS_GLOBAL_BURST {
+            self.global_next = Some(now + GUESS_GLOBAL_SPACING);
+        }
+        let key = subscriber(ip);
+        if !self.sources.contains_key(&key) && self.sources.len() >= GUESS_SOURCES {
+            self.forget(now);
+            if self.sources.len() >= GUESS_SOURCES {
+                return 1;
+            }
+        }
+        let g = self.sources.entry(key).or_insert(Guesses {
+            failures: 0,
+            last: now,
+            next: now,
+        });
+        g.failures += 1;
+        g.last = now;
+        let delay = match g.failures {
+            0 | 1 => Duration::ZERO,
+            f => GUESS_DELAY
+                .saturating_mul(1u32 << (f - 2).min(16))
+                .min(GUESS_DELAY_MAX),
+        };
+        g.next = now + delay;
+        g.failures
+    }
+
+    /// The right secret from `ip`: its slate is clean.
+    pub fn succeeded(&mut self, ip: IpAddr) {
+        self.sources.remove(&subscriber(ip));
+    }
+
+    /// Forgets addresses quiet for long enough.
+    pub fn forget(&mut self, now: Instant) {
+        self.sources
+            .retain(|_, g| now.saturating_duration_since(g.last) < GUESS_FORGET);
+        if self.sources.capacity() > 2 * self.sources.len() + 64 {
+            self.sources.shrink_to_fit();
         }
     }
 }
@@ -156,6 +256,52 @@ mod tests {
         p.remove(a);
         assert_eq!(p.count(a), 0);
         assert!(PerAddress::exempt("::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn guessing_slows_down_per_address_and_for_everyone() {
+        let t0 = Instant::now();
+        let mut b = GuessBrake::default();
+        let me: IpAddr = "10.0.0.1".parse().unwrap();
+        // One mistake costs nothing.
+        assert_eq!(b.failed(me, t0), 1);
+        assert_eq!(b.wait(me, t0), None);
+        // The next ones wait longer and longer, on any connection from the address.
+        assert_eq!(b.failed(me, t0), 2);
+        assert_eq!(b.wait(me, t0), Some(t0 + Duration::from_millis(250)));
+        b.failed(me, t0);
+        assert_eq!(b.wait(me, t0), Some(t0 + Duration::from_millis(500)));
+        for _ in 0..20 {
+            b.failed(me, t0);
+        }
+        assert_eq!(b.wait(me, t0), Some(t0 + Duration::from_secs(30)), "capped");
+        // Past 30 wrong secrets in the window, everyone's are spaced.
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        for _ in 0..10 {
+            b.failed(me, t0);
+        }
+        assert_eq!(
+            b.wait(other, t0),
+            Some(t0 + Duration::from_millis(100)),
+            "global"
+        );
+        assert_eq!(b.wait(other, t0 + Duration::from_millis(100)), None);
+        b.succeeded(me);
+        assert_eq!(
+            b.wait(me, t0 + Duration::from_millis(100)),
+            None,
+            "a clean slate"
+        );
+        // The same /64 is the same address.
+        let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8::2".parse().unwrap();
+        let later = t0 + Duration::from_secs(60);
+        b.failed(v6a, later);
+        b.failed(v6a, later);
+        assert!(b.wait(v6b, later).is_some());
+        // Forgotten after a quiet spell.
+        b.forget(later + GUESS_FORGET);
+        assert_eq!(b.failed(v6b, later + GUESS_FORGET), 1);
     }
 
     #[test]

@@ -51,7 +51,8 @@ fn the_third_wrong_secret_closes_and_no_secret_reaches_the_log() {
         a.expect_closed(),
         ["ERR auth-failed wrong secret; too many tries, closing"]
     );
-    // A right secret on a new connection still works: failures are per connection.
+    // A right secret on a new connection still works (after the address's short
+    // wait): the three tries are per connection.
     let mut b = srv.connect();
     b.expect_prefix("WELCOME ");
     b.send("AUTH correct%20horse%20battery%20staple\nHELLO bob\n");
@@ -60,7 +61,10 @@ fn the_third_wrong_secret_closes_and_no_secret_reaches_the_log() {
     let console = srv.wait_log("client 1 from 127.0.0.1");
     let file = std::fs::read_to_string(&log).unwrap();
     for text in [&console, &file] {
-        assert!(text.contains("wrong secret (3 of 3)"), "{text}");
+        assert!(
+            text.contains("wrong secret (3 of 3; 3 from that address lately)"),
+            "{text}"
+        );
         for leak in ["horse", "stapler", "nope", "correct%20"] {
             assert!(!text.contains(leak), "the log shows {leak:?}:\n{text}");
         }
@@ -464,4 +468,44 @@ fn no_pattern_of_transfers_locks_new_clients_out_of_the_descriptors() {
     over.expect_prefix("ERR server-full ");
     drop(greedy);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn guessing_the_secret_on_many_connections_is_slowed_to_a_trickle() {
+    let (srv, _dir) = secret_server(&["--max-rate", "0"]);
+    // An honest user who mistypes once does not notice.
+    let mut honest = srv.connect();
+    honest.expect_prefix("WELCOME ");
+    honest.send("AUTH typo\n");
+    honest.expect_prefix("ERR auth-failed ");
+    honest.send(&format!("AUTH {}\n", SECRET.replace(' ', "%20")));
+    honest.expect("OK AUTH");
+    // 100 connections, 3 guesses each, all at once.
+    let mut guessers: Vec<_> = (0..100).map(|_| srv.connect()).collect();
+    for g in &mut guessers {
+        g.expect_prefix("WELCOME ");
+        g.send("AUTH guess1\nAUTH guess2\nAUTH guess3\n");
+    }
+    // What two seconds of that gets judged: without the brake, all 300.
+    let end = Instant::now() + Duration::from_secs(2);
+    let mut judged = 0;
+    for g in &mut guessers {
+        g.stream
+            .set_read_timeout(Some(Duration::from_millis(1)))
+            .unwrap();
+    }
+    while Instant::now() < end {
+        for g in &mut guessers {
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = std::io::Read::read(&mut g.stream, &mut buf) {
+                judged += String::from_utf8_lossy(&buf[..n])
+                    .matches("ERR auth-failed")
+                    .count();
+            }
+        }
+    }
+    assert!(judged <= 40, "{judged} guesses judged in 2 s");
+    // The log names the guessing, without a line per guess.
+    let lines = srv.log().matches("wrong secret (").count();
+    assert!(lines <= 12, "{lines} log lines for {judged} guesses");
 }

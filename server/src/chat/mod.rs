@@ -27,6 +27,7 @@ pub use share::MAX_TRANSFERS;
 
 use crate::config::Config;
 use crate::folder::{OnDuplicate, SharedFolder, Upload};
+use crate::limits::GuessBrake;
 use crate::services::Game;
 use listings::Listing;
 use natter_protocol::{
@@ -142,6 +143,8 @@ pub struct Room {
     /// Sessions ended so far; numbers them so STATUS can list the most recent first.
     ended_count: u64,
     folder: SharedFolder,
+    /// Slows down guessing the secret, per address and overall.
+    brake: GuessBrake,
     /// Transfers running, each holding a file open.
     open_files: usize,
     next_xfer: u64,
@@ -160,6 +163,7 @@ impl Room {
             members: Vec::new(),
             ended_count: 0,
             folder,
+            brake: GuessBrake::default(),
             open_files: 0,
             next_xfer: 1,
             started: Instant::now(),
@@ -301,6 +305,7 @@ impl Room {
     /// judge).
     pub fn tick(&mut self) {
         self.folder.tick(std::time::SystemTime::now());
+        self.brake.forget(Instant::now());
     }
 
     /// Gives back the memory sized for the last crowd, once nobody is connected.
@@ -316,6 +321,16 @@ impl Room {
     /// Whether the connection has taken a name (and not left).
     pub fn is_named(&self, conn: ConnRef) -> bool {
         self.client(conn).is_some_and(Client::is_member)
+    }
+
+    /// When the room will hear `req` from `conn`, if not now: a secret from an address
+    /// that has been guessing waits its turn. The loop leaves it unread until then.
+    pub fn hold_until(&self, conn: ConnRef, req: &Request) -> Option<Instant> {
+        if !matches!(req, Request::Auth { .. }) || self.settings.secret.is_none() {
+            return None;
+        }
+        let c = self.client(conn)?;
+        self.brake.wait(c.addr.ip(), Instant::now())
     }
 
     /// Whether `xfer` is an upload this connection is sending.

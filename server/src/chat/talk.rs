@@ -28,18 +28,23 @@ impl Room {
         let Some(c) = self.client_mut(from) else {
             return;
         };
+        let ip = c.addr.ip();
         if ok {
             c.authed = true;
+            self.brake.succeeded(ip);
             return reply(out, from, Reply::Auth);
         }
         c.auth_failures += 1;
         let failures = c.auth_failures;
-        // Never log what was tried: a near-miss is most of the secret.
-        log::warn!(
-            "{} from {}: wrong secret ({failures} of {MAX_AUTH_FAILURES})",
-            c.label(),
-            c.addr
-        );
+        let (label, addr) = (c.label(), c.addr);
+        let lately = self.brake.failed(ip, std::time::Instant::now());
+        // Never log what was tried: a near-miss is most of the secret. Nor every
+        // try of a guesser: the first few, then at each doubling.
+        if lately <= 3 || lately.is_power_of_two() {
+            log::warn!(
+                "{label} from {addr}: wrong secret ({failures} of {MAX_AUTH_FAILURES}; {lately} from that address lately)"
+            );
+        }
         if failures >= MAX_AUTH_FAILURES {
             error(
                 out,

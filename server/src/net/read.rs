@@ -129,6 +129,11 @@ impl Server {
         {
             match natter_protocol::decode_request(&bytes[used..]) {
                 Ok(Decoded::Frame(req, n)) => {
+                    if let Some(until) = self.room.hold_until(ConnRef(t), &req) {
+                        // Not to be heard yet: left unread, the connection not read.
+                        self.pause(t, until);
+                        break;
+                    }
                     // Upload data is free, but only for a live upload of this
                     // connection: anything else is a request like any other.
                     let free = matches!(req, Request::Data { xfer, .. }
@@ -191,10 +196,17 @@ impl Server {
                         self.room.label(ConnRef(t))
                     );
                 }
-                c.paused_until = Some(now + wait);
-                self.paused.push(t);
+                self.pause(t, now + wait);
                 false
             }
+        }
+    }
+
+    /// Stops reading `t` until `until` (or later, if it is paused longer already).
+    pub(super) fn pause(&mut self, t: usize, until: Instant) {
+        if let Some(c) = self.conns.slab.get_mut(t) {
+            c.paused_until = Some(c.paused_until.map_or(until, |p| p.max(until)));
+            self.paused.push(t);
         }
     }
 

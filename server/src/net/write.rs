@@ -40,9 +40,7 @@ impl Server {
             if !more {
                 c.pulling = false;
                 // What it sent meanwhile waits in its read buffer or its socket.
-                let now = Instant::now();
-                c.paused_until = Some(c.paused_until.map_or(now, |p| p.max(now)));
-                self.paused.push(t);
+                self.pause(t, Instant::now());
                 return queued;
             }
         }
