@@ -64,12 +64,20 @@ pub struct Upload {
     pub(super) published: bool,
     /// Where the data not yet handed to the disk's writeback begins.
     unsynced_from: u64,
+    /// Everything before this is on the disk.
+    synced: u64,
 }
 
-/// Every this many bytes an upload's data is handed to the kernel's writeback, so the
-/// disk writes while the upload arrives and the final fsync, which runs on the loop
-/// thread, finds little left to do.
-const WRITEBACK_EVERY: u64 = 8 << 20;
+/// Every this many bytes an upload's data is handed to the kernel's writeback (queued,
+/// not waited for), so the disk writes while the upload arrives.
+const WRITEBACK_EVERY: u64 = 1 << 20;
+/// At most this much of an upload may wait to reach the disk. Past it, natterd waits
+/// for the disk (fdatasync) before it takes more, which slows a sender that outruns
+/// the disk to the disk's pace, one short wait at a time, and leaves the final fsync
+/// (which, like these, runs on the loop thread) only this much to do. Each wait is
+/// the time the disk takes to store 4 MiB: tens of milliseconds on an SSD or a
+/// virtual disk, where the whole upload's fsync at the end took over a second.
+const WRITEBACK_BACKLOG: u64 = 4 << 20;
 
 impl Upload {
     pub(super) fn new(
@@ -88,6 +96,7 @@ impl Upload {
             temp,
             published: false,
             unsynced_from: 0,
+            synced: 0,
         }
     }
 
@@ -106,23 +115,36 @@ impl Upload {
             .map_err(|e| FileError::io("write", &self.stored_as, &e))?;
         self.received += data.len() as u64;
         if self.received - self.unsynced_from >= WRITEBACK_EVERY {
-            self.start_writeback();
+            self.sync_range(
+                self.unsynced_from,
+                self.received,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+            self.unsynced_from = self.received;
+        }
+        if self.unsynced_from - self.synced >= WRITEBACK_BACKLOG {
+            // fdatasync, not a ranged wait: a disk with a write cache (most, and every
+            // virtual one) reports data written long before it is stored, and only a
+            // flush stores it; one flush per backlog keeps each flush, and the last,
+            // short.
+            if let Err(e) = self.file.sync_data() {
+                log::debug!("fdatasync on an upload: {e}");
+            }
+            self.synced = self.unsynced_from;
         }
         Ok(())
     }
 
-    /// Starts writing what arrived since the last call to the disk, without waiting
-    /// for it (`sync_file_range` with `SYNC_FILE_RANGE_WRITE` only queues the I/O).
-    fn start_writeback(&mut self) {
-        let from = self.unsynced_from;
-        let len = self.received - from;
+    /// `sync_file_range` over `[from, to)` of the file with `flags`: with
+    /// `SYNC_FILE_RANGE_WRITE` alone it only queues the writes.
+    fn sync_range(&self, from: u64, to: u64, flags: libc::c_uint) {
         // SAFETY: sync_file_range on a descriptor we own; it reads no memory of ours.
         let rc = unsafe {
             libc::sync_file_range(
                 self.file.as_raw_fd(),
                 from as libc::off64_t,
-                len as libc::off64_t,
-                libc::SYNC_FILE_RANGE_WRITE,
+                (to - from) as libc::off64_t,
+                flags,
             )
         };
         if rc != 0 {
@@ -131,7 +153,6 @@ impl Upload {
                 std::io::Error::last_os_error()
             );
         }
-        self.unsynced_from = self.received;
     }
 
     pub fn is_whole(&self) -> bool {
