@@ -62,6 +62,9 @@ pub struct Server {
     config: Config,
     next_conn_id: u64,
     still_readable: Vec<usize>,
+    /// TLS connections whose handshake waits for next turn's budget.
+    deferred_handshakes: Vec<usize>,
+    handshakes_this_turn: usize,
     /// Connections whose downloads stopped on their budget, not on a full socket.
     pumping: Vec<usize>,
     /// Connections out of request tokens, not read until their time comes.
@@ -131,6 +134,8 @@ impl Server {
             config,
             next_conn_id: 1,
             still_readable: Vec::new(),
+            deferred_handshakes: Vec::new(),
+            handshakes_this_turn: 0,
             pumping: Vec::new(),
             paused: Vec::new(),
             per_address: PerAddress::default(),
@@ -176,6 +181,11 @@ impl Server {
         // still-readable or pumping connections says nothing about quiet.)
         if events.is_empty() && timeout != Some(Duration::ZERO) {
             self.trim_heap();
+        }
+        // Those deferred last turn go first.
+        self.handshakes_this_turn = 0;
+        for t in std::mem::take(&mut self.deferred_handshakes) {
+            self.on_readable(t);
         }
         for event in events.iter() {
             match event.token() {
@@ -236,7 +246,11 @@ impl Server {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.still_readable.is_empty() || !self.pumping.is_empty() || self.watch_again {
+        if !self.still_readable.is_empty()
+            || !self.pumping.is_empty()
+            || !self.deferred_handshakes.is_empty()
+            || self.watch_again
+        {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();

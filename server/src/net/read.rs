@@ -12,6 +12,11 @@ use std::time::Instant;
 
 /// Bytes read from one connection per loop turn before the others get their go.
 const READ_BUDGET: usize = 64 * 1024;
+/// TLS handshakes stepped per loop turn. A handshake step costs a signature (a
+/// millisecond or more for RSA): with this budget a flood of handshakes can slow new
+/// TLS clients, never the chat of those already in. Handshakes per address are
+/// bounded by `--max-per-ip` already.
+pub(super) const HANDSHAKES_PER_TURN: usize = 8;
 /// One read's size; also the size of the loop's single scratch buffer.
 pub(super) const READ_CHUNK: usize = 64 * 1024;
 
@@ -34,6 +39,13 @@ impl Server {
             if budget == 0 {
                 self.still_readable.push(t);
                 break;
+            }
+            if conn.tls.as_ref().is_some_and(|s| s.is_handshaking()) {
+                if self.handshakes_this_turn >= HANDSHAKES_PER_TURN {
+                    self.deferred_handshakes.push(t);
+                    break;
+                }
+                self.handshakes_this_turn += 1;
             }
             match conn.read_plain(&mut scratch) {
                 Ok(n)
