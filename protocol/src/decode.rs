@@ -157,9 +157,8 @@ fn field_err(e: FieldError) -> LineError {
     use FieldError::*;
     let code = match e {
         NameEmpty | NameTooLong(_) | NameBadStart(_) | NameBadChar(_) | FileEmpty
-        | FileTooLong(_) | FileBadEscape | FileNotUtf8 | FileSlash | FileControl | FileDot => {
-            ErrorCode::BadName
-        }
+        | FileTooLong(_) | FileBadEscape | FileNotUtf8 | FileSlash | FileControl | FileBidi
+        | FileDot => ErrorCode::BadName,
         _ => ErrorCode::BadRequest,
     };
     LineError::new(code, e.to_string())

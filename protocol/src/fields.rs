@@ -27,6 +27,7 @@ pub enum FieldError {
     FileNotUtf8,
     FileSlash,
     FileControl,
+    FileBidi,
     FileDot,
     SecretEmpty,
     SecretTooLong(usize),
@@ -64,6 +65,10 @@ impl fmt::Display for FieldError {
             FieldError::FileNotUtf8 => write!(f, "a file name must be valid UTF-8"),
             FieldError::FileSlash => write!(f, "a file name cannot contain '/' or '\\'"),
             FieldError::FileControl => write!(f, "a file name cannot contain control characters"),
+            FieldError::FileBidi => write!(
+                f,
+                "a file name cannot contain bidirectional controls (they make a name show as another)"
+            ),
             FieldError::FileDot => write!(f, "a file name cannot start with '.'"),
             FieldError::SecretEmpty => write!(f, "the secret cannot be empty"),
             FieldError::SecretTooLong(n) => {
@@ -246,10 +251,28 @@ fn check_file_bytes(b: &[u8]) -> Result<(), FieldError> {
     if b[0] == b'.' {
         return Err(FieldError::FileDot);
     }
-    if std::str::from_utf8(b).is_err() {
+    let Ok(s) = std::str::from_utf8(b) else {
         return Err(FieldError::FileNotUtf8);
+    };
+    // C1 controls (some terminals take U+009B for an escape sequence's start), and
+    // the line and paragraph separators, which some terminals honour.
+    if s.chars()
+        .any(|c| matches!(c, '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}'))
+    {
+        return Err(FieldError::FileControl);
+    }
+    // Bidirectional controls let `invoice\u{202e}txt.exe` show as `invoiceexe.txt`
+    // in a listing or a log. Names written in right-to-left scripts need none of
+    // them: the letters carry their own direction.
+    if s.chars().any(is_bidi_control) {
+        return Err(FieldError::FileBidi);
     }
     Ok(())
+}
+
+/// The invisible characters that change the direction text is shown in.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The shared secret, held decoded. Its `Debug` never shows the bytes, so a secret
@@ -627,6 +650,18 @@ mod tests {
     }
 
     #[test]
+    fn right_to_left_names_are_fine_without_direction_controls() {
+        for name in [
+            "שלום.txt",
+            "مرحبا.pdf",
+            "日本語 ファイル.png",
+            "cafe\u{301}.txt",
+        ] {
+            assert!(FileName::new(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
     fn hostile_file_names_refused() {
         let cases: &[(&str, FieldError)] = &[
             ("", FieldError::FileEmpty),
@@ -647,6 +682,12 @@ mod tests {
             ("a%0Ab", FieldError::FileControl),
             ("a%1bb", FieldError::FileControl),
             ("a%7Fb", FieldError::FileControl),
+            ("a%C2%9Bb", FieldError::FileControl),
+            ("a\u{9b}b", FieldError::FileControl),
+            ("a\u{2028}b", FieldError::FileControl),
+            ("invoice%E2%80%AEtxt.exe", FieldError::FileBidi),
+            ("a\u{2066}b", FieldError::FileBidi),
+            ("a\u{200f}b", FieldError::FileBidi),
             ("a\x7fb", FieldError::FileControl),
             ("a%", FieldError::FileBadEscape),
             ("a%4", FieldError::FileBadEscape),

@@ -509,3 +509,20 @@ fn guessing_the_secret_on_many_connections_is_slowed_to_a_trickle() {
     let lines = srv.log().matches("wrong secret (").count();
     assert!(lines <= 12, "{lines} log lines for {judged} guesses");
 }
+
+#[test]
+fn names_that_would_disguise_themselves_are_refused() {
+    let srv = Natterd::start(&[]);
+    let mut a = srv.join("alice");
+    for name in ["invoice%E2%80%AEtxt.exe", "a%C2%9B2Jb", "x%E2%81%A6y"] {
+        a.send(&format!("PUT {name} 3\n"));
+        a.expect_prefix("ERR bad-name ");
+    }
+    a.send("PING\n");
+    a.expect("OK PING");
+    let log = srv.log();
+    assert!(
+        !log.contains('\u{202e}') && !log.contains('\u{9b}') && !log.contains('\u{2066}'),
+        "{log}"
+    );
+}

@@ -747,16 +747,9 @@ mod tests {
             ev("LEAVE bob quit \x1b[31mred").unwrap(),
             "* bob has left (quit: ^[[31mred)"
         );
-        let f = FileName::new("x\u{85}y").unwrap();
-        let shared = ServerFrame::Shared {
-            name: name("bob"),
-            file: f,
-            size: 1,
-        };
-        assert_eq!(
-            event(&shared, &PLAIN).unwrap().text,
-            "* bob shared x<U+0085>y (1 B)"
-        );
+        // A file name cannot carry a control at all: the frame is refused whole.
+        assert!(FileName::new("x\u{85}y").is_err());
+        assert!(natter_protocol::decode_server_frame(b"SHARED bob x%C2%85y 1\n").is_err());
     }
 
     #[test]
