@@ -17,6 +17,11 @@ const READ_BUDGET: usize = 64 * 1024;
 /// TLS clients, never the chat of those already in. Handshakes per address are
 /// bounded by `--max-per-ip` already.
 pub(super) const HANDSHAKES_PER_TURN: usize = 8;
+/// Loop time one connection's requests may take per turn. Past it, the rest of what
+/// it sent waits for the next turn and everyone else is served first: a burst of
+/// costly requests (uploads published with an fsync each, say) cannot hold others'
+/// replies for longer than about this plus one request.
+const TURN_SLICE: std::time::Duration = std::time::Duration::from_millis(2);
 /// One read's size; also the size of the loop's single scratch buffer.
 pub(super) const READ_CHUNK: usize = 64 * 1024;
 
@@ -132,6 +137,7 @@ impl Server {
     /// Hands the room every whole frame at the front of `bytes`; returns bytes used.
     fn handle_bytes(&mut self, t: usize, bytes: &[u8]) -> usize {
         let mut used = 0;
+        let started = Instant::now();
         // A listing being pulled holds the next requests back: replies keep their order.
         while self
             .conns
@@ -185,6 +191,11 @@ impl Server {
             }
             // A reply or a broadcast may have taken someone past their cap.
             self.settle_caps();
+            if started.elapsed() >= TURN_SLICE {
+                // Its turn is used up: the rest waits, the connection is not read.
+                self.pause(t, Instant::now());
+                break;
+            }
         }
         used.min(bytes.len())
     }
