@@ -8,7 +8,8 @@
 # protocol/fuzz/ (they test only natter-protocol), calc from server/fuzz/. It starts
 # from the seed corpus in that package's corpus/<target>/, and what it finds lands in
 # its artifacts/<target>/. The suite's short form of this is protocol/tests/fuzz_corpus.rs
-# and server/tests/fuzz_corpus.rs, which replay the committed corpora on stable Rust.
+# and server/tests/fuzz_corpus.rs, which replay the committed corpora through the same
+# checks (each package's checks.rs) on stable Rust.
 set -euo pipefail
 secs=${1:-60}
 shift || true
