@@ -771,15 +771,154 @@ mod tests {
             proptest::prop_assert_eq!(Time::parse(&t.to_string()), Ok(t));
         }
 
+        /// Every valid name (spaces, percent signs, dots inside, any Unicode, up to
+        /// exactly 255 bytes) is accepted as is, and its wire form is one field that
+        /// decodes back to it, as does the same name with every byte escaped.
         #[test]
-        fn file_name_wire_round_trips(bytes in proptest::collection::vec(proptest::num::u8::ANY, 1..300)) {
-            if let Ok(s) = std::str::from_utf8(&bytes) {
-                if let Ok(f) = FileName::new(s) {
-                    let wire = f.to_wire();
-                    proptest::prop_assert!(!wire.contains(' ') && !wire.contains('\n'));
-                    proptest::prop_assert_eq!(FileName::decode(&wire), Ok(f));
-                }
-            }
+        fn valid_file_names_round_trip(s in arb_valid_file_name()) {
+            let f = FileName::new(&s);
+            proptest::prop_assert!(f.is_ok(), "{:?} refused: {:?}", s, f);
+            let f = f.unwrap();
+            proptest::prop_assert_eq!(f.as_str(), s.as_str());
+            let wire = f.to_wire();
+            proptest::prop_assert!(!wire.bytes().any(|b| b <= b' ' || b == 0x7f), "{:?}", wire);
+            proptest::prop_assert_eq!(FileName::decode(&wire), Ok(f.clone()));
+            let escaped: String = s.bytes().map(|b| format!("%{b:02x}")).collect();
+            proptest::prop_assert_eq!(FileName::decode(&escaped), Ok(f));
         }
+
+        /// A name that breaks exactly one rule is refused for that rule, decoded or
+        /// on the wire.
+        #[test]
+        fn invalid_file_names_refused((decoded, wire, want) in arb_invalid_file_name()) {
+            if let Some(d) = &decoded {
+                proptest::prop_assert_eq!(FileName::new(d), Err(want.clone()), "{:?}", d);
+            }
+            proptest::prop_assert_eq!(FileName::decode(&wire), Err(want), "{:?}", wire);
+        }
+    }
+
+    /// A character a name may hold anywhere: anything but a control character, `/`
+    /// and `\` (those become `_`). Spaces, `%` and `.` come up often.
+    fn arb_name_char() -> impl proptest::strategy::Strategy<Value = char> {
+        use proptest::prelude::*;
+        prop_oneof![
+            prop::sample::select(vec![' ', '%', '.', '~', 'é', '✓', '😀', '\u{a0}', '\u{85}']),
+            proptest::char::range('!', '~'),
+            any::<char>(),
+        ]
+        .prop_map(|c| {
+            if c.is_ascii_control() || c == '/' || c == '\\' {
+                '_'
+            } else {
+                c
+            }
+        })
+    }
+
+    /// A valid name of at most `max` bytes, cut on a character boundary.
+    fn arb_short_valid_file_name(max: usize) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        (
+            arb_name_char(),
+            proptest::collection::vec(arb_name_char(), 0..80),
+        )
+            .prop_map(move |(first, rest)| {
+                let first = if first == '.' { '_' } else { first };
+                let mut s = String::from(first);
+                for c in rest {
+                    if s.len() + c.len_utf8() > max {
+                        break;
+                    }
+                    s.push(c);
+                }
+                s
+            })
+    }
+
+    /// `s` grown to exactly `len` bytes with two-byte and one-byte characters.
+    fn pad_to(mut s: String, len: usize) -> String {
+        while s.len() + 2 <= len {
+            s.push('é');
+        }
+        while s.len() < len {
+            s.push('a');
+        }
+        s
+    }
+
+    fn arb_valid_file_name() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => arb_short_valid_file_name(MAX_FILE_NAME),
+            1 => arb_short_valid_file_name(MAX_FILE_NAME).prop_map(|s| pad_to(s, MAX_FILE_NAME)),
+        ]
+    }
+
+    /// Percent-encodes a decoded name as an encoder would.
+    fn wire(s: &str) -> String {
+        let mut v = Vec::new();
+        percent_encode(s.as_bytes(), &mut v);
+        String::from_utf8(v).unwrap()
+    }
+
+    /// A name that breaks one rule: its decoded form when it has one, its wire form,
+    /// and the error it must get.
+    fn arb_invalid_file_name(
+    ) -> impl proptest::strategy::Strategy<Value = (Option<String>, String, FieldError)> {
+        use proptest::prelude::*;
+        // Room for one inserted character without passing the length limit.
+        let base = || arb_short_valid_file_name(MAX_FILE_NAME - 4);
+        let at = |s: &str, i: usize| {
+            let mut i = i % (s.len() + 1);
+            while !s.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let decoded = |s: String, e: FieldError| (Some(s.clone()), wire(&s), e);
+        prop_oneof![
+            Just(decoded(String::new(), FieldError::FileEmpty)),
+            (base(), MAX_FILE_NAME + 1..400).prop_map(move |(s, len)| {
+                decoded(pad_to(s, len), FieldError::FileTooLong(len))
+            }),
+            (
+                base(),
+                any::<usize>(),
+                prop::sample::select(vec!['/', '\\'])
+            )
+                .prop_map(move |(mut s, i, c)| {
+                    s.insert(at(&s, i), c);
+                    decoded(s, FieldError::FileSlash)
+                }),
+            (base(), any::<usize>(), prop_oneof![0u8..0x20, Just(0x7f)]).prop_map(
+                move |(mut s, i, b)| {
+                    s.insert(at(&s, i), char::from(b));
+                    decoded(s, FieldError::FileControl)
+                }
+            ),
+            prop_oneof![Just(String::new()), Just(".".to_string()), base()]
+                .prop_map(move |s| decoded(format!(".{s}"), FieldError::FileDot)),
+            (
+                base(),
+                any::<usize>(),
+                prop::sample::select(vec!["%ff", "%80", "%C3", "%e2%9c"])
+            )
+                .prop_map(|(s, i, bad)| {
+                    // Between two characters' escapes, never inside one.
+                    let mut pieces: Vec<String> = s.chars().map(|c| wire(&c.to_string())).collect();
+                    pieces.insert(i % (pieces.len() + 1), bad.to_string());
+                    (None, pieces.concat(), FieldError::FileNotUtf8)
+                }),
+            (
+                base(),
+                prop::sample::select(vec!["%", "%4", "%zz", "%g0", "%0"])
+            )
+                .prop_map(move |(s, bad)| (
+                    None,
+                    format!("{}{bad}", wire(&s)),
+                    FieldError::FileBadEscape
+                )),
+        ]
     }
 }
