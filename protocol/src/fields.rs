@@ -606,6 +606,28 @@ mod tests {
             UserName::new("Alice").unwrap().key(),
             UserName::new("aLiCe").unwrap().key()
         );
+        let n = UserName::new("Bob_2.X-y").unwrap();
+        assert_eq!(n.key(), "bob_2.x-y");
+        assert_eq!(n.folded().as_str(), "bob_2.x-y");
+        assert_eq!(n.as_str(), "Bob_2.X-y");
+        assert_eq!(format!("<{n}>"), "<Bob_2.X-y>");
+        assert_eq!(format!("{n:?}"), "UserName(\"Bob_2.X-y\")");
+    }
+
+    #[test]
+    fn field_errors_say_what_is_wrong() {
+        assert_eq!(
+            FieldError::FileDot.to_string(),
+            "a file name cannot start with '.'"
+        );
+        assert_eq!(
+            FieldError::NameTooLong(40).to_string(),
+            "a user name is at most 32 characters (got 40)"
+        );
+        assert_eq!(
+            FieldError::BadInt("x".into()).to_string(),
+            "expected a whole number, got \"x\""
+        );
     }
 
     #[test]
@@ -671,7 +693,23 @@ mod tests {
     fn file_names_encode_what_must_be_escaped() {
         let f = FileName::new("a b%c\u{a0}d").unwrap();
         assert_eq!(f.to_wire(), "a%20b%25c\u{a0}d");
+        assert_eq!(format!("<{f}>"), "<a b%c\u{a0}d>");
         assert_eq!(FileName::decode(&f.to_wire()).unwrap(), f);
+        // `!` (0x21) is the first byte that goes as is; `~` (0x7E) the last before DEL.
+        let mut wire = Vec::new();
+        percent_encode(b"\x00\x1f \x21!~\x7f\x80\xff", &mut wire);
+        assert_eq!(wire, b"%00%1F%20!!~%7F\x80\xff");
+    }
+
+    #[test]
+    fn percent_escapes_decode_to_their_byte() {
+        assert_eq!(
+            percent_decode("%00%0f%10%7e%7F%a5%FF"),
+            Some(vec![0, 0x0f, 0x10, 0x7e, 0x7f, 0xa5, 0xff])
+        );
+        assert_eq!(percent_decode("a%41b"), Some(b"aAb".to_vec()));
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode(""), Some(vec![]));
     }
 
     #[test]
@@ -688,6 +726,32 @@ mod tests {
             "{n}"
         );
         assert_eq!(f(&format!("a.{}", "x".repeat(252))).numbered(1), None);
+    }
+
+    #[test]
+    fn numbered_names_shorten_the_stem_only_as_far_as_needed() {
+        let f = |s: &str| FileName::new(s).unwrap();
+        // 250 bytes of stem, ".txt": `_1` leaves room for 249 bytes of stem, which
+        // would cut an `é` in two, so 248 are kept.
+        let long = "é".repeat(125) + ".txt";
+        assert_eq!(
+            f(&long).numbered(1).unwrap().as_str(),
+            "é".repeat(124) + "_1.txt"
+        );
+        // A stem of one-byte characters is cut to exactly what fits: 255 bytes.
+        let ascii = "a".repeat(250) + ".gz";
+        let n = f(&ascii).numbered(10).unwrap();
+        assert_eq!(n.as_str(), "a".repeat(249) + "_10.gz");
+        // Short names are not shortened at all.
+        assert_eq!(
+            f("photo.jpeg").numbered(123).unwrap().as_str(),
+            "photo_123.jpeg"
+        );
+        assert_eq!(f("a.b").numbered(7).unwrap().as_str(), "a_7.b");
+        // Only what comes after the last dot is the extension, and a dot at the very
+        // start never is (such a name cannot exist, but the rule holds).
+        assert_eq!(f("a..b").numbered(1).unwrap().as_str(), "a._1.b");
+        assert_eq!(f("x").numbered(1).unwrap().as_str(), "x_1");
     }
 
     #[test]
@@ -749,6 +813,69 @@ mod tests {
         ] {
             assert!(Time::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn each_part_of_a_time_is_checked_on_its_own() {
+        let ok = |s: &str| Time::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(ok("1970-01-01T00:00:00Z"), Time(0));
+        assert_eq!(ok("1970-03-01T00:00:00Z"), Time(5_097_600));
+        assert_eq!(ok("2000-02-29T00:00:00Z"), Time(951_782_400));
+        assert_eq!(ok("2024-12-31T23:59:59Z"), Time(1_735_689_599));
+        assert_eq!(ok("2026-04-30T12:34:56Z"), Time(1_777_552_496));
+        assert_eq!(ok("2100-03-01T00:00:00Z"), Time(4_107_542_400));
+        assert_eq!(ok("9999-12-31T23:59:59Z"), Time(253_402_300_799));
+        for m in ["01", "03", "05", "07", "08", "10", "12"] {
+            ok(&format!("2026-{m}-31T00:00:00Z"));
+        }
+        for bad in [
+            // one field out of range, everything else valid
+            "1969-06-15T12:30:30Z",
+            "2026-00-15T12:30:30Z",
+            "2026-13-15T12:30:30Z",
+            "2026-06-00T12:30:30Z",
+            "2026-01-32T12:30:30Z",
+            "2026-04-31T12:30:30Z",
+            "2026-06-31T12:30:30Z",
+            "2026-09-31T12:30:30Z",
+            "2026-11-31T12:30:30Z",
+            "2026-02-29T12:30:30Z",
+            "2100-02-29T12:30:30Z",
+            "2026-06-15T24:30:30Z",
+            "2026-06-15T12:60:30Z",
+            "2026-06-15T12:30:60Z",
+            // one separator wrong, everything else valid
+            "2026x06-15T12:30:30Z",
+            "2026-06x15T12:30:30Z",
+            "2026-06-15x12:30:30Z",
+            "2026-06-15T12x30:30Z",
+            "2026-06-15T12:30x30Z",
+            "2026-06-15T12:30:30x",
+            "2026-06-15T12:30:30ZZ",
+        ] {
+            assert_eq!(
+                Time::parse(bad),
+                Err(FieldError::BadTime(bad.into())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn times_display_as_rfc_3339() {
+        assert_eq!(Time(951_782_400).to_string(), "2000-02-29T00:00:00Z");
+        assert_eq!(Time(4_107_542_399).to_string(), "2100-02-28T23:59:59Z");
+        assert_eq!(Time(1_777_552_496).to_string(), "2026-04-30T12:34:56Z");
+        assert_eq!(Time(253_402_300_799).to_string(), "9999-12-31T23:59:59Z");
+        assert_eq!(Time(1_777_552_496).hour_minute(), (12, 34));
+    }
+
+    #[test]
+    fn refused_values_are_quoted_short() {
+        assert_eq!(shown("abc"), "abc");
+        let long = "é".repeat(41);
+        assert_eq!(shown(&long), "é".repeat(40) + "...");
+        assert_eq!(parse_int("x1"), Err(FieldError::BadInt("x1".into())));
     }
 
     #[test]

@@ -200,6 +200,14 @@ fn over_long_header_fails_at_the_limit_not_later() {
 }
 
 #[test]
+fn decode_errors_read_as_code_then_reason() {
+    let e = decode_request(b"FLY away\n").unwrap_err();
+    assert_eq!(e.to_string(), "unknown-command unknown command \"FLY\"");
+    let e = decode_request(&[b'S'; MAX_HEADER]).unwrap_err();
+    assert_eq!(e.to_string(), "line-too-long a line is at most 4096 bytes");
+}
+
+#[test]
 fn data_frames() {
     let mut b = b"DATA 3 5\nhello".to_vec();
     assert_eq!(
