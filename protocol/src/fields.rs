@@ -629,6 +629,28 @@ mod tests {
             UserName::new("Alice").unwrap().key(),
             UserName::new("aLiCe").unwrap().key()
         );
+        let n = UserName::new("Bob_2.X-y").unwrap();
+        assert_eq!(n.key(), "bob_2.x-y");
+        assert_eq!(n.folded().as_str(), "bob_2.x-y");
+        assert_eq!(n.as_str(), "Bob_2.X-y");
+        assert_eq!(format!("<{n}>"), "<Bob_2.X-y>");
+        assert_eq!(format!("{n:?}"), "UserName(\"Bob_2.X-y\")");
+    }
+
+    #[test]
+    fn field_errors_say_what_is_wrong() {
+        assert_eq!(
+            FieldError::FileDot.to_string(),
+            "a file name cannot start with '.'"
+        );
+        assert_eq!(
+            FieldError::NameTooLong(40).to_string(),
+            "a user name is at most 32 characters (got 40)"
+        );
+        assert_eq!(
+            FieldError::BadInt("x".into()).to_string(),
+            "expected a whole number, got \"x\""
+        );
     }
 
     #[test]
@@ -712,7 +734,23 @@ mod tests {
     fn file_names_encode_what_must_be_escaped() {
         let f = FileName::new("a b%c\u{a0}d").unwrap();
         assert_eq!(f.to_wire(), "a%20b%25c\u{a0}d");
+        assert_eq!(format!("<{f}>"), "<a b%c\u{a0}d>");
         assert_eq!(FileName::decode(&f.to_wire()).unwrap(), f);
+        // `!` (0x21) is the first byte that goes as is; `~` (0x7E) the last before DEL.
+        let mut wire = Vec::new();
+        percent_encode(b"\x00\x1f \x21!~\x7f\x80\xff", &mut wire);
+        assert_eq!(wire, b"%00%1F%20!!~%7F\x80\xff");
+    }
+
+    #[test]
+    fn percent_escapes_decode_to_their_byte() {
+        assert_eq!(
+            percent_decode("%00%0f%10%7e%7F%a5%FF"),
+            Some(vec![0, 0x0f, 0x10, 0x7e, 0x7f, 0xa5, 0xff])
+        );
+        assert_eq!(percent_decode("a%41b"), Some(b"aAb".to_vec()));
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode(""), Some(vec![]));
     }
 
     #[test]
@@ -729,6 +767,32 @@ mod tests {
             "{n}"
         );
         assert_eq!(f(&format!("a.{}", "x".repeat(252))).numbered(1), None);
+    }
+
+    #[test]
+    fn numbered_names_shorten_the_stem_only_as_far_as_needed() {
+        let f = |s: &str| FileName::new(s).unwrap();
+        // 250 bytes of stem, ".txt": `_1` leaves room for 249 bytes of stem, which
+        // would cut an `é` in two, so 248 are kept.
+        let long = "é".repeat(125) + ".txt";
+        assert_eq!(
+            f(&long).numbered(1).unwrap().as_str(),
+            "é".repeat(124) + "_1.txt"
+        );
+        // A stem of one-byte characters is cut to exactly what fits: 255 bytes.
+        let ascii = "a".repeat(250) + ".gz";
+        let n = f(&ascii).numbered(10).unwrap();
+        assert_eq!(n.as_str(), "a".repeat(249) + "_10.gz");
+        // Short names are not shortened at all.
+        assert_eq!(
+            f("photo.jpeg").numbered(123).unwrap().as_str(),
+            "photo_123.jpeg"
+        );
+        assert_eq!(f("a.b").numbered(7).unwrap().as_str(), "a_7.b");
+        // Only what comes after the last dot is the extension, and a dot at the very
+        // start never is (such a name cannot exist, but the rule holds).
+        assert_eq!(f("a..b").numbered(1).unwrap().as_str(), "a._1.b");
+        assert_eq!(f("x").numbered(1).unwrap().as_str(), "x_1");
     }
 
     #[test]
@@ -793,6 +857,69 @@ mod tests {
     }
 
     #[test]
+    fn each_part_of_a_time_is_checked_on_its_own() {
+        let ok = |s: &str| Time::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(ok("1970-01-01T00:00:00Z"), Time(0));
+        assert_eq!(ok("1970-03-01T00:00:00Z"), Time(5_097_600));
+        assert_eq!(ok("2000-02-29T00:00:00Z"), Time(951_782_400));
+        assert_eq!(ok("2024-12-31T23:59:59Z"), Time(1_735_689_599));
+        assert_eq!(ok("2026-04-30T12:34:56Z"), Time(1_777_552_496));
+        assert_eq!(ok("2100-03-01T00:00:00Z"), Time(4_107_542_400));
+        assert_eq!(ok("9999-12-31T23:59:59Z"), Time(253_402_300_799));
+        for m in ["01", "03", "05", "07", "08", "10", "12"] {
+            ok(&format!("2026-{m}-31T00:00:00Z"));
+        }
+        for bad in [
+            // one field out of range, everything else valid
+            "1969-06-15T12:30:30Z",
+            "2026-00-15T12:30:30Z",
+            "2026-13-15T12:30:30Z",
+            "2026-06-00T12:30:30Z",
+            "2026-01-32T12:30:30Z",
+            "2026-04-31T12:30:30Z",
+            "2026-06-31T12:30:30Z",
+            "2026-09-31T12:30:30Z",
+            "2026-11-31T12:30:30Z",
+            "2026-02-29T12:30:30Z",
+            "2100-02-29T12:30:30Z",
+            "2026-06-15T24:30:30Z",
+            "2026-06-15T12:60:30Z",
+            "2026-06-15T12:30:60Z",
+            // one separator wrong, everything else valid
+            "2026x06-15T12:30:30Z",
+            "2026-06x15T12:30:30Z",
+            "2026-06-15x12:30:30Z",
+            "2026-06-15T12x30:30Z",
+            "2026-06-15T12:30x30Z",
+            "2026-06-15T12:30:30x",
+            "2026-06-15T12:30:30ZZ",
+        ] {
+            assert_eq!(
+                Time::parse(bad),
+                Err(FieldError::BadTime(bad.into())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn times_display_as_rfc_3339() {
+        assert_eq!(Time(951_782_400).to_string(), "2000-02-29T00:00:00Z");
+        assert_eq!(Time(4_107_542_399).to_string(), "2100-02-28T23:59:59Z");
+        assert_eq!(Time(1_777_552_496).to_string(), "2026-04-30T12:34:56Z");
+        assert_eq!(Time(253_402_300_799).to_string(), "9999-12-31T23:59:59Z");
+        assert_eq!(Time(1_777_552_496).hour_minute(), (12, 34));
+    }
+
+    #[test]
+    fn refused_values_are_quoted_short() {
+        assert_eq!(shown("abc"), "abc");
+        let long = "é".repeat(41);
+        assert_eq!(shown(&long), "é".repeat(40) + "...");
+        assert_eq!(parse_int("x1"), Err(FieldError::BadInt("x1".into())));
+    }
+
+    #[test]
     fn codes() {
         assert_eq!(ErrorCode::parse("no-such-user"), Ok(ErrorCode::NoSuchUser));
         assert_eq!(
@@ -812,15 +939,158 @@ mod tests {
             proptest::prop_assert_eq!(Time::parse(&t.to_string()), Ok(t));
         }
 
+        /// Every valid name (spaces, percent signs, dots inside, any Unicode, up to
+        /// exactly 255 bytes) is accepted as is, and its wire form is one field that
+        /// decodes back to it, as does the same name with every byte escaped.
         #[test]
-        fn file_name_wire_round_trips(bytes in proptest::collection::vec(proptest::num::u8::ANY, 1..300)) {
-            if let Ok(s) = std::str::from_utf8(&bytes) {
-                if let Ok(f) = FileName::new(s) {
-                    let wire = f.to_wire();
-                    proptest::prop_assert!(!wire.contains(' ') && !wire.contains('\n'));
-                    proptest::prop_assert_eq!(FileName::decode(&wire), Ok(f));
-                }
-            }
+        fn valid_file_names_round_trip(s in arb_valid_file_name()) {
+            let f = FileName::new(&s);
+            proptest::prop_assert!(f.is_ok(), "{:?} refused: {:?}", s, f);
+            let f = f.unwrap();
+            proptest::prop_assert_eq!(f.as_str(), s.as_str());
+            let wire = f.to_wire();
+            proptest::prop_assert!(!wire.bytes().any(|b| b <= b' ' || b == 0x7f), "{:?}", wire);
+            proptest::prop_assert_eq!(FileName::decode(&wire), Ok(f.clone()));
+            let escaped: String = s.bytes().map(|b| format!("%{b:02x}")).collect();
+            proptest::prop_assert_eq!(FileName::decode(&escaped), Ok(f));
         }
+
+        /// A name that breaks exactly one rule is refused for that rule, decoded or
+        /// on the wire.
+        #[test]
+        fn invalid_file_names_refused((decoded, wire, want) in arb_invalid_file_name()) {
+            if let Some(d) = &decoded {
+                proptest::prop_assert_eq!(FileName::new(d), Err(want.clone()), "{:?}", d);
+            }
+            proptest::prop_assert_eq!(FileName::decode(&wire), Err(want), "{:?}", wire);
+        }
+    }
+
+    /// A character a name may hold anywhere: anything but a control character, a
+    /// separator or direction control, `/` and `\` (those become `_`). Spaces, `%` and `.` come up often.
+    fn arb_name_char() -> impl proptest::strategy::Strategy<Value = char> {
+        use proptest::prelude::*;
+        prop_oneof![
+            prop::sample::select(vec![
+                ' ', '%', '.', '~', 'é', '✓', '😀', '\u{a0}', '\u{200b}'
+            ]),
+            proptest::char::range('!', '~'),
+            any::<char>(),
+        ]
+        .prop_map(|c| {
+            let disguise =
+                matches!(c, '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}') || is_bidi_control(c);
+            if c.is_ascii_control() || c == '/' || c == '\\' || disguise {
+                '_'
+            } else {
+                c
+            }
+        })
+    }
+
+    /// A valid name of at most `max` bytes, cut on a character boundary.
+    fn arb_short_valid_file_name(max: usize) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        (
+            arb_name_char(),
+            proptest::collection::vec(arb_name_char(), 0..80),
+        )
+            .prop_map(move |(first, rest)| {
+                let first = if first == '.' { '_' } else { first };
+                let mut s = String::from(first);
+                for c in rest {
+                    if s.len() + c.len_utf8() > max {
+                        break;
+                    }
+                    s.push(c);
+                }
+                s
+            })
+    }
+
+    /// `s` grown to exactly `len` bytes with two-byte and one-byte characters.
+    fn pad_to(mut s: String, len: usize) -> String {
+        while s.len() + 2 <= len {
+            s.push('é');
+        }
+        while s.len() < len {
+            s.push('a');
+        }
+        s
+    }
+
+    fn arb_valid_file_name() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => arb_short_valid_file_name(MAX_FILE_NAME),
+            1 => arb_short_valid_file_name(MAX_FILE_NAME).prop_map(|s| pad_to(s, MAX_FILE_NAME)),
+        ]
+    }
+
+    /// Percent-encodes a decoded name as an encoder would.
+    fn wire(s: &str) -> String {
+        let mut v = Vec::new();
+        percent_encode(s.as_bytes(), &mut v);
+        String::from_utf8(v).unwrap()
+    }
+
+    /// A name that breaks one rule: its decoded form when it has one, its wire form,
+    /// and the error it must get.
+    fn arb_invalid_file_name(
+    ) -> impl proptest::strategy::Strategy<Value = (Option<String>, String, FieldError)> {
+        use proptest::prelude::*;
+        // Room for one inserted character without passing the length limit.
+        let base = || arb_short_valid_file_name(MAX_FILE_NAME - 4);
+        let at = |s: &str, i: usize| {
+            let mut i = i % (s.len() + 1);
+            while !s.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let decoded = |s: String, e: FieldError| (Some(s.clone()), wire(&s), e);
+        prop_oneof![
+            Just(decoded(String::new(), FieldError::FileEmpty)),
+            (base(), MAX_FILE_NAME + 1..400).prop_map(move |(s, len)| {
+                decoded(pad_to(s, len), FieldError::FileTooLong(len))
+            }),
+            (
+                base(),
+                any::<usize>(),
+                prop::sample::select(vec!['/', '\\'])
+            )
+                .prop_map(move |(mut s, i, c)| {
+                    s.insert(at(&s, i), c);
+                    decoded(s, FieldError::FileSlash)
+                }),
+            (base(), any::<usize>(), prop_oneof![0u8..0x20, Just(0x7f)]).prop_map(
+                move |(mut s, i, b)| {
+                    s.insert(at(&s, i), char::from(b));
+                    decoded(s, FieldError::FileControl)
+                }
+            ),
+            prop_oneof![Just(String::new()), Just(".".to_string()), base()]
+                .prop_map(move |s| decoded(format!(".{s}"), FieldError::FileDot)),
+            (
+                base(),
+                any::<usize>(),
+                prop::sample::select(vec!["%ff", "%80", "%C3", "%e2%9c"])
+            )
+                .prop_map(|(s, i, bad)| {
+                    // Between two characters' escapes, never inside one.
+                    let mut pieces: Vec<String> = s.chars().map(|c| wire(&c.to_string())).collect();
+                    pieces.insert(i % (pieces.len() + 1), bad.to_string());
+                    (None, pieces.concat(), FieldError::FileNotUtf8)
+                }),
+            (
+                base(),
+                prop::sample::select(vec!["%", "%4", "%zz", "%g0", "%0"])
+            )
+                .prop_map(move |(s, bad)| (
+                    None,
+                    format!("{}{bad}", wire(&s)),
+                    FieldError::FileBadEscape
+                )),
+        ]
     }
 }

@@ -528,3 +528,52 @@ fn text_field(out: &mut Vec<u8>, text: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> UserName {
+        UserName::new(s).unwrap()
+    }
+
+    #[test]
+    fn only_ok_and_err_end_a_request() {
+        assert!(ServerFrame::Ok(Reply::Quit).is_final());
+        assert!(ServerFrame::err(ErrorCode::Busy, "later").is_final());
+        for not_final in [
+            ServerFrame::Join { name: name("bob") },
+            ServerFrame::From {
+                name: name("bob"),
+                text: "OK".into(),
+            },
+            ServerFrame::Data {
+                xfer: 1,
+                data: b"OK SAY 1\n".to_vec(),
+            },
+            ServerFrame::Done {
+                xfer: 1,
+                stored: None,
+            },
+            ServerFrame::Shutdown {
+                text: String::new(),
+            },
+        ] {
+            assert!(!not_final.is_final(), "{not_final:?}");
+        }
+    }
+
+    #[test]
+    fn to_bytes_is_the_encoding() {
+        let f = ServerFrame::Leave {
+            name: name("bob"),
+            reason: LeaveReason::Quit,
+            text: "bye".into(),
+        };
+        assert_eq!(f.to_bytes(), b"LEAVE bob quit bye\n");
+        let mut appended = b"JOIN a\n".to_vec();
+        f.encode(&mut appended);
+        assert_eq!(appended, b"JOIN a\nLEAVE bob quit bye\n");
+        assert_eq!(Request::Say { text: "hi".into() }.to_bytes(), b"SAY hi\n");
+    }
+}

@@ -200,6 +200,14 @@ fn over_long_header_fails_at_the_limit_not_later() {
 }
 
 #[test]
+fn decode_errors_read_as_code_then_reason() {
+    let e = decode_request(b"FLY away\n").unwrap_err();
+    assert_eq!(e.to_string(), "unknown-command unknown command \"FLY\"");
+    let e = decode_request(&[b'S'; MAX_HEADER]).unwrap_err();
+    assert_eq!(e.to_string(), "line-too-long a line is at most 4096 bytes");
+}
+
+#[test]
 fn data_frames() {
     let mut b = b"DATA 3 5\nhello".to_vec();
     assert_eq!(
@@ -544,29 +552,162 @@ proptest! {
         prop_assert_eq!(decode_in_pieces(&stream, &cuts, decode_request), frames);
     }
 
-    /// Whatever arrives, the decoder answers without panicking, never claims more
-    /// bytes than it was given, and never waits on more than the limit allows.
+    /// Whatever arrives, each decoder gives an answer consistent with every shorter
+    /// and longer stream (see `check_answer`).
     #[test]
-    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..9000)) {
-        match decode_request(&bytes) {
-            Ok(Decoded::Frame(_, used)) | Ok(Decoded::Blank(used)) => prop_assert!(used > 0 && used <= bytes.len()),
-            Ok(Decoded::Incomplete) => prop_assert!(bytes.len() < MAX_HEADER + MAX_DATA + 32),
-            Err(e) => prop_assert!(e.used <= bytes.len()),
-        }
-        let _ = decode_server_frame(&bytes);
+    fn arbitrary_bytes_get_a_consistent_answer(bytes in arb_stream(), cut in any::<usize>()) {
+        check_answer(&bytes, cut, decode_request, MAX_HEADER)?;
+        check_answer(&bytes, cut, decode_server_frame, MAX_SERVER_HEADER)?;
     }
 
+    /// A frame's bytes decode to it, whatever follows them, and every prefix of them
+    /// is `Incomplete`: exactly the prefixes shorter than the frame.
     #[test]
-    fn text_with_line_breaks_cannot_split_a_frame(text in ".{0,40}") {
-        let f = Request::Say { text: text.clone() };
-        let bytes = f.to_bytes();
-        prop_assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 1);
-        match decode_request(&bytes) {
-            Ok(Decoded::Frame(Request::Say { text: got }, used)) => {
-                prop_assert_eq!(used, bytes.len());
-                prop_assert_eq!(got.len(), text.len());
-            }
-            other => prop_assert!(false, "{:?}", other),
-        }
+    fn a_frame_is_incomplete_exactly_until_its_last_byte(
+        req in arb_request(),
+        frame in arb_server_frame(),
+        tail in arb_bytes(),
+    ) {
+        check_prefixes(&req.to_bytes(), &req, &tail, decode_request)?;
+        check_prefixes(&frame.to_bytes(), &frame, &tail, decode_server_frame)?;
     }
+
+    /// An encoder handed a `\n` anywhere in a text, or a `\r` at its end, writes a
+    /// space there: the frame stays one line and decodes to the text so mended.
+    #[test]
+    fn text_with_line_breaks_cannot_split_a_frame(text in arb_text_with_breaks()) {
+        prop_assert!(text.contains(['\n', '\r']), "{:?}", text);
+        let mut mended = text.replace('\n', " ");
+        if mended.ends_with('\r') {
+            mended.pop();
+            mended.push(' ');
+        }
+        let say = Request::Say { text: text.clone() }.to_bytes();
+        prop_assert_eq!(say.iter().position(|&b| b == b'\n'), Some(say.len() - 1));
+        prop_assert_eq!(
+            decode_request(&say),
+            Ok(Decoded::Frame(Request::Say { text: mended.clone() }, say.len()))
+        );
+        let from = ServerFrame::From { name: name("bob"), text }.to_bytes();
+        prop_assert_eq!(from.iter().position(|&b| b == b'\n'), Some(from.len() - 1));
+        prop_assert_eq!(
+            decode_server_frame(&from),
+            Ok(Decoded::Frame(ServerFrame::From { name: name("bob"), text: mended }, from.len()))
+        );
+    }
+}
+
+type Decoder<F> = fn(&[u8]) -> Result<Decoded<F>, DecodeError>;
+
+/// Bytes as they may arrive: noise, a stream of real frames cut anywhere, or a real
+/// frame followed by noise, so that every kind of answer comes up.
+fn arb_stream() -> impl Strategy<Value = Vec<u8>> {
+    let cut_stream = |frames: Vec<Vec<u8>>, cut: usize| {
+        let stream = frames.concat();
+        let cut = cut % (stream.len() + 1);
+        stream[..cut].to_vec()
+    };
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..9000),
+        (
+            proptest::collection::vec(arb_request().prop_map(|r| r.to_bytes()), 1..4),
+            any::<usize>()
+        )
+            .prop_map(move |(f, c)| cut_stream(f, c)),
+        (
+            proptest::collection::vec(arb_server_frame().prop_map(|f| f.to_bytes()), 1..4),
+            any::<usize>()
+        )
+            .prop_map(move |(f, c)| cut_stream(f, c)),
+        (arb_request(), arb_bytes()).prop_map(|(r, noise)| [r.to_bytes(), noise].concat()),
+    ]
+}
+
+/// What is true of a decoder's answer to `bytes`, whatever they are:
+/// - a frame, a blank line or a refusal that is not fatal uses at least one byte and
+///   at most all; its own bytes alone get the same answer, and any shorter prefix of
+///   them (the one at `cut`) is `Incomplete`;
+/// - a fatal refusal uses everything (the stream cannot be resynchronised);
+/// - `Incomplete` means more bytes would settle it: with enough of them after it the
+///   answer is no longer `Incomplete` and uses more than has arrived, and if a whole
+///   line is already there it is the header of a `DATA` frame still missing its body.
+fn check_answer<F: PartialEq + std::fmt::Debug>(
+    bytes: &[u8],
+    cut: usize,
+    decode: Decoder<F>,
+    max_header: usize,
+) -> Result<(), TestCaseError> {
+    let answer = decode(bytes);
+    let used = match &answer {
+        Ok(Decoded::Frame(_, used)) | Ok(Decoded::Blank(used)) => *used,
+        Err(e) if !e.fatal => e.used,
+        Err(e) => {
+            prop_assert_eq!(e.used, bytes.len(), "{:?}", e);
+            return Ok(());
+        }
+        Ok(Decoded::Incomplete) => {
+            let has_line = bytes.contains(&b'\n');
+            prop_assert!(
+                has_line || bytes.len() < max_header,
+                "waits on {}",
+                bytes.len()
+            );
+            let mut more = bytes.to_vec();
+            more.resize(bytes.len() + max_header + MAX_DATA, b'\n');
+            match decode(&more) {
+                Ok(Decoded::Frame(_, used)) | Ok(Decoded::Blank(used)) if !has_line => {
+                    prop_assert!(used > bytes.len())
+                }
+                Err(e) if !has_line => prop_assert!(e.used > bytes.len(), "{:?}", e),
+                Ok(Decoded::Frame(f, used)) => {
+                    prop_assert!(used > bytes.len(), "{:?}", f);
+                    prop_assert!(bytes.len() >= 5 && bytes[..5].eq_ignore_ascii_case(b"DATA "));
+                }
+                other => prop_assert!(false, "completed, still {:?}", other),
+            }
+            return Ok(());
+        }
+    };
+    prop_assert!(
+        used > 0 && used <= bytes.len(),
+        "used {} of {}",
+        used,
+        bytes.len()
+    );
+    prop_assert_eq!(&decode(&bytes[..used]), &answer);
+    prop_assert_eq!(decode(&bytes[..cut % used]), Ok(Decoded::Incomplete));
+    Ok(())
+}
+
+/// `bytes` is the whole encoding of `frame`: see `a_frame_is_incomplete_exactly_until_its_last_byte`.
+fn check_prefixes<F: PartialEq + std::fmt::Debug + Clone>(
+    bytes: &[u8],
+    frame: &F,
+    tail: &[u8],
+    decode: Decoder<F>,
+) -> Result<(), TestCaseError> {
+    for k in 0..bytes.len() {
+        prop_assert_eq!(
+            decode(&bytes[..k]),
+            Ok(Decoded::Incomplete),
+            "prefix of {}",
+            k
+        );
+    }
+    let whole: Result<_, DecodeError> = Ok(Decoded::Frame(frame.clone(), bytes.len()));
+    prop_assert_eq!(&decode(bytes), &whole);
+    prop_assert_eq!(&decode(&[bytes, tail].concat()), &whole);
+    Ok(())
+}
+
+/// Texts that hold at least one `\n` or `\r`, anywhere, the end included.
+fn arb_text_with_breaks() -> impl Strategy<Value = String> {
+    let brk = proptest::sample::select(vec!["\n", "\r", "\r\n", "\n\r", "\r\r", "\n\n"]);
+    ("(?s).{0,20}", brk, "(?s).{0,20}", any::<bool>()).prop_map(|(a, brk, b, at_end)| {
+        if at_end {
+            format!("{a}{b}{brk}")
+        } else {
+            format!("{a}{brk}{b}")
+        }
+    })
 }
