@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 /// construction). A test of another crate has no such path, and reusing whatever
 /// binary lies in the target directory would test a stale server, so it asks cargo
 /// to build natterd with the running test's profile, once per test process: a
-/// fraction of a second when it is fresh.
+/// fraction of a second when it is fresh. It builds into a target directory of its
+/// own (`<target>/testkit`): a test build unifies dependency features with the
+/// tests' dev-dependencies, a plain build does not, and sharing one directory would
+/// rebuild those dependencies back and forth on every run.
 pub fn natterd_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -51,12 +54,17 @@ pub fn natterd_bin() -> PathBuf {
                 build.args(["--profile", other]);
             }
         }
+        let own_target = profile_dir
+            .parent()
+            .expect("a target directory above the profile's")
+            .join("testkit");
         let status = build
+            .env("CARGO_TARGET_DIR", &own_target)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo build for natterd");
         assert!(status.success(), "cargo build -p natter-server failed");
-        let path = profile_dir.join("natterd");
+        let path = own_target.join(profile).join("natterd");
         assert!(path.exists(), "no natterd at {}", path.display());
         path
     })

@@ -86,7 +86,7 @@ pub struct Server {
 
 impl Server {
     pub fn new(listener: std::net::TcpListener, config: Config) -> io::Result<Server> {
-        let folder = SharedFolder::open(&config.shared_dir).map_err(|e| {
+        let cannot = |e: io::Error| {
             io::Error::new(
                 e.kind(),
                 format!(
@@ -94,7 +94,20 @@ impl Server {
                     config.shared_dir.display()
                 ),
             )
-        })?;
+        };
+        // Watched before it is read: a file added in between is then heard of twice,
+        // never missed.
+        std::fs::create_dir_all(&config.shared_dir).map_err(cannot)?;
+        let watch = match watch::Watch::new(&config.shared_dir) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                log::warn!(
+                    "cannot watch the shared folder ({e}): files others add or remove there show in listings only after a restart"
+                );
+                None
+            }
+        };
+        let folder = SharedFolder::open(&config.shared_dir).map_err(cannot)?;
         log::info!(
             "shared folder: {}{}",
             folder.root().display(),
@@ -108,23 +121,11 @@ impl Server {
         let mut signals = Signals::new(close::SIGNALS_HANDLED)?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        let watch = match watch::Watch::new(folder.root()) {
-            Ok(w) => {
-                let fd = std::os::fd::AsRawFd::as_raw_fd(&w);
-                poll.registry().register(
-                    &mut mio::unix::SourceFd(&fd),
-                    WATCH,
-                    Interest::READABLE,
-                )?;
-                Some(w)
-            }
-            Err(e) => {
-                log::warn!(
-                    "cannot watch the shared folder ({e}): files others add or remove there show in listings only after a restart"
-                );
-                None
-            }
-        };
+        if let Some(w) = &watch {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(w);
+            poll.registry()
+                .register(&mut mio::unix::SourceFd(&fd), WATCH, Interest::READABLE)?;
+        }
         Ok(Server {
             poll,
             listener,
@@ -182,6 +183,14 @@ impl Server {
         if events.is_empty() && timeout != Some(Duration::ZERO) {
             self.trim_heap();
         }
+        // What changed in the folder is known before any request of this turn is
+        // answered, so a listing never misses a file added before it was asked for.
+        if events.iter().any(|e| e.token() == WATCH) {
+            self.watch_again = true;
+        }
+        if std::mem::take(&mut self.watch_again) {
+            self.on_folder_changed();
+        }
         // Those deferred last turn go first.
         self.handshakes_this_turn = 0;
         for t in std::mem::take(&mut self.deferred_handshakes) {
@@ -191,7 +200,7 @@ impl Server {
             match event.token() {
                 LISTENER => self.accept_all(),
                 SIGNALS => self.on_signal(),
-                WATCH => self.watch_again = true,
+                WATCH => {}
                 Token(t) => {
                     // Tokens are slab keys and keys are reused: check it is still there.
                     if !self.conns.slab.contains(t) {
@@ -205,9 +214,6 @@ impl Server {
                     }
                 }
             }
-        }
-        if std::mem::take(&mut self.watch_again) {
-            self.on_folder_changed();
         }
         for t in std::mem::take(&mut self.still_readable) {
             self.on_readable(t);
