@@ -369,6 +369,10 @@ fn parse_server_frame(line: &str) -> Result<ServerFrame, LineError> {
                 ended,
                 bytes_in: f.int()?,
                 bytes_out: f.int()?,
+                reason: match f.opt() {
+                    Some(r) => Some(LeaveReason::parse(r).map_err(field_err)?),
+                    None => None,
+                },
             })
         }
         "FILE" => ServerFrame::File {
@@ -389,6 +393,15 @@ fn parse_server_frame(line: &str) -> Result<ServerFrame, LineError> {
         "PRIVATE" => ServerFrame::Private {
             name: f.name()?,
             text: f.text(),
+        },
+        "DELETED" => ServerFrame::Deleted {
+            name: f.name()?,
+            file: f.file()?,
+        },
+        "RENAMED" => ServerFrame::Renamed {
+            name: f.name()?,
+            old: f.file()?,
+            new: f.file()?,
         },
         "SHARED" => ServerFrame::Shared {
             name: f.name()?,

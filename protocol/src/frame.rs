@@ -252,6 +252,8 @@ pub struct SessionInfo {
     pub ended: Option<Time>,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Why an ended session ended; `None` while it is live.
+    pub reason: Option<LeaveReason>,
 }
 
 /// What a server sends.
@@ -298,6 +300,17 @@ pub enum ServerFrame {
         name: UserName,
         file: FileName,
         size: u64,
+    },
+    /// A file was deleted from the shared folder, by `name`.
+    Deleted {
+        name: UserName,
+        file: FileName,
+    },
+    /// A file in the shared folder was renamed, by `name`.
+    Renamed {
+        name: UserName,
+        old: FileName,
+        new: FileName,
     },
     Data {
         xfer: u64,
@@ -371,6 +384,9 @@ impl ServerFrame {
                 }
                 int_field(out, s.bytes_in);
                 int_field(out, s.bytes_out);
+                if let Some(r) = &s.reason {
+                    field(out, r.as_str());
+                }
             }
             ServerFrame::File { file, size, mtime } => {
                 out.extend_from_slice(b"FILE");
@@ -397,6 +413,17 @@ impl ServerFrame {
                 out.extend_from_slice(b"PRIVATE");
                 field(out, name.as_str());
                 text_field(out, text);
+            }
+            ServerFrame::Deleted { name, file } => {
+                out.extend_from_slice(b"DELETED");
+                field(out, name.as_str());
+                file_field(out, file);
+            }
+            ServerFrame::Renamed { name, old, new } => {
+                out.extend_from_slice(b"RENAMED");
+                field(out, name.as_str());
+                file_field(out, old);
+                file_field(out, new);
             }
             ServerFrame::Shared { name, file, size } => {
                 out.extend_from_slice(b"SHARED");

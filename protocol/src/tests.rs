@@ -433,10 +433,11 @@ fn arb_server_frame() -> impl Strategy<Value = ServerFrame> {
             arb_time(),
             proptest::option::of(arb_time()),
             any::<u64>(),
-            any::<u64>()
+            any::<u64>(),
+            proptest::option::of("[a-z-]{1,10}")
         )
             .prop_map(
-                |(conn_id, name, addr, connected, ended, bytes_in, bytes_out)| {
+                |(conn_id, name, addr, connected, ended, bytes_in, bytes_out, reason)| {
                     ServerFrame::Session(SessionInfo {
                         conn_id,
                         name,
@@ -445,6 +446,7 @@ fn arb_server_frame() -> impl Strategy<Value = ServerFrame> {
                         ended,
                         bytes_in,
                         bytes_out,
+                        reason: reason.map(|r| LeaveReason::parse(&r).unwrap()),
                     })
                 }
             ),
@@ -465,6 +467,12 @@ fn arb_server_frame() -> impl Strategy<Value = ServerFrame> {
             name,
             file,
             size
+        }),
+        (arb_name(), arb_file()).prop_map(|(name, file)| ServerFrame::Deleted { name, file }),
+        (arb_name(), arb_file(), arb_file()).prop_map(|(name, old, new)| ServerFrame::Renamed {
+            name,
+            old,
+            new
         }),
         (any::<u64>(), arb_bytes()).prop_map(|(xfer, data)| ServerFrame::Data { xfer, data }),
         (

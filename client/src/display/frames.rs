@@ -82,6 +82,17 @@ pub fn event(frame: &ServerFrame, v: &View) -> Option<Line> {
                 human_size(*size)
             ),
         ),
+        ServerFrame::Deleted { name, file } => {
+            Line::info(s, &format!("{name} deleted {}", sanitize(file.as_str())))
+        }
+        ServerFrame::Renamed { name, old, new } => Line::info(
+            s,
+            &format!(
+                "{name} renamed {} to {}",
+                sanitize(old.as_str()),
+                sanitize(new.as_str())
+            ),
+        ),
         ServerFrame::Done { xfer, stored } => match stored {
             Some((file, size)) => Line::info(
                 s,
@@ -231,7 +242,15 @@ fn status_table(summary: (u64, u64, u64), items: &[ServerFrame], v: &View) -> Ve
                 "{} ago",
                 duration_words(Duration::from_secs(v.now.0.saturating_sub(x.connected.0)))
             ),
-            Some(end) => format!("{} to {}", v.when(x.connected), v.when(end)),
+            Some(end) => match &x.reason {
+                Some(why) => format!(
+                    "{} to {} ({})",
+                    v.when(x.connected),
+                    v.when(end),
+                    why.describe()
+                ),
+                None => format!("{} to {}", v.when(x.connected), v.when(end)),
+            },
         };
         rows.push([
             if live { "●" } else { " " }.to_string(),

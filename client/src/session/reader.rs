@@ -138,6 +138,13 @@ impl Reader {
             ServerFrame::Join { ref name } => self.session.joined(name),
             ServerFrame::Leave { ref name, .. } => self.session.left(name),
             ServerFrame::Shared { ref file, .. } => self.session.add_file(file.to_string()),
+            ServerFrame::Deleted { ref file, .. } => self.session.remove_file(file.as_str()),
+            ServerFrame::Renamed {
+                ref old, ref new, ..
+            } => {
+                self.session.remove_file(old.as_str());
+                self.session.add_file(new.to_string());
+            }
             ServerFrame::Shutdown { ref text } => self.shutdown = Some(text.clone()),
             _ => {}
         }

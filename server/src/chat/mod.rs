@@ -87,6 +87,8 @@ struct Client {
     ended: Option<Time>,
     /// Order among ended sessions (1 = the first to end).
     ended_seq: u64,
+    /// Why it ended, once it has.
+    reason: Option<LeaveReason>,
     game: Option<Game>,
     /// `AUTH` succeeded (or no secret is needed).
     authed: bool,
@@ -123,6 +125,7 @@ impl Client {
             ended: self.ended,
             bytes_in: traffic.bytes_in,
             bytes_out: traffic.bytes_out,
+            reason: self.reason.clone(),
         }
     }
 }
@@ -187,6 +190,7 @@ impl Room {
             slot: None,
             ended: None,
             ended_seq: 0,
+            reason: None,
             game: None,
             authed: self.settings.secret.is_none(),
             auth_failures: 0,
@@ -279,6 +283,7 @@ impl Room {
             self.ended_count += 1;
             c.ended = Some(Time::now());
             c.ended_seq = self.ended_count;
+            c.reason = Some(LeaveReason::Lost);
         }
         self.history.push(c.ended_seq, c.session(traffic));
     }
@@ -403,6 +408,7 @@ impl Room {
         let c = self.client_mut(conn)?;
         c.ended = Some(Time::now());
         c.ended_seq = seq;
+        c.reason = Some(reason.clone());
         let files = c.downloads.len() + c.uploads.len();
         c.downloads.clear();
         c.listing = None;
@@ -535,7 +541,7 @@ mod tests {
             lines[1]
         );
         assert!(lines[2].starts_with("SESSION 102 bob "), "{}", lines[2]);
-        assert!(lines[2].ends_with(" 12 34"), "{}", lines[2]);
+        assert!(lines[2].ends_with(" 12 34 lost"), "{}", lines[2]);
         assert!(lines[3].starts_with("OK STATUS 1 "));
         // Let go twice is let go once.
         fx.room.disconnected(b, Traffic::default());

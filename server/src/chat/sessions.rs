@@ -53,6 +53,7 @@ mod tests {
             ended: Some(Time(1)),
             bytes_in: 0,
             bytes_out: 0,
+            reason: Some(natter_protocol::LeaveReason::Quit),
         }
     }
 

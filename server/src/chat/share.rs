@@ -330,7 +330,11 @@ impl Room {
         match self.folder.delete(&file) {
             Ok(size) => {
                 log::info!("{} deleted {file} ({size} bytes)", self.user_label(from));
-                reply(out, from, Reply::Delete { file });
+                reply(out, from, Reply::Delete { file: file.clone() });
+                if let Some(name) = self.member_name(from) {
+                    let deleted = ServerFrame::Deleted { name, file };
+                    out.broadcast(&self.members, Some(from), &deleted);
+                }
             }
             Err(e) => refuse(out, from, e),
         }
@@ -352,7 +356,18 @@ impl Room {
                     "{} renamed {old} to {new} ({size} bytes)",
                     self.user_label(from)
                 );
-                reply(out, from, Reply::Rename { old, new });
+                reply(
+                    out,
+                    from,
+                    Reply::Rename {
+                        old: old.clone(),
+                        new: new.clone(),
+                    },
+                );
+                if let Some(name) = self.member_name(from) {
+                    let renamed = ServerFrame::Renamed { name, old, new };
+                    out.broadcast(&self.members, Some(from), &renamed);
+                }
             }
             Err(e) => refuse(out, from, e),
         }
@@ -616,15 +631,34 @@ mod tests {
     fn delete_and_rename_change_the_folder_or_say_why_not() {
         let mut fx = Fixture::new();
         let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
         fx.file("a.txt", b"x");
         fx.file("b.txt", b"y");
         assert_eq!(
             fx.ask(a, "RENAME a.txt b.txt"),
             "ERR exists b.txt already exists"
         );
-        assert_eq!(fx.ask(a, "RENAME a.txt c.txt"), "OK RENAME a.txt c.txt");
+        fx.send(a, "RENAME a.txt c.txt");
+        assert_eq!(fx.out.frames(a).len(), 1);
+        assert_eq!(
+            super::super::recorder::wire(&fx.out.frames(a)[0]),
+            "OK RENAME a.txt c.txt"
+        );
+        assert_eq!(
+            fx.lines(b),
+            ["RENAMED alice a.txt c.txt"],
+            "the others are told"
+        );
         assert_eq!(std::fs::read(fx.path("c.txt")).unwrap(), b"x");
-        assert_eq!(fx.ask(a, "DELETE c.txt"), "OK DELETE c.txt");
+        fx.send(a, "DELETE c.txt");
+        let told: Vec<String> = fx
+            .out
+            .frames(b)
+            .iter()
+            .map(super::super::recorder::wire)
+            .collect();
+        assert_eq!(told, ["DELETED alice c.txt"]);
+        assert_eq!(fx.lines(a), ["OK DELETE c.txt"]);
         assert!(!fx.path("c.txt").exists());
         assert_eq!(
             fx.ask(a, "DELETE c.txt"),
