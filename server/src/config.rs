@@ -72,6 +72,9 @@ pub struct Config {
     /// Requests per second per connection; 0 turns flood control off.
     pub max_rate: f64,
     pub max_burst: f64,
+    /// The longest queued output may gather before it is written, when the server
+    /// is busy (0: every message is written at once, however busy).
+    pub coalesce_max: Duration,
     /// Serve TLS instead of plaintext.
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
@@ -121,6 +124,7 @@ impl Default for Config {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_rate: crate::limits::DEFAULT_MAX_RATE,
             max_burst: crate::limits::DEFAULT_MAX_BURST,
+            coalesce_max: crate::net::DEFAULT_COALESCE_MAX,
             tls: None,
         }
     }

@@ -76,6 +76,11 @@ struct Args {
     /// Requests a connection may send at once before --max-rate applies.
     #[arg(long, default_value_t = natter_server::DEFAULT_MAX_BURST)]
     max_burst: f64,
+    /// When busy, the longest (in milliseconds) queued output may gather before it is
+    /// written, so many messages go out in one write; quiet, nothing waits. 0 writes
+    /// every message at once however busy.
+    #[arg(long, default_value_t = natter_server::DEFAULT_COALESCE_MAX.as_millis() as u64, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    coalesce_max: u64,
     /// Serve TLS with this PEM certificate chain (needs --tls-key too).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -137,6 +142,7 @@ fn main() -> ExitCode {
             args.max_rate.max(0.001)
         },
         max_burst: args.max_burst.max(1.0),
+        coalesce_max: Duration::from_millis(args.coalesce_max),
         ..Config::default()
     };
     if let Some(m) = args.motd.clone() {

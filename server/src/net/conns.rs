@@ -28,6 +28,8 @@ pub struct Conns {
     pub dead: Vec<usize>,
     /// The per-connection output cap.
     pub max_queue: usize,
+    /// Messages queued since the pacer last asked.
+    pub queued: u64,
 }
 
 impl Conns {
@@ -39,6 +41,7 @@ impl Conns {
             draining: Vec::new(),
             dead: Vec::new(),
             max_queue,
+            queued: 0,
         }
     }
 
@@ -115,6 +118,7 @@ impl Outbox for Conns {
             return;
         };
         c.out.push_with(|v| frame.encode(v));
+        self.queued += 1;
         if c.out.len() > cap {
             mark_over(c, to.0, &mut self.over_cap);
         }
@@ -154,6 +158,7 @@ impl Outbox for Conns {
             }
             mark(c, m.0, &mut self.dirty);
         }
+        self.queued += delivered;
         delivered
     }
 

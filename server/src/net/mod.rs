@@ -26,11 +26,13 @@ mod close;
 mod conn;
 mod conns;
 mod out_queue;
+mod pace;
 mod read;
 mod tls;
 mod watch;
 mod write;
 
+pub use pace::DEFAULT_MAX_WINDOW as DEFAULT_COALESCE_MAX;
 pub use tls::load_config as load_tls_config;
 
 use crate::chat::{ConnRef, Outbox, Room, Settings};
@@ -81,6 +83,8 @@ pub struct Server {
     /// The watch stopped on its budget with more to read.
     watch_again: bool,
     events: Events,
+    /// When queued output goes out: at once when quiet, gathered a little when busy.
+    pacer: pace::Pacer,
     shutting_down: Option<Instant>,
 }
 
@@ -126,6 +130,7 @@ impl Server {
             poll.registry()
                 .register(&mut mio::unix::SourceFd(&fd), WATCH, Interest::READABLE)?;
         }
+        let pacer = pace::Pacer::new(config.coalesce_max, Instant::now());
         Ok(Server {
             poll,
             listener,
@@ -148,6 +153,7 @@ impl Server {
             watch,
             watch_again: false,
             events: Events::with_capacity(1024),
+            pacer,
             shutting_down: None,
         })
     }
@@ -263,6 +269,9 @@ impl Server {
         let mut soonest: Option<Instant> = self.accept_paused_until;
         let mut consider = |t: Instant| soonest = Some(soonest.map_or(t, |s| s.min(t)));
         if let Some(t) = self.shutting_down {
+            consider(t);
+        }
+        if let Some(t) = self.pacer.next() {
             consider(t);
         }
         // With no connections left there is nothing to sweep, but memory freed by the

@@ -14,6 +14,9 @@ use std::time::Instant;
 
 /// A download reads its next chunk only while the connection's queue is below this.
 const LOW_WATER: usize = 64 * 1024;
+/// A queue this long goes out at once however busy the server is: gathering more
+/// would not save a write.
+const URGENT_BYTES: usize = 16 * 1024;
 /// Bytes one connection's downloads may queue per loop turn before others get a go.
 const PUMP_BUDGET: usize = 1024 * 1024;
 
@@ -73,12 +76,44 @@ impl Server {
     pub(super) fn flush_dirty(&mut self) {
         // Flushing can end a connection, whose LEAVE makes others dirty: go until quiet.
         self.settle_caps();
+        let now = Instant::now();
+        self.pacer.queued(std::mem::take(&mut self.conns.queued));
+        self.pacer.tick(now);
+        let all = self.pacer.is_due(now) || self.shutting_down.is_some();
+        let mut held = Vec::new();
         while !self.conns.dirty.is_empty() {
             for t in std::mem::take(&mut self.conns.dirty) {
-                self.flush(t);
+                if all || self.urgent(t) {
+                    self.flush(t);
+                } else {
+                    held.push(t);
+                }
             }
             self.settle_caps();
         }
+        if held.is_empty() {
+            self.pacer.flushed();
+        } else {
+            // Still dirty, so nothing marks them twice; they go when the window ends.
+            self.conns.dirty = held;
+            self.pacer.hold(now);
+        }
+    }
+
+    /// Output that goes out now even while the server is busy: a queue big enough to
+    /// fill a write on its own, one already behind (waiting for WRITABLE), transfers
+    /// and listings (pulled by the socket's pace), a closing connection's last words,
+    /// a TLS handshake.
+    fn urgent(&self, t: usize) -> bool {
+        let Some(c) = self.conns.slab.get(t) else {
+            return true;
+        };
+        c.out.len() >= URGENT_BYTES
+            || c.wants_write
+            || !c.downloads.is_empty()
+            || c.pulling
+            || !c.is_open()
+            || c.tls.as_ref().is_some_and(|s| s.is_handshaking())
     }
 
     fn flush(&mut self, t: usize) {
