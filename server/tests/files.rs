@@ -455,3 +455,47 @@ fn two_natterds_on_one_folder_keep_each_others_uploads_and_names() {
     drop(b_srv);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_file_that_shrinks_while_it_is_sent_ends_the_download_not_the_server() {
+    let dir = temp_dir("shrink");
+    let data = pattern(16 << 20);
+    std::fs::write(dir.join("big.bin"), &data).unwrap();
+    let srv = Natterd::start_in(&dir, &[], &[]);
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.connect(&srv.addr.into()).unwrap();
+    let mut a = natter_testkit::Peer::from_stream(sock.into());
+    a.expect_prefix("WELCOME ");
+    a.send("HELLO alice\n");
+    a.expect("OK HELLO alice");
+    a.expect("JOIN alice");
+    let (xfer, _) = a.get("big.bin", None);
+    a.expect(&format!("DATA {xfer} 65536"));
+    a.bytes(65536);
+    // Cut short by someone else while most of it is still to go.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("big.bin"))
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    // The download cannot be finished (its DATA frame promised bytes that are gone):
+    // the connection ends, in time.
+    a.stream
+        .set_read_timeout(Some(natter_testkit::WAIT))
+        .unwrap();
+    let mut sink = vec![0u8; 1 << 16];
+    loop {
+        match std::io::Read::read(&mut a.stream, &mut sink) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the download never ended: {e}"),
+        }
+    }
+    srv.wait_log("got shorter while it was being sent");
+    let mut b = srv.join("bob");
+    b.send("PING\n");
+    b.expect("OK PING");
+}

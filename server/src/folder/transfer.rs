@@ -7,12 +7,14 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 /// A download in progress: the open file and how far it has been sent.
 pub struct FileSend {
     pub xfer: u64,
     pub name: FileName,
-    pub file: File,
+    /// Shared with the queue, which sends ranges of it by `sendfile`.
+    pub file: Rc<File>,
     pub size: u64,
     pub pos: u64,
     pub started_at: u64,
@@ -23,11 +25,20 @@ impl FileSend {
         FileSend {
             xfer,
             name,
-            file,
+            file: Rc::new(file),
             size,
             pos: from,
             started_at: from,
         }
+    }
+
+    /// The next `DATA` frame's body as a range of the file (offset, length), for the
+    /// kernel to send; the caller writes the header.
+    pub fn next_range(&mut self) -> (u64, usize) {
+        let n = (self.size - self.pos).min(natter_protocol::MAX_DATA as u64) as usize;
+        let at = self.pos;
+        self.pos += n as u64;
+        (at, n)
     }
 
     /// Appends the next `DATA` frame (at most `MAX_DATA` bytes of body) to `out`.
@@ -38,7 +49,7 @@ impl FileSend {
         natter_protocol::encode_data_header(self.xfer, n, out);
         let body = out.len();
         out.resize(body + n, 0);
-        if let Err(e) = self.file.read_exact(&mut out[body..]) {
+        if let Err(e) = (&*self.file).read_exact(&mut out[body..]) {
             out.truncate(start);
             return Err(e);
         }

@@ -132,7 +132,7 @@ impl Conn {
             return r;
         }
         while !self.out.is_empty() {
-            match self.out.write_to(&mut self.stream) {
+            match self.out.write_to_socket(&mut self.stream) {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.bytes_out += n as u64;

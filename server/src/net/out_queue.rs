@@ -2,12 +2,16 @@
 //!
 //! Small frames (replies, private messages) are encoded straight into an owned tail
 //! chunk so many of them cost one allocation; a broadcast is one `Rc<[u8]>` encoded
-//! once and shared by every recipient's queue. A flush hands the kernel up to
-//! [`MAX_SLICES`] chunks in one `write_vectored`. An empty queue holds no memory.
-//! It never touches a socket itself: the event loop passes the writer in.
+//! once and shared by every recipient's queue; a download's body on plain TCP is a
+//! range of its file, which the kernel copies to the socket itself (`sendfile`), so
+//! natterd never reads it. A flush hands the kernel up to [`MAX_SLICES`] chunks in
+//! one `write_vectored`. An empty queue holds no memory. It never touches a socket
+//! itself: the event loop passes the writer in.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, IoSlice, Write};
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
 /// How many chunks one `write_vectored` call may carry: Linux's IOV_MAX. A busy room
@@ -20,14 +24,33 @@ const COALESCE: usize = 16 * 1024;
 enum Chunk {
     Owned(Vec<u8>),
     Shared(Rc<[u8]>),
+    /// `len` bytes of `file` from `offset`: a download's body, sent by the kernel.
+    File {
+        file: Rc<File>,
+        offset: u64,
+        len: usize,
+    },
 }
 
 impl Chunk {
+    /// The bytes, for a chunk held in memory.
     fn bytes(&self) -> &[u8] {
         match self {
             Chunk::Owned(v) => v,
             Chunk::Shared(b) => b,
+            Chunk::File { .. } => &[],
         }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Chunk::File { len, .. } => *len,
+            c => c.bytes().len(),
+        }
+    }
+
+    fn is_file(&self) -> bool {
+        matches!(self, Chunk::File { .. })
     }
 }
 
@@ -55,6 +78,16 @@ impl OutQueue {
         self.chunks.push_back(Chunk::Shared(bytes));
     }
 
+    /// Queues `len` bytes of `file` from `offset`, to go to a socket by `sendfile`.
+    /// Only for queues written with [`OutQueue::write_to_socket`].
+    pub fn push_file(&mut self, file: Rc<File>, offset: u64, len: usize) {
+        if len == 0 {
+            return;
+        }
+        self.len += len;
+        self.chunks.push_back(Chunk::File { file, offset, len });
+    }
+
     /// Lets `encode` append to the owned tail chunk; returns how many bytes it added.
     pub fn push_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> usize {
         // Appending to a half-written front chunk is fine: `head` counts from its start.
@@ -72,24 +105,53 @@ impl OutQueue {
         added
     }
 
-    /// One vectored write of as much as the writer takes. `Ok(n)` is bytes written.
+    /// One vectored write of as much as the writer takes of the chunks in memory (up
+    /// to a file range, which only [`OutQueue::write_to_socket`] sends). `Ok(n)` is
+    /// bytes written.
     pub fn write_to<W: Write>(&mut self, w: &mut W) -> io::Result<usize> {
+        let memory = self.chunks.iter().take_while(|c| !c.is_file()).count();
         // A chat message costs one write per member: keep the common short queue from
         // paying to set up IOV_MAX slices.
-        let n = match self.chunks.len() {
+        let n = match memory {
             0 => return Ok(0),
             1 => w.write(&self.chunks[0].bytes()[self.head..])?,
-            2..=16 => self.write_slices::<W, 16>(w)?,
-            _ => self.write_slices::<W, MAX_SLICES>(w)?,
+            2..=16 => self.write_slices::<W, 16>(w, memory)?,
+            _ => self.write_slices::<W, MAX_SLICES>(w, memory)?,
         };
         self.advance(n);
         Ok(n)
     }
 
-    fn write_slices<W: Write, const N: usize>(&self, w: &mut W) -> io::Result<usize> {
+    /// As [`OutQueue::write_to`], and a file range at the front goes by `sendfile`. A
+    /// file that ended before its range did is `UnexpectedEof`: the frame it belongs
+    /// to cannot be finished, and the connection must end.
+    pub fn write_to_socket<S: Write + AsRawFd>(&mut self, s: &mut S) -> io::Result<usize> {
+        let Some(Chunk::File { file, offset, len }) = self.chunks.front() else {
+            return self.write_to(s);
+        };
+        let mut off = (*offset + self.head as u64) as libc::off_t;
+        let count = len - self.head;
+        // SAFETY: both descriptors are open for the call; sendfile writes only `off`.
+        let n = unsafe { libc::sendfile(s.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let n = n as usize;
+        self.advance(n);
+        Ok(n)
+    }
+
+    fn write_slices<W: Write, const N: usize>(
+        &self,
+        w: &mut W,
+        memory: usize,
+    ) -> io::Result<usize> {
         let mut slices: [IoSlice<'_>; N] = [IoSlice::new(&[]); N];
         let mut count = 0;
-        for (i, chunk) in self.chunks.iter().take(N).enumerate() {
+        for (i, chunk) in self.chunks.iter().take(N.min(memory)).enumerate() {
             let b = chunk.bytes();
             slices[i] = IoSlice::new(if i == 0 { &b[self.head..] } else { b });
             count += 1;
@@ -103,7 +165,7 @@ impl OutQueue {
             let Some(front) = self.chunks.front() else {
                 break;
             };
-            let left = front.bytes().len() - self.head;
+            let left = front.len() - self.head;
             if n < left {
                 self.head += n;
                 return;
@@ -118,19 +180,26 @@ impl OutQueue {
     }
 
     /// Writes what is left of a partly written front chunk, so that the stream ends on
-    /// a frame boundary (a frame never spans two chunks). Returns whether it does.
-    /// For a last word (`SHUTDOWN`) that must not land inside another frame.
+    /// a frame boundary (a frame spans two chunks only when a file range follows its
+    /// header). Returns whether it does. For a last word (`SHUTDOWN`) that must not
+    /// land inside another frame.
     pub fn finish_front<W: Write>(&mut self, w: &mut W) -> bool {
-        while self.head > 0 {
+        loop {
             let Some(front) = self.chunks.front() else {
                 return true;
             };
+            if front.is_file() {
+                // Mid-frame, and no plain writer can send a file range.
+                return false;
+            }
+            if self.head == 0 {
+                return true;
+            }
             match w.write(&front.bytes()[self.head..]) {
                 Ok(0) | Err(_) => return false,
                 Ok(n) => self.advance(n),
             }
         }
-        true
     }
 
     /// Gives an empty queue's memory back. Not done on every drain: a busy

@@ -64,12 +64,28 @@ impl Server {
                 continue;
             }
             if let Err(e) = c.write_pending() {
-                log::debug!("write to client {}: {e}", c.id);
-                self.kill(t, LeaveReason::Lost, "");
+                self.write_failed(t, e);
             } else if c.out.len() > cap {
                 let why = format!("output queue passed {cap} bytes");
                 self.kill(t, LeaveReason::TooSlow, &why);
             }
+        }
+    }
+
+    /// A write that failed ends the connection: the peer has gone, as a rule; or a
+    /// shared file ended before the range of it being sent did, and the frame that
+    /// range belongs to can never be finished.
+    fn write_failed(&mut self, t: usize, e: std::io::Error) {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            let why = "a shared file got shorter while it was being sent";
+            log::warn!(
+                "{}: {why}; closing the connection",
+                self.room.label(ConnRef(t))
+            );
+            self.kill(t, LeaveReason::Error, why);
+        } else {
+            log::debug!("write to {}: {e}", self.room.label(ConnRef(t)));
+            self.kill(t, LeaveReason::Lost, "");
         }
     }
 
@@ -131,8 +147,7 @@ impl Server {
                 return;
             };
             if let Err(e) = c.write_pending() {
-                log::debug!("write to client {}: {e}", c.id);
-                return self.kill(t, LeaveReason::Lost, "");
+                return self.write_failed(t, e);
             }
             if !c.out.is_empty() || (c.downloads.is_empty() && !c.pulling) {
                 break;
@@ -199,11 +214,21 @@ impl Server {
                 // Round robin: one chunk from the front transfer, then it goes to the back.
                 let mut d = c.downloads.remove(0);
                 let mut err = None;
-                let n = c.out.push_with(|v| {
-                    if let Err(e) = d.next_frame(v) {
-                        err = Some(e);
-                    }
-                });
+                let n = if c.tls.is_none() {
+                    // Plain TCP: the header here, the body straight from the file.
+                    let (at, len) = d.next_range();
+                    let header = c.out.push_with(|v| {
+                        natter_protocol::encode_data_header(d.xfer, len, v);
+                    });
+                    c.out.push_file(std::rc::Rc::clone(&d.file), at, len);
+                    header + len
+                } else {
+                    c.out.push_with(|v| {
+                        if let Err(e) = d.next_frame(v) {
+                            err = Some(e);
+                        }
+                    })
+                };
                 *budget = budget.saturating_sub(n);
                 queued += n;
                 if let Some(e) = err {
