@@ -37,6 +37,8 @@ pub struct Conn {
     pub out: OutQueue,
     /// Downloads being pumped into `out`, round robin, at the socket's pace.
     pub downloads: Vec<FileSend>,
+    /// Downloads wholly queued as file ranges, ended once the last is out.
+    pub sending: Vec<FileSend>,
     /// The room has more to send it (a listing), pulled at the socket's pace like a
     /// download; until the room says it is done, no further request is read.
     pub pulling: bool,
@@ -98,6 +100,7 @@ impl Conn {
             read_buf: Vec::new(),
             out: OutQueue::default(),
             downloads: Vec::new(),
+            sending: Vec::new(),
             pulling: false,
             phase: Phase::Open,
             dirty: false,

@@ -66,6 +66,7 @@ impl Conns {
         };
         c.read_buf = Vec::new();
         c.downloads.clear();
+        c.sending.clear();
         c.pulling = false;
         self.draining.push(t);
         mark(c, t, &mut self.dirty);
@@ -85,6 +86,7 @@ impl Conns {
         c.phase = Phase::Dead;
         c.out.clear();
         c.downloads.clear();
+        c.sending.clear();
         c.pulling = false;
         c.read_buf = Vec::new();
         self.dead.push(t);
@@ -175,8 +177,13 @@ impl Outbox for Conns {
 
     fn stop_download(&mut self, conn: ConnRef, xfer: u64) -> Option<FileSend> {
         let c = self.open(conn.0)?;
-        let i = c.downloads.iter().position(|d| d.xfer == xfer)?;
-        Some(c.downloads.remove(i))
+        if let Some(i) = c.downloads.iter().position(|d| d.xfer == xfer) {
+            return Some(c.downloads.remove(i));
+        }
+        // Wholly queued already: what is queued still goes out, and the client drops
+        // the bodies of a transfer it aborted.
+        let i = c.sending.iter().position(|d| d.xfer == xfer)?;
+        Some(c.sending.remove(i))
     }
 
     fn traffic(&self, conn: ConnRef) -> Traffic {

@@ -24,11 +24,14 @@ const COALESCE: usize = 16 * 1024;
 enum Chunk {
     Owned(Vec<u8>),
     Shared(Rc<[u8]>),
-    /// `len` bytes of `file` from `offset`: a download's body, sent by the kernel.
+    /// `len` bytes of `file` from `offset`: the body of a `DATA` frame of download
+    /// `xfer`, sent by the kernel; `last` if it ends the download.
     File {
         file: Rc<File>,
         offset: u64,
         len: usize,
+        xfer: u64,
+        last: bool,
     },
 }
 
@@ -60,6 +63,9 @@ pub struct OutQueue {
     /// How much of the front chunk has already been written.
     head: usize,
     len: usize,
+    /// Downloads whose last range has gone out (Ok), or whose file ended before a
+    /// range of it did (Err), since the loop last asked.
+    ended: Vec<(u64, io::Result<()>)>,
 }
 
 impl OutQueue {
@@ -78,14 +84,25 @@ impl OutQueue {
         self.chunks.push_back(Chunk::Shared(bytes));
     }
 
-    /// Queues `len` bytes of `file` from `offset`, to go to a socket by `sendfile`.
-    /// Only for queues written with [`OutQueue::write_to_socket`].
-    pub fn push_file(&mut self, file: Rc<File>, offset: u64, len: usize) {
-        if len == 0 {
-            return;
-        }
+    /// Queues `len` (> 0) bytes of `file` from `offset`, the body of a `DATA` frame of
+    /// download `xfer`, to go to a socket by `sendfile`; `last` if it ends the
+    /// download, which [`OutQueue::take_ended`] reports once it is out. Only for
+    /// queues written with [`OutQueue::write_to_socket`].
+    pub fn push_file(&mut self, file: Rc<File>, offset: u64, len: usize, xfer: u64, last: bool) {
         self.len += len;
-        self.chunks.push_back(Chunk::File { file, offset, len });
+        self.chunks.push_back(Chunk::File {
+            file,
+            offset,
+            len,
+            xfer,
+            last,
+        });
+    }
+
+    /// Downloads that ended since the last call: `Ok` when the last byte of one went
+    /// out, `Err(UnexpectedEof)` when its file got shorter than what it promised.
+    pub fn take_ended(&mut self) -> Vec<(u64, io::Result<()>)> {
+        std::mem::take(&mut self.ended)
     }
 
     /// Lets `encode` append to the owned tail chunk; returns how many bytes it added.
@@ -125,8 +142,19 @@ impl OutQueue {
     /// As [`OutQueue::write_to`], and a file range at the front goes by `sendfile`. A
     /// file that ended before its range did is `UnexpectedEof`: the frame it belongs
     /// to cannot be finished, and the connection must end.
+    ///
+    /// A file that ends before its range does cannot be allowed to break the stream:
+    /// the header already promised the bytes. The rest of that frame goes out as
+    /// zeros, and the download is reported failed, so its `FAILED` follows.
     pub fn write_to_socket<S: Write + AsRawFd>(&mut self, s: &mut S) -> io::Result<usize> {
-        let Some(Chunk::File { file, offset, len }) = self.chunks.front() else {
+        let Some(Chunk::File {
+            file,
+            offset,
+            len,
+            xfer,
+            ..
+        }) = self.chunks.front()
+        else {
             return self.write_to(s);
         };
         let mut off = (*offset + self.head as u64) as libc::off_t;
@@ -137,7 +165,14 @@ impl OutQueue {
             return Err(io::Error::last_os_error());
         }
         if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
+            let xfer = *xfer;
+            self.ended
+                .push((xfer, Err(io::ErrorKind::UnexpectedEof.into())));
+            if let Some(front) = self.chunks.front_mut() {
+                *front = Chunk::Owned(vec![0; count]);
+            }
+            self.head = 0;
+            return self.write_to(s);
         }
         let n = n as usize;
         self.advance(n);
@@ -172,7 +207,12 @@ impl OutQueue {
             }
             n -= left;
             self.head = 0;
-            self.chunks.pop_front();
+            if let Some(Chunk::File {
+                xfer, last: true, ..
+            }) = self.chunks.pop_front()
+            {
+                self.ended.push((xfer, Ok(())));
+            }
         }
         if self.chunks.is_empty() {
             self.head = 0;
@@ -323,6 +363,46 @@ mod tests {
             "the rest of that frame, and no more"
         );
         assert_eq!(q.len(), b"JOIN carol\n".len());
+    }
+
+    #[test]
+    fn file_ranges_go_by_sendfile_and_a_short_file_is_padded_and_reported() {
+        use std::os::unix::net::UnixStream;
+        let path = std::env::temp_dir().join(format!("natter-oq-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file = Rc::new(File::open(&path).unwrap());
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        let mut q = OutQueue::default();
+        q.push_with(|v| v.extend_from_slice(b"DATA 7 4\n"));
+        q.push_file(file.clone(), 2, 4, 7, false);
+        q.push_with(|v| v.extend_from_slice(b"DATA 7 6\n"));
+        q.push_file(file.clone(), 6, 6, 7, true);
+        assert_eq!(q.len(), 9 + 4 + 9 + 6);
+        while !q.is_empty() {
+            q.write_to_socket(&mut a).unwrap();
+        }
+        let mut got = vec![0u8; 28];
+        std::io::Read::read_exact(&mut b, &mut got).unwrap();
+        // The last range wanted 6 bytes from offset 6 of a 10-byte file: 4, then zeros.
+        assert_eq!(&got[..], b"DATA 7 4\n2345DATA 7 6\n6789\0\0");
+        let ended = q.take_ended();
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].0, 7);
+        assert_eq!(
+            ended[0].1.as_ref().unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        // A whole one reports Ok once its last byte is out, not before.
+        q.push_file(file, 0, 10, 8, true);
+        let mut half = Trickle {
+            got: Vec::new(),
+            max: 3,
+        };
+        q.write_to(&mut half).unwrap();
+        assert!(q.take_ended().is_empty(), "a file range waits for sendfile");
+        q.write_to_socket(&mut a).unwrap();
+        assert!(matches!(q.take_ended()[..], [(8, Ok(()))]));
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

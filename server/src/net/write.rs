@@ -63,29 +63,52 @@ impl Server {
             if c.phase == Phase::Dead || c.out.len() <= cap {
                 continue;
             }
-            if let Err(e) = c.write_pending() {
-                self.write_failed(t, e);
-            } else if c.out.len() > cap {
-                let why = format!("output queue passed {cap} bytes");
-                self.kill(t, LeaveReason::TooSlow, &why);
+            let written = c.write_pending();
+            let over = c.out.len() > cap;
+            match written {
+                Err(e) => self.write_failed(t, e),
+                Ok(()) => {
+                    self.report_sent(t);
+                    if over {
+                        let why = format!("output queue passed {cap} bytes");
+                        self.kill(t, LeaveReason::TooSlow, &why);
+                    }
+                }
             }
         }
     }
 
-    /// A write that failed ends the connection: the peer has gone, as a rule; or a
-    /// shared file ended before the range of it being sent did, and the frame that
-    /// range belongs to can never be finished.
+    /// A write that failed ends the connection: the peer has gone.
     fn write_failed(&mut self, t: usize, e: std::io::Error) {
-        if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            let why = "a shared file got shorter while it was being sent";
-            log::warn!(
-                "{}: {why}; closing the connection",
-                self.room.label(ConnRef(t))
-            );
-            self.kill(t, LeaveReason::Error, why);
-        } else {
-            log::debug!("write to {}: {e}", self.room.label(ConnRef(t)));
-            self.kill(t, LeaveReason::Lost, "");
+        log::debug!("write to {}: {e}", self.room.label(ConnRef(t)));
+        self.kill(t, LeaveReason::Lost, "");
+    }
+
+    /// Tells the room of the downloads whose last range the kernel has sent, or
+    /// whose file got shorter than the range being sent (the frame was finished
+    /// with zeros; the room sends `FAILED`).
+    fn report_sent(&mut self, t: usize) {
+        let Some(c) = self.conns.slab.get_mut(t) else {
+            return;
+        };
+        let mut ended = Vec::new();
+        for (xfer, result) in c.out.take_ended() {
+            let found = if let Some(i) = c.sending.iter().position(|d| d.xfer == xfer) {
+                Some(c.sending.remove(i))
+            } else {
+                // Mid-file: no more of it is pumped.
+                c.downloads
+                    .iter()
+                    .position(|d| d.xfer == xfer)
+                    .map(|i| c.downloads.remove(i))
+            };
+            if let Some(d) = found {
+                ended.push((d, result));
+            }
+        }
+        for (d, result) in ended {
+            self.room
+                .download_ended(&mut self.conns, ConnRef(t), d, result);
         }
     }
 
@@ -127,6 +150,7 @@ impl Server {
         c.out.len() >= URGENT_BYTES
             || c.wants_write
             || !c.downloads.is_empty()
+            || !c.sending.is_empty()
             || c.pulling
             || !c.is_open()
             || c.tls.as_ref().is_some_and(|s| s.is_handshaking())
@@ -149,6 +173,10 @@ impl Server {
             if let Err(e) = c.write_pending() {
                 return self.write_failed(t, e);
             }
+            self.report_sent(t);
+            let Some(c) = self.conns.slab.get_mut(t) else {
+                return;
+            };
             if !c.out.is_empty() || (c.downloads.is_empty() && !c.pulling) {
                 break;
             }
@@ -220,7 +248,18 @@ impl Server {
                     let header = c.out.push_with(|v| {
                         natter_protocol::encode_data_header(d.xfer, len, v);
                     });
-                    c.out.push_file(std::rc::Rc::clone(&d.file), at, len);
+                    if len > 0 {
+                        let last = d.is_done();
+                        c.out
+                            .push_file(std::rc::Rc::clone(&d.file), at, len, d.xfer, last);
+                        if last {
+                            // Ended when its last byte is out (or its file ends early).
+                            c.sending.push(d);
+                            *budget = budget.saturating_sub(header + len);
+                            queued += header + len;
+                            continue;
+                        }
+                    }
                     header + len
                 } else {
                     c.out.push_with(|v| {
