@@ -322,6 +322,14 @@ impl Write for Recorder<'_> {
         (&*self.stream).write(buf)
     }
 
+    /// rustls writes its records in one vectored write, and after a failure makes a
+    /// single last attempt to send the alert that says why. The default
+    /// `write_vectored` writes only the first buffer (a TLS 1.3 client's
+    /// change-cipher-spec), which left the alert unsent and the server guessing.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        (&*self.stream).write_vectored(bufs)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         (&*self.stream).flush()
     }

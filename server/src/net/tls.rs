@@ -88,6 +88,33 @@ pub fn write_records(tls: &mut ServerConnection, stream: &mut TcpStream) -> io::
     Ok(false)
 }
 
+/// A failed TLS read in words for the log. A fatal alert from the client is named:
+/// a certificate alert means the client does not trust ours, which is the news an
+/// operator setting up TLS needs.
+pub fn failure_words(e: &io::Error) -> String {
+    let Some(rustls::Error::AlertReceived(alert)) =
+        e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+    else {
+        return format!("TLS failed: {e}");
+    };
+    use rustls::AlertDescription as A;
+    let name = match alert {
+        A::UnknownCA => "unknown authority",
+        A::BadCertificate => "bad certificate",
+        A::CertificateUnknown => "certificate unknown",
+        A::CertificateExpired => "certificate expired",
+        A::CertificateRevoked => "certificate revoked",
+        A::UnsupportedCertificate => "unsupported certificate",
+        // What rustls sends when the certificate's signature does not verify.
+        A::DecryptError => "decrypt error, a signature that did not verify",
+        other => return format!("TLS failed: the client sent the alert {other:?}"),
+    };
+    format!(
+        "the client refused natterd's certificate (TLS alert: {name}); natter trusts a \
+         self-signed one given with --ca-file"
+    )
+}
+
 /// Whether the first bytes on a plaintext connection are a TLS ClientHello: a
 /// handshake record (0x16) of TLS 1.x (0x03).
 pub fn looks_like_client_hello(bytes: &[u8]) -> bool {
