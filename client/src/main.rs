@@ -5,8 +5,9 @@ use clap::Parser;
 use natter_client::display::{self, sanitize, Line, Style};
 use natter_client::exit::Exit;
 use natter_client::net::connect::{self, ConnectError};
-use natter_client::net::tls::{self, Trust};
+use natter_client::net::tls;
 use natter_client::net::transport::{self, ReadHalf};
+use natter_client::net::trust::{self, Policy, Presented, Trust};
 use natter_client::net::wire::FrameReader;
 use natter_client::session::Session;
 use natter_client::ui::{batch, repl, secret};
@@ -115,7 +116,12 @@ fn main() -> ExitCode {
                 "natter: warning: --tls-insecure: the server's certificate is not checked, so anyone between you and it could pretend to be the server and read everything, the secret included; use it only for local testing"
             );
         }
-        match tls::config(&trust) {
+        let policy = Policy {
+            trust,
+            pins: Vec::new(),
+            roots_optional: false,
+        };
+        match trust::config(&policy) {
             Ok(c) => Some(c),
             Err(e) => {
                 eprintln!("natter: {e}");
@@ -179,7 +185,7 @@ fn open(
     host: &str,
     port: u16,
     target: &str,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    tls: Option<(Arc<rustls::ClientConfig>, Arc<Presented>)>,
 ) -> Result<(Arc<Session>, FrameReader<ReadHalf>, String), ConnectError> {
     let stream = connect::connect(host, port)?;
     let cannot_use = |e: std::io::Error| ConnectError::Other {
@@ -188,9 +194,9 @@ fn open(
     };
     let t = match tls {
         None => transport::plain(stream).map_err(cannot_use)?,
-        Some(config) => {
+        Some((config, presented)) => {
             let bare = host.trim_start_matches('[').trim_end_matches(']');
-            let conn = tls::handshake(&stream, config, bare)
+            let conn = tls::handshake(&stream, config, &presented, bare, tls::HANDSHAKE_TIMEOUT)
                 .map_err(|e| connect::tls_error(e, bare, target))?;
             transport::tls(conn, stream).map_err(cannot_use)?
         }

@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 /// A certificate and its key in PEM files, and the certificate's DER bytes.
 struct Pem {
@@ -61,6 +62,169 @@ fn unrelated_roots() -> (TempPath, PathBuf) {
     let roots = dir.0.join("roots.pem");
     std::fs::write(&roots, ca.pem()).unwrap();
     (dir, roots)
+}
+
+/// A key and a certificate made from `params` by `issuer` (itself when `None`).
+fn make(
+    params: rcgen::CertificateParams,
+    issuer: Option<&(rcgen::Certificate, rcgen::KeyPair)>,
+) -> (rcgen::Certificate, rcgen::KeyPair) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = match issuer {
+        Some((ic, ik)) => params.signed_by(&key, ic, ik).unwrap(),
+        None => params.self_signed(&key).unwrap(),
+    };
+    (cert, key)
+}
+
+/// Parameters with exactly this common name and these subjectAltNames.
+fn params(cn: &str, sans: &[&str], ca: bool) -> rcgen::CertificateParams {
+    let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+    let mut p = rcgen::CertificateParams::new(sans).unwrap();
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    if ca {
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    }
+    p
+}
+
+fn pem_of(pair: &(rcgen::Certificate, rcgen::KeyPair)) -> Pem {
+    write_pem(&pair.0, &pair.1)
+}
+
+/// natter in batch mode with `--tls` and these options, connecting to `host`;
+/// `roots` stands in for the system's authorities.
+fn tls_batch(server: &Natterd, opts: &[&str], host: &str, roots: &Path) -> Output {
+    let port = server.port();
+    let mut args = vec!["--tls"];
+    args.extend_from_slice(opts);
+    args.extend_from_slice(&["alice", host, &port]);
+    let mut cmd = natter(&args);
+    cmd.env("SSL_CERT_FILE", roots).env_remove("SSL_CERT_DIR");
+    run_cmd(cmd, "/echo through\n")
+}
+
+fn connected(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("* echo: through"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+fn refused(out: &Output) -> String {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(9), "{stderr}");
+    stderr
+}
+
+#[test]
+fn the_certificate_given_with_ca_file_is_trusted_as_it_is() {
+    let (_d, roots) = unrelated_roots();
+    // What `openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost` makes:
+    // CA:TRUE, and no subjectAltName.
+    let ca_true = pem_of(&make(params("localhost", &[], true), None));
+    let server = tls_server(&ca_true, &[]);
+    let ca = ca_true.cert.to_str().unwrap();
+    connected(&tls_batch(&server, &["--ca-file", ca], "localhost", &roots));
+    // Its names are not questioned either: the user vouched for these bytes.
+    connected(&tls_batch(&server, &["--ca-file", ca], "127.0.0.1", &roots));
+    // The same with the hint's CA:FALSE, still without a subjectAltName.
+    let leaf = pem_of(&make(params("localhost", &[], false), None));
+    let server = tls_server(&leaf, &[]);
+    let ca = leaf.cert.to_str().unwrap();
+    connected(&tls_batch(&server, &["--ca-file", ca], "localhost", &roots));
+    // Another certificate in the file does not vouch for it.
+    let other = self_signed_leaf();
+    let stderr = refused(&tls_batch(
+        &server,
+        &["--ca-file", other.cert.to_str().unwrap()],
+        "localhost",
+        &roots,
+    ));
+    assert!(
+        stderr.contains("it is self-signed, and no authority"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_chain_from_the_authority_in_ca_file_is_trusted() {
+    let (_d, roots) = unrelated_roots();
+    let root = make(params("natter test root", &[], true), None);
+    let middle = make(params("natter test intermediate", &[], true), Some(&root));
+    let leaf = make(params("localhost", &["localhost"], false), Some(&middle));
+    let pem = pem_of(&leaf);
+    // The server sends its own certificate and the intermediate.
+    std::fs::write(&pem.cert, format!("{}{}", leaf.0.pem(), middle.0.pem())).unwrap();
+    let root_pem = pem_of(&root);
+    let server = tls_server(&pem, &[]);
+    let ca = root_pem.cert.to_str().unwrap();
+    connected(&tls_batch(&server, &["--ca-file", ca], "localhost", &roots));
+    // An authority's word covers only the names it signed.
+    let stderr = refused(&tls_batch(&server, &["--ca-file", ca], "127.0.0.1", &roots));
+    assert_eq!(
+        stderr.trim_end(),
+        "natter: certificate for 127.0.0.1 not trusted: it is for localhost (connect by a name the certificate holds)"
+    );
+}
+
+#[test]
+fn a_certificate_without_names_is_said_to_hold_none() {
+    let (_d, roots) = unrelated_roots();
+    let root = make(params("natter test root", &[], true), None);
+    let leaf = make(params("localhost", &[], false), Some(&root));
+    let server = tls_server(&pem_of(&leaf), &[]);
+    let root_pem = pem_of(&root);
+    let ca = root_pem.cert.to_str().unwrap();
+    let stderr = refused(&tls_batch(&server, &["--ca-file", ca], "localhost", &roots));
+    assert!(
+        stderr.starts_with(
+            "natter: certificate for localhost not trusted: it holds no host name at all (no subjectAltName;"
+        ) && stderr.contains("scripts/dev-cert.sh"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("it is for "), "{stderr}");
+}
+
+#[test]
+fn forged_is_said_only_of_a_forgery() {
+    // A trusted authority named "localhost", as Debian's ssl-cert package installs.
+    let snakeoil = make(params("localhost", &["localhost"], false), None);
+    let roots_dir = TempPath::new("roots");
+    std::fs::create_dir_all(&roots_dir.0).unwrap();
+    let roots = roots_dir.0.join("roots.pem");
+    std::fs::write(&roots, snakeoil.0.pem()).unwrap();
+    // Someone else's self-signed certificate with the same name is not a forgery.
+    let mine = pem_of(&make(params("localhost", &["localhost"], false), None));
+    let server = tls_server(&mine, &[]);
+    let stderr = refused(&tls_batch(&server, &[], "localhost", &roots));
+    assert!(
+        stderr.contains(
+            "it is self-signed; an authority this machine trusts has the same name, but did not sign it"
+        ) && !stderr.contains("forged"),
+        "{stderr}"
+    );
+    // A certificate that claims a trusted authority signed it, and it did not, is.
+    let root = make(params("natter test root", &[], true), None);
+    let impostor = make(params("natter test root", &[], true), None);
+    let leaf = pem_of(&make(
+        params("localhost", &["localhost"], false),
+        Some(&impostor),
+    ));
+    let server = tls_server(&leaf, &[]);
+    let root_pem = pem_of(&root);
+    let ca = root_pem.cert.to_str().unwrap();
+    let stderr = refused(&tls_batch(&server, &["--ca-file", ca], "localhost", &roots));
+    assert!(stderr.contains("it is damaged or forged"), "{stderr}");
 }
 
 #[test]
