@@ -74,6 +74,9 @@ struct Args {
     /// only: anyone on the way could pretend to be the server.
     #[arg(long, requires = "tls", conflicts_with = "ca_file")]
     tls_insecure: bool,
+    /// With --tls: how long the TLS handshake may take, in seconds (decimals allowed).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_limit)]
+    tls_timeout: Duration,
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
@@ -83,6 +86,17 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{s:?} is not a number of seconds (examples: 0, 2, 0.5)"))?;
     Duration::try_from_secs_f64(secs)
         .map_err(|_| format!("{s:?} is not a usable number of seconds"))
+}
+
+/// A time limit: seconds, more than none.
+fn parse_limit(s: &str) -> Result<Duration, String> {
+    let d = parse_secs(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "{s:?} leaves no time at all; give more than 0 seconds"
+        ));
+    }
+    Ok(d)
 }
 
 fn main() -> ExitCode {
@@ -132,6 +146,7 @@ fn main() -> ExitCode {
         None
     };
     let target = connect::target(&args.host, args.port);
+    let tls = tls.map(|(config, presented)| (config, presented, args.tls_timeout));
     let (session, frames, welcome) = match open(&args.host, args.port, &target, tls) {
         Ok(v) => v,
         Err(e) => {
@@ -185,7 +200,7 @@ fn open(
     host: &str,
     port: u16,
     target: &str,
-    tls: Option<(Arc<rustls::ClientConfig>, Arc<Presented>)>,
+    tls: Option<(Arc<rustls::ClientConfig>, Arc<Presented>, Duration)>,
 ) -> Result<(Arc<Session>, FrameReader<ReadHalf>, String), ConnectError> {
     let stream = connect::connect(host, port)?;
     let cannot_use = |e: std::io::Error| ConnectError::Other {
@@ -194,9 +209,9 @@ fn open(
     };
     let t = match tls {
         None => transport::plain(stream).map_err(cannot_use)?,
-        Some((config, presented)) => {
+        Some((config, presented, limit)) => {
             let bare = host.trim_start_matches('[').trim_end_matches(']');
-            let conn = tls::handshake(&stream, config, &presented, bare, tls::HANDSHAKE_TIMEOUT)
+            let conn = tls::handshake(&stream, config, &presented, bare, limit)
                 .map_err(|e| connect::tls_error(e, bare, target))?;
             transport::tls(conn, stream).map_err(cannot_use)?
         }

@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::Duration;
 
 /// A certificate and its key in PEM files, and the certificate's DER bytes.
 struct Pem {
@@ -243,4 +244,47 @@ fn natterd_logs_the_alert_of_a_client_that_refuses_its_certificate() {
         "{log}"
     );
     assert!(!log.contains("left: connection lost"), "{log}");
+}
+
+#[test]
+fn a_handshake_that_never_finishes_is_status_8_within_tls_timeout() {
+    // A port that accepts and then says nothing, as a stuck or wrong server would.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let held = std::thread::spawn(move || silent.accept().map(|(s, _)| s));
+    let pem = self_signed_leaf();
+    let ca = pem.cert.to_str().unwrap();
+    let started = std::time::Instant::now();
+    let out = run_batch(
+        &[
+            "--tls",
+            "--tls-timeout",
+            "0.5",
+            "--ca-file",
+            ca,
+            "alice",
+            "127.0.0.1",
+            &port,
+        ],
+        "",
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!("natter: no TLS connection with 127.0.0.1:{port}: the handshake did not finish within 0.5 s (is that port a natterd with TLS?)")
+    );
+    // The limit given is the limit kept, not the default 10 s (a margin of 18 times).
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(held.join());
+    let out = run_batch(
+        &["--tls", "--tls-timeout", "0", "alice", "127.0.0.1", &port],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("leaves no time at all"));
 }

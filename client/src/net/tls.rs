@@ -19,9 +19,6 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-/// How long the TLS handshake may take, after the TCP connection is made, unless
-/// `--tls-timeout` says otherwise.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Ciphertext read from the socket at once.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -287,7 +284,7 @@ mod tests {
     #[test]
     fn text_and_records_are_told_apart() {
         let none = Presented::default();
-        let t = HANDSHAKE_TIMEOUT;
+        let t = Duration::from_secs(10);
         assert!(looks_like_text(b"WELCOME natter/1 3 hi\n"));
         assert!(!looks_like_text(&[0x15, 0x03, 0x03, 0x00, 0x02]));
         assert!(!looks_like_text(b""));
