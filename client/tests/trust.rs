@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::tty::Tty;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -287,4 +288,155 @@ fn a_handshake_that_never_finishes_is_status_8_within_tls_timeout() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("leaves no time at all"));
+}
+
+/// What natterd logged as its certificate's fingerprint: the one a user compares.
+fn logged_fingerprint(server: &Natterd) -> String {
+    let log = server.wait_log("serving TLS with the certificate sha256:");
+    let at = log.find("serving TLS with the certificate ").unwrap();
+    log[at..]
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("serving TLS with the certificate ")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn batch_mode_never_asks_and_a_pin_trusts_that_certificate_only() {
+    let (_d, roots) = unrelated_roots();
+    let pem = self_signed_leaf();
+    let server = tls_server(&pem, &[]);
+    let fp = logged_fingerprint(&server);
+    assert_eq!(fp.len(), "sha256:".len() + 32 * 3 - 1, "{fp}");
+    let stderr = refused(&tls_batch(&server, &[], "localhost", &roots));
+    assert!(
+        stderr.contains("it is self-signed, and no authority this machine trusts vouches for it")
+            && stderr.contains(&format!(
+                "its SHA-256 fingerprint is {fp}: if natterd logged the same when it started, --pin {fp} trusts it"
+            )),
+        "{stderr}"
+    );
+    // The pin, as natterd logs it or as a bare lower-case hex string.
+    connected(&tls_batch(&server, &["--pin", &fp], "localhost", &roots));
+    let bare = format!("sha256:{}", fp[7..].replace(':', "").to_lowercase());
+    connected(&tls_batch(&server, &["--pin", &bare], "127.0.0.1", &roots));
+    // Another certificate's pin does not vouch for this one.
+    let other = self_signed_leaf();
+    let other_server = tls_server(&other, &[]);
+    let other_fp = logged_fingerprint(&other_server);
+    assert_ne!(other_fp, fp);
+    let stderr = refused(&tls_batch(
+        &server,
+        &["--pin", &other_fp],
+        "localhost",
+        &roots,
+    ));
+    assert!(stderr.contains(&format!("fingerprint is {fp}")), "{stderr}");
+    let out = tls_batch(&server, &["--pin", "sha256:12:34"], "localhost", &roots);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("it has 4 hex digits, not 64"));
+}
+
+/// natter --tls on a terminal with its own data folder (for the trusted
+/// certificates) and history, and "the system's" authorities unrelated.
+fn tls_tty(server: &Natterd, data: &Path, roots: &Path) -> Tty {
+    let history = data.join("history");
+    let port = server.port();
+    Tty::start(
+        &[
+            "--tls",
+            "--history-file",
+            history.to_str().unwrap(),
+            "alice",
+            "localhost",
+            &port,
+        ],
+        &[
+            ("XDG_DATA_HOME", data.to_str().unwrap()),
+            ("SSL_CERT_FILE", roots.to_str().unwrap()),
+            ("SSL_CERT_DIR", "/nonexistent"),
+        ],
+    )
+}
+
+#[test]
+fn on_a_terminal_a_certificate_nobody_vouches_for_is_asked_about_once() {
+    let (_d, roots) = unrelated_roots();
+    let pem = self_signed_leaf();
+    let server = tls_server(&pem, &[]);
+    let fp = logged_fingerprint(&server);
+    let data = TempPath::new("data");
+    let server_key = format!("localhost:{}", server.port());
+    let known = data.0.join("natter").join("known_hosts");
+
+    // No: nothing is kept, status 9.
+    let mut tty = tls_tty(&server, &data.0, &roots);
+    tty.wait_for_text(&format!("its SHA-256 fingerprint is {fp}"));
+    tty.wait_for_text(&format!(
+        "! the certificate of {server_key} is not trusted: it is self-signed"
+    ));
+    tty.wait_for_prompt(&format!(
+        "trust this certificate for {server_key} from now on? (yes/no)"
+    ));
+    tty.type_text("no\r");
+    assert_eq!(tty.wait_exit(), 9);
+    tty.wait_for_text("natter: not trusted; nothing was kept");
+    assert!(!known.exists());
+
+    // Yes: kept, and the session goes on.
+    let mut tty = tls_tty(&server, &data.0, &roots);
+    tty.wait_for_prompt(&format!(
+        "trust this certificate for {server_key} from now on? (yes/no)"
+    ));
+    tty.type_text("yes\r");
+    tty.wait_for_text(&format!("* trusted; kept for {server_key} in "));
+    tty.wait_for_prompt("alice>");
+    tty.type_text("/quit\r");
+    assert_eq!(tty.wait_exit(), 0);
+    let kept = std::fs::read_to_string(&known).unwrap();
+    assert!(kept.contains(&format!("{server_key} {fp}\n")), "{kept}");
+
+    // The next time nothing is asked.
+    let mut tty = tls_tty(&server, &data.0, &roots);
+    tty.wait_for_prompt("alice>");
+    assert!(!tty
+        .rows()
+        .iter()
+        .any(|r| r.contains("trust this certificate")));
+    tty.type_text("/quit\r");
+    assert_eq!(tty.wait_exit(), 0);
+}
+
+#[test]
+fn on_a_terminal_a_changed_certificate_is_refused_loudly() {
+    let (_d, roots) = unrelated_roots();
+    let pem = self_signed_leaf();
+    let server = tls_server(&pem, &[]);
+    let fp = logged_fingerprint(&server);
+    let data = TempPath::new("data");
+    let server_key = format!("localhost:{}", server.port());
+    // Trusted earlier: another certificate for the same host and port.
+    let earlier = "sha256:".to_string() + &["AB"; 32].join(":");
+    std::fs::create_dir_all(data.0.join("natter")).unwrap();
+    let known = data.0.join("natter").join("known_hosts");
+    std::fs::write(&known, format!("{server_key} {earlier}\n")).unwrap();
+
+    let mut tty = tls_tty(&server, &data.0, &roots);
+    assert_eq!(tty.wait_exit(), 9);
+    tty.wait_for_text(&format!(
+        "natter: WARNING: the certificate of {server_key} is not the one you trusted!"
+    ));
+    tty.wait_for_text(&format!("natter: trusted:   {earlier}"));
+    tty.wait_for_text(&format!("natter: presented: {fp}"));
+    assert!(!tty
+        .rows()
+        .iter()
+        .any(|r| r.contains("trust this certificate")));
+    assert_eq!(
+        std::fs::read_to_string(&known).unwrap(),
+        format!("{server_key} {earlier}\n"),
+        "the trusted certificate stays as it was"
+    );
 }

@@ -134,7 +134,11 @@ impl fmt::Display for ConnectError {
                 write!(f, "the server at {target} does not speak TLS (drop --tls?)")
             }
             ConnectError::Untrusted { host, refusal } => {
-                write!(f, "certificate for {host} not trusted: {} ({})", refusal.why, refusal.hint)
+                write!(f, "certificate for {host} not trusted: {} ({})", refusal.why, refusal.hint)?;
+                if let Some(fp) = refusal.unvouched {
+                    write!(f, "; its SHA-256 fingerprint is {fp}: if natterd logged the same when it started, --pin {fp} trusts it")?;
+                }
+                Ok(())
             }
             ConnectError::Tls { target, detail } => {
                 write!(f, "no TLS connection with {target}: {detail}")

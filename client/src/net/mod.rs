@@ -8,6 +8,7 @@
 //!   ends it from any thread; plaintext or TLS.
 //! - [`trust`]: `--tls`: whom to believe the server is (authorities, a certificate
 //!   given byte for byte, pinned fingerprints), and the words for a refusal.
+//! - [`known_hosts`]: the certificates trusted on first use, per `host:port`.
 //! - [`tls`]: the handshake with its deadline and a name for each way it fails, and
 //!   one rustls connection shared by the reader and the writer.
 //! - [`wire`]: whole frames out of whatever bytes a read gave.
@@ -16,6 +17,7 @@
 //! become words through `display`.
 
 pub mod connect;
+pub mod known_hosts;
 pub mod tls;
 pub mod transport;
 pub mod trust;

@@ -344,7 +344,8 @@ pub struct Refusal {
     pub unvouched: Option<Fingerprint>,
 }
 
-const TRUST_IT: &str = "use --ca-file with the server's certificate or its authority's";
+const TRUST_IT: &str =
+    "use --ca-file with the server's certificate or its authority's, or --pin with its fingerprint";
 
 /// The words for a refused certificate. `presented` is what the server sent, when
 /// known: it tells a self-signed certificate from a forged one.
@@ -420,7 +421,7 @@ pub fn refusal(e: &CertificateError, presented: Option<&CertificateDer<'_>>) -> 
         ),
         CertificateError::Other(o) if o.to_string().contains("CaUsedAsEndEntity") => Refusal {
             why: "it is an authority's certificate (CA:TRUE) used as the server's own, and no authority this machine trusts signed it".into(),
-            hint: "give that very certificate with --ca-file to trust it as it is".into(),
+            hint: "give that very certificate with --ca-file, or its fingerprint with --pin, to trust it as it is".into(),
             unvouched: fingerprint,
         },
         other => plain(&format!("{other:?}"), TRUST_IT),

@@ -30,6 +30,7 @@ mod read;
 mod tls;
 mod write;
 
+pub use tls::fingerprint as tls_fingerprint;
 pub use tls::load_config as load_tls_config;
 
 use crate::chat::{ConnRef, Outbox, Room, Settings};

@@ -38,6 +38,16 @@ pub fn load_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>,
         .map_err(|e| format!("certificate and key do not work together: {e}"))
 }
 
+/// `sha256:3F:A0:...`: the SHA-256 of the first certificate in `cert`, as natter shows
+/// it when it asks whether to trust a certificate nobody vouches for (and as `openssl
+/// x509 -fingerprint -sha256` prints it), so a user can compare the two.
+pub fn fingerprint(cert: &Path) -> Option<String> {
+    let der = CertificateDer::pem_file_iter(cert).ok()?.next()?.ok()?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, der.as_ref());
+    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    Some(format!("sha256:{}", hex.join(":")))
+}
+
 pub fn new_connection(config: &Arc<rustls::ServerConfig>) -> io::Result<Box<ServerConnection>> {
     let mut c = ServerConnection::new(config.clone()).map_err(io::Error::other)?;
     c.set_buffer_limit(Some(TLS_BUFFER));
@@ -111,7 +121,7 @@ pub fn failure_words(e: &io::Error) -> String {
     };
     format!(
         "the client refused natterd's certificate (TLS alert: {name}); natter trusts a \
-         self-signed one given with --ca-file"
+         self-signed one given with --ca-file or --pin, or accepted at its prompt"
     )
 }
 
