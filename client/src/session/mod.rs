@@ -11,25 +11,31 @@
 //! - [`writer`]: the writer thread: requests first, then upload chunks.
 //! - [`reader`]: the reader thread: socket -> frames -> session state, files and
 //!   lines -> a [`reader::Sink`].
-//! - [`transfers`]: downloads into `.part` files, uploads in chunks, progress.
+//! - [`transfers`]: what a `/get` or `/put` prepares, uploads in chunks, progress.
+//! - [`download`]: downloads into `.part` files, and the checks of which version of
+//!   the file a `.part` holds before it is continued or saved; [`record`]: the
+//!   record of that version kept beside the `.part`.
 //!
 //! Arrows: `reader` -> this file -> `writer` -> `outbox`; this file -> `outbox`; all
 //! -> `transfers`; and down to `net`, `display`, `exit`. The writer knows only the
 //! outbox, never the session. Nothing here uses `ui`: lines go out through the `Sink`
 //! the caller passes in.
 
+pub mod download;
 pub mod outbox;
 pub mod reader;
+pub mod record;
 pub mod transfers;
 pub mod writer;
 
 use crate::exit::Exit;
 use crate::net::transport::{Closer, WriteHalf};
+use crate::session::download::DownloadPlan;
 use crate::session::outbox::{Msg, Outbox, Pending};
-use crate::session::transfers::{Plan, Upload};
+use crate::session::transfers::{Plan, Upload, UploadPlan};
 use natter_protocol::{ErrorCode, Reply, Request, UserName};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -48,8 +54,9 @@ pub enum Outcome {
         req: Request,
         result: Result<Reply, (ErrorCode, String)>,
     },
-    /// Transfer `xfer` ended: `DONE` and the file in place (`ok`), or it failed.
-    Transfer { xfer: u64, ok: bool },
+    /// The `/get` or `/put` numbered `job` ended: the file verified and in place
+    /// (`ok`), or not (refused, failed, cancelled).
+    Transfer { job: u64, ok: bool },
     /// No more frames will come.
     Ended(End),
 }
@@ -89,6 +96,15 @@ impl End {
     }
 }
 
+/// A transfer under way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Running {
+    /// Its id on the wire, for `ABORT`.
+    pub xfer: u64,
+    /// `downloading cat.png`, `uploading ./song.mp3`.
+    pub what: String,
+}
+
 /// The names the session knows right now: a snapshot for Tab completion.
 #[derive(Debug, Default, Clone)]
 pub struct Known {
@@ -111,8 +127,10 @@ pub struct Session {
     pub target: String,
     outbox: Arc<Outbox>,
     names: Mutex<Names>,
-    /// Transfers running, by id: what they are, for the user leaving mid-way.
-    transfers: Mutex<BTreeMap<u64, String>>,
+    /// Transfers running, by job: their transfer id on the wire and what they are
+    /// (`downloading cat.png`), for the user leaving or cancelling mid-way.
+    transfers: Mutex<BTreeMap<u64, Running>>,
+    next_job: AtomicU64,
     quitting: AtomicBool,
     closed: AtomicBool,
 }
@@ -141,6 +159,7 @@ impl Session {
             outbox,
             names: Mutex::new(Names::default()),
             transfers: Mutex::new(BTreeMap::new()),
+            next_job: AtomicU64::new(1),
             quitting: AtomicBool::new(false),
             closed: AtomicBool::new(false),
         })
@@ -210,17 +229,44 @@ impl Session {
         self.outbox.to_writer(Msg::Frame(Vec::new()));
     }
 
-    pub fn transfer_started(&self, xfer: u64, what: String) {
-        lock(&self.transfers).insert(xfer, what);
+    /// `/get`: the `FILES` listing that records the file's version (quiet), then
+    /// the `GET`. Returns the job that [`wait_transfer`] waits for.
+    pub fn get(&self, mut plan: DownloadPlan) -> u64 {
+        plan.job = self.next_job.fetch_add(1, Ordering::SeqCst);
+        let job = plan.job;
+        self.send(Request::Files, true);
+        self.send_with(plan.request(), false, Some(Plan::Download(plan)));
+        job
     }
 
-    pub fn transfer_ended(&self, xfer: u64) {
-        lock(&self.transfers).remove(&xfer);
+    /// `/put`. Returns the job that [`wait_transfer`] waits for.
+    pub fn put(&self, mut plan: UploadPlan) -> u64 {
+        plan.job = self.next_job.fetch_add(1, Ordering::SeqCst);
+        let job = plan.job;
+        self.send_with(plan.request(), false, Some(Plan::Upload(plan)));
+        job
+    }
+
+    /// Reader: job `job` runs as transfer `xfer` now (again, after a start over).
+    pub fn transfer_started(&self, job: u64, xfer: u64, what: String) {
+        lock(&self.transfers).insert(job, Running { xfer, what });
+    }
+
+    pub fn transfer_ended(&self, job: u64) {
+        lock(&self.transfers).remove(&job);
+    }
+
+    /// What is being transferred now, oldest first.
+    pub fn running(&self) -> Vec<Running> {
+        lock(&self.transfers).values().cloned().collect()
     }
 
     /// What is being transferred now (`downloading cat.png`), oldest first.
     pub fn transfers(&self) -> Vec<String> {
-        lock(&self.transfers).values().cloned().collect()
+        lock(&self.transfers)
+            .values()
+            .map(|r| r.what.clone())
+            .collect()
     }
 
     /// The oldest request still waiting, which the next final reply answers.
@@ -341,11 +387,12 @@ pub fn wait_reply(
     }
 }
 
-/// Waits until transfer `xfer` ends; `Ok(true)` when it succeeded.
-pub fn wait_transfer(outcomes: &Receiver<Outcome>, xfer: u64) -> Result<bool, End> {
+/// Waits until the `/get` or `/put` numbered `job` ends; `Ok(true)` when it
+/// succeeded.
+pub fn wait_transfer(outcomes: &Receiver<Outcome>, job: u64) -> Result<bool, End> {
     loop {
         match outcomes.recv() {
-            Ok(Outcome::Transfer { xfer: got, ok }) if got == xfer => return Ok(ok),
+            Ok(Outcome::Transfer { job: got, ok }) if got == job => return Ok(ok),
             Ok(Outcome::Reply { .. } | Outcome::Transfer { .. }) => continue,
             Ok(Outcome::Ended(end)) => return Err(end),
             Err(_) => return Err(End::Lost("the reader stopped".into())),

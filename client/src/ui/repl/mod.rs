@@ -25,8 +25,9 @@ use crate::display::{sanitize, Line, Style};
 use crate::exit::Exit;
 use crate::net::transport::ReadHalf;
 use crate::net::wire::FrameReader;
+use crate::session::download::DownloadPlan;
 use crate::session::reader::{self, Sink};
-use crate::session::transfers::{DownloadPlan, Plan, Report, UploadPlan};
+use crate::session::transfers::{Report, UploadPlan};
 use crate::session::{call, End, Outcome, Session};
 use crate::ui::commands::{self, Command, Mode, COMMANDS};
 use crate::ui::secret::Given;
@@ -321,16 +322,14 @@ impl Repl {
                 let dir = self.download_dir();
                 match DownloadPlan::prepare(&dir, file, self.overwrite) {
                     Ok(plan) => {
-                        self.session
-                            .send_with(plan.request(), false, Some(Plan::Download(plan)));
+                        self.session.get(plan);
                     }
                     Err(why) => self.screen.print([Line::error(self.style, &why)]),
                 }
             }
             Command::Put { local, name } => match UploadPlan::prepare(&local, name) {
                 Ok(plan) => {
-                    self.session
-                        .send_with(plan.request(), false, Some(Plan::Upload(plan)));
+                    self.session.put(plan);
                 }
                 Err(why) => {
                     self.screen.print([Line::error(self.style, &why)]);
