@@ -103,6 +103,10 @@ pub struct Running {
     pub xfer: u64,
     /// `downloading cat.png`, `uploading ./song.mp3`.
     pub what: String,
+    pub upload: bool,
+    /// What `/cancel <file>` may call it: the shared name, and for an upload the
+    /// local path as given and its last part.
+    pub names: Vec<String>,
 }
 
 /// The names the session knows right now: a snapshot for Tab completion.
@@ -247,9 +251,44 @@ impl Session {
         job
     }
 
-    /// Reader: job `job` runs as transfer `xfer` now (again, after a start over).
-    pub fn transfer_started(&self, job: u64, xfer: u64, what: String) {
-        lock(&self.transfers).insert(job, Running { xfer, what });
+    /// Reader: job `job` runs as this transfer now (again, after a start over).
+    pub fn transfer_started(&self, job: u64, running: Running) {
+        lock(&self.transfers).insert(job, running);
+    }
+
+    /// `/cancel`: `ABORT`s the running transfers `which` names (every one when
+    /// `None`); the reader says how each ended. `Ok` is what is being cancelled,
+    /// `Err` why nothing is.
+    pub fn cancel(&self, which: Option<&str>) -> Result<Vec<String>, String> {
+        let running = self.running();
+        if running.is_empty() {
+            return Err("no transfer is running".into());
+        }
+        let chosen: Vec<Running> = running
+            .iter()
+            .filter(|r| match which {
+                None => true,
+                Some(w) => r.names.iter().any(|n| n == w),
+            })
+            .cloned()
+            .collect();
+        if chosen.is_empty() {
+            let all: Vec<&str> = running.iter().map(|r| r.what.as_str()).collect();
+            return Err(format!(
+                "no transfer of {} is running (now: {}); /cancel alone stops them all",
+                which.unwrap_or_default(),
+                all.join(", ")
+            ));
+        }
+        for r in &chosen {
+            if r.upload {
+                // Before the ABORT, on the same channel: no chunk follows it.
+                self.cancel_upload(r.xfer);
+            }
+            let xfer = r.xfer;
+            self.send_with(Request::Abort { xfer }, true, Some(Plan::Cancel { xfer }));
+        }
+        Ok(chosen.into_iter().map(|r| r.what).collect())
     }
 
     pub fn transfer_ended(&self, job: u64) {

@@ -39,6 +39,11 @@ pub enum Plan {
     /// A download whose every byte arrived, waiting for the `FILES` listing that
     /// says whether the file is still the version it started with.
     Verify(Download),
+    /// The user cancelled transfer `xfer` (`/cancel`, Ctrl-C): the reply to the
+    /// `ABORT` ends it.
+    Cancel {
+        xfer: u64,
+    },
 }
 
 /// A `/put` ready to go: the local file open, its size taken from the open file.

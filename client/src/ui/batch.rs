@@ -225,6 +225,12 @@ impl Batch {
                         Err(why) => self.local_failure(&why),
                     }
                 }
+                // Every transfer was waited for, so none is running: said in words.
+                Command::Cancel(which) => {
+                    if let Err(why) = self.session.cancel(which.as_deref()) {
+                        self.local_failure(&why);
+                    }
+                }
                 Command::Put { local, name } => match UploadPlan::prepare(&local, name) {
                     Ok(plan) => {
                         let job = self.session.put(plan);

@@ -7,7 +7,7 @@ use super::{Active, Reader};
 use crate::display::{self, group_digits, human_size, sanitize, Line};
 use crate::session::download::{DownloadPlan, Start, Stop};
 use crate::session::transfers::Plan;
-use crate::session::Outcome;
+use crate::session::{Outcome, Running};
 use natter_protocol::{ErrorCode, FileName, Reply, Request};
 use std::time::Instant;
 
@@ -29,7 +29,13 @@ impl Reader {
                     Start::Going(d, notice) => {
                         let file = sanitize(d.file().as_str()).into_owned();
                         let what = format!("downloading {file}");
-                        self.session.transfer_started(job, xfer, what.clone());
+                        let running = Running {
+                            xfer,
+                            what: what.clone(),
+                            upload: false,
+                            names: vec![d.file().to_string()],
+                        };
+                        self.session.transfer_started(job, running);
                         let text = match d.resumed() {
                             None => format!("{what} ({})", human_size(size)),
                             Some((_, had)) => format!(
@@ -90,8 +96,15 @@ impl Reader {
                         sanitize(p.name.as_str())
                     ));
                 }
-                self.session
-                    .transfer_started(job, xfer, format!("uploading {local}"));
+                let mut names = vec![stored_as.to_string(), p.name.to_string(), local.clone()];
+                names.dedup();
+                let running = Running {
+                    xfer,
+                    what: format!("uploading {local}"),
+                    upload: true,
+                    names,
+                };
+                self.session.transfer_started(job, running);
                 let up = p.start(xfer, stored_as.clone(), self.report.clone(), Instant::now());
                 self.transfers.insert(
                     xfer,
@@ -116,6 +129,27 @@ impl Reader {
                 self.end_job(job, false);
                 Some(vec![Line::error(s, &sanitize(&why))])
             }
+            (Plan::Cancel { xfer }, Ok(_)) => {
+                // Already ended by a DONE or FAILED that crossed our ABORT: its own
+                // line said how.
+                let active = self.transfers.remove(&xfer)?;
+                let job = job_of(&active);
+                let text = match active {
+                    Active::Download { d, .. } => format!(
+                        "cancelled the download of {}; {} is kept: /get {} resumes it",
+                        sanitize(d.file().as_str()),
+                        d.part().display(),
+                        sanitize(d.file().as_str())
+                    ),
+                    Active::Upload { name, .. } => format!(
+                        "cancelled the upload of {}; the server keeps nothing of it",
+                        sanitize(name.as_str())
+                    ),
+                };
+                self.end_job(job, false);
+                Some(vec![Line::info(s, &text)])
+            }
+            (Plan::Cancel { .. }, Err(_)) => Some(Vec::new()),
             (Plan::Verify(d), result) => {
                 let job = d.job();
                 self.verifying.remove(&job);

@@ -112,6 +112,7 @@ pub fn run(
         download_dir: opts.download_dir,
         overwrite: opts.overwrite,
         quit_warned: false,
+        cancel_offered: false,
     };
     let exit = repl.run(opts.name, secret);
     drop(repl);
@@ -177,13 +178,16 @@ struct Repl {
     overwrite: bool,
     /// The user was told that leaving stops transfers; the next quit leaves.
     quit_warned: bool,
+    /// Ctrl-C on an empty line offered to cancel the running transfers; a second one
+    /// right after does.
+    cancel_offered: bool,
 }
 
 /// How one `readline` ended.
 enum Input {
     Line(String),
-    /// Ctrl-C: the line is dropped.
-    Cleared,
+    /// Ctrl-C: the line is dropped; `true` when it was empty.
+    Cleared(bool),
     /// Ctrl-D on an empty line.
     Done,
     /// The session ended while editing or before.
@@ -204,8 +208,14 @@ impl Repl {
         loop {
             let prompt = self.mode.prompt(me.as_str());
             let line = match self.read(&prompt, retry.take()) {
-                Input::Line(l) => l,
-                Input::Cleared => continue,
+                Input::Line(l) => {
+                    self.cancel_offered = false;
+                    l
+                }
+                Input::Cleared(empty) => {
+                    self.interrupted(empty);
+                    continue;
+                }
                 Input::Done if self.may_leave() => return self.quit(String::new()),
                 Input::Done => continue,
                 Input::Ended(goodbye, exit) => return self.finish(&goodbye, exit),
@@ -225,6 +235,33 @@ impl Repl {
         }
     }
 
+    /// Ctrl-C on an empty line, as curl and croc stop on Ctrl-C: with transfers
+    /// running, the first offers to cancel them, a second right after cancels them.
+    /// On a line being typed it only clears the line.
+    fn interrupted(&mut self, empty: bool) {
+        let running = self.session.transfers();
+        if !empty || running.is_empty() {
+            self.cancel_offered = false;
+            return;
+        }
+        if self.cancel_offered {
+            self.cancel_offered = false;
+            if let Err(why) = self.session.cancel(None) {
+                self.screen
+                    .print([Line::error(self.style, &sanitize(&why))]);
+            }
+            return;
+        }
+        self.cancel_offered = true;
+        self.screen.print([Line::error(
+            self.style,
+            &format!(
+                "Ctrl-C again to cancel {} (a download keeps its .part, and /get resumes it); anything else keeps it going",
+                sanitize(&running.join(", "))
+            ),
+        )]);
+    }
+
     /// Leaving stops running transfers: the first time, say so and stay.
     fn may_leave(&mut self) -> bool {
         let running = self.session.transfers();
@@ -240,7 +277,7 @@ impl Repl {
         self.screen.print([Line::error(
             self.style,
             &format!(
-                "still {}; quit again to leave anyway ({then})",
+                "still {}; quit again to leave anyway ({then}), or /cancel to stop it and stay",
                 sanitize(&running.join(", "))
             ),
         )]);
@@ -274,7 +311,7 @@ impl Repl {
                 if clean {
                     self.screen.erase_echo(prompt, &last_drawn);
                 }
-                Input::Cleared
+                Input::Cleared(last_drawn.is_empty())
             }
             Err(ReadlineError::Eof) => {
                 // The prompt stays on screen otherwise; after a warning that running
@@ -325,6 +362,12 @@ impl Repl {
                         self.session.get(plan);
                     }
                     Err(why) => self.screen.print([Line::error(self.style, &why)]),
+                }
+            }
+            Command::Cancel(which) => {
+                if let Err(why) = self.session.cancel(which.as_deref()) {
+                    self.screen
+                        .print([Line::error(self.style, &sanitize(&why))]);
                 }
             }
             Command::Put { local, name } => match UploadPlan::prepare(&local, name) {

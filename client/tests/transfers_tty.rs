@@ -1,0 +1,179 @@
+//! Transfers on a terminal: natter in a real pseudo-terminal (vt100 for the screen)
+//! against a [`FakeServer`] the test plays by hand, so a transfer is exactly as far
+//! along as the test says: cancelling with `/cancel` and Ctrl-C, and what `/quit`
+//! says meanwhile.
+
+mod common;
+
+use common::tty::Tty;
+use common::*;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const MTIME: &str = "2023-11-14T22:13:20Z";
+
+/// natter on a terminal, logged in to `fake`; returns it and the server's side
+/// after the quiet `WHO` and `FILES` it sends on joining.
+fn join(fake: &FakeServer, downloads: &Path, history: &Path) -> (Tty, Peer) {
+    let port = fake.port();
+    let tty = Tty::start(
+        &[
+            "--download-dir",
+            downloads.to_str().unwrap(),
+            "--history-file",
+            history.to_str().unwrap(),
+            "alice",
+            "127.0.0.1",
+            &port,
+        ],
+        &[],
+    );
+    let mut p = fake.accept_named("alice");
+    p.expect("WHO");
+    p.send("USER alice 127.0.0.1:1 2023-11-14T22:13:20Z\nOK WHO 1\n");
+    p.expect("FILES");
+    p.send("OK FILES 0\n");
+    (tty, p)
+}
+
+/// `/get big.bin` of a 1,000,000-byte file, of which the server sends 1,000 bytes
+/// as transfer 7 and then waits.
+fn start_download(tty: &mut Tty, p: &mut Peer, downloads: &Path) {
+    tty.wait_for_prompt("alice>");
+    tty.type_text("/get big.bin\r");
+    p.expect("FILES");
+    p.send(&format!("FILE big.bin 1000000 {MTIME}\nOK FILES 1\n"));
+    p.expect("GET big.bin");
+    p.send("OK GET 7 big.bin 1000000\nDATA 7 1000\n");
+    p.send_bytes(&[42u8; 1000]);
+    tty.wait_for_text("* downloading big.bin (976.6 KiB)");
+    let part = downloads.join("big.bin.part");
+    let end = Instant::now() + WAIT;
+    while std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0) < 1000 {
+        assert!(
+            Instant::now() < end,
+            "the first bytes never reached the .part"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn cancel_stops_a_download_and_quit_says_how() {
+    let fake = FakeServer::bind();
+    let dl = TempPath::new("dl");
+    let history = TempPath::new("history");
+    let (mut tty, mut p) = join(&fake, &dl.0, &history.0);
+    start_download(&mut tty, &mut p, &dl.0);
+
+    tty.type_text("/quit\r");
+    tty.wait_for_text("! still downloading big.bin; quit again to leave anyway (/get resumes a download), or /cancel to stop it and stay");
+    tty.type_text("/cancel nothing.txt\r");
+    tty.wait_for_text("! no transfer of nothing.txt is running (now: downloading big.bin); /cancel alone stops them all");
+    tty.type_text("/cancel big.bin\r");
+    p.expect("ABORT 7");
+    p.send("OK ABORT 7\n");
+    tty.wait_for_text(&format!(
+        "* cancelled the download of big.bin; {}/big.bin.part is kept: /get big.bin resumes it",
+        dl.0.display()
+    ));
+    assert_eq!(
+        std::fs::metadata(dl.0.join("big.bin.part")).unwrap().len(),
+        1000
+    );
+    assert!(dl.0.join("big.bin.part.info").exists(), "kept for resuming");
+    tty.type_text("/cancel\r");
+    tty.wait_for_text("! no transfer is running");
+    // Nothing runs now: the first /quit leaves.
+    tty.type_text("/quit\r");
+    p.expect("QUIT");
+    p.send("OK QUIT\n");
+    assert_eq!(tty.wait_exit(), 0);
+}
+
+#[test]
+fn ctrl_c_on_an_empty_line_offers_to_cancel_and_a_second_one_does() {
+    let fake = FakeServer::bind();
+    let dl = TempPath::new("dl");
+    let history = TempPath::new("history");
+    let (mut tty, mut p) = join(&fake, &dl.0, &history.0);
+    start_download(&mut tty, &mut p, &dl.0);
+
+    // On a line being typed, Ctrl-C only clears it.
+    tty.type_text("half a thought");
+    tty.wait_for_prompt("alice> half a thought");
+    tty.type_text("\x03");
+    tty.wait_for_prompt("alice>");
+    tty.type_text("hello\r");
+    p.expect("SAY hello");
+    p.send("OK SAY 0\n");
+
+    let offer = "! Ctrl-C again to cancel downloading big.bin (a download keeps its .part, and /get resumes it); anything else keeps it going";
+    tty.type_text("\x03");
+    tty.wait_for_text(offer);
+    // Anything else in between takes the offer back.
+    tty.type_text("/echo still here\r");
+    p.expect("ECHO still here");
+    p.send("OK ECHO still here\n");
+    tty.wait_for_text("* echo: still here");
+    tty.type_text("\x03");
+    tty.wait("the offer made a second time", |t| {
+        t.screen.screen().contents().matches(offer).count() == 2
+    });
+    tty.type_text("\x03");
+    p.expect("ABORT 7");
+    p.send("OK ABORT 7\n");
+    tty.wait_for_text("* cancelled the download of big.bin; ");
+    tty.type_text("\x04");
+    p.expect("QUIT");
+    p.send("OK QUIT\n");
+    assert_eq!(tty.wait_exit(), 0);
+}
+
+#[test]
+fn cancel_stops_an_upload_and_no_chunk_follows_its_abort() {
+    let fake = FakeServer::bind();
+    let dl = TempPath::new("dl");
+    let history = TempPath::new("history");
+    let local = TempPath::new("upload");
+    std::fs::create_dir_all(&local.0).unwrap();
+    let path = local.0.join("up.bin");
+    // Far more than the sockets between the two can hold, so it is still going when
+    // cancelled (sparse: nothing to write to disk).
+    let size: u64 = 256 << 20;
+    std::fs::File::create(&path).unwrap().set_len(size).unwrap();
+    let (mut tty, mut p) = join(&fake, &dl.0, &history.0);
+    tty.wait_for_prompt("alice>");
+    tty.type_text(&format!("/put {}\r", path.display()));
+    p.expect(&format!("PUT up.bin {size}"));
+    p.send("OK PUT 3 up.bin\n");
+    tty.wait_for_text(&format!("* uploading {} (256.0 MiB)", path.display()));
+    // The server reads nothing for now; natter's writer soon blocks on the socket.
+    tty.type_text("/cancel up.bin\r");
+    tty.wait_for_prompt("alice>");
+    let mut sent = 0u64;
+    loop {
+        let line = p.line().expect("natter stays connected");
+        if line == "ABORT 3" {
+            break;
+        }
+        let n: usize = line
+            .strip_prefix("DATA 3 ")
+            .unwrap_or_else(|| panic!("wanted DATA or ABORT, got {line:?}"))
+            .parse()
+            .unwrap();
+        p.bytes(n);
+        sent += n as u64;
+    }
+    assert!(sent < size, "the whole file went out before the ABORT");
+    p.send("OK ABORT 3\n");
+    tty.wait_for_text("* cancelled the upload of up.bin; the server keeps nothing of it");
+    // The next thing on the wire is what is typed next, not another chunk.
+    tty.type_text("after\r");
+    p.expect("SAY after");
+    p.send("OK SAY 0\n");
+    tty.type_text("/quit\r");
+    p.expect("QUIT");
+    p.send("OK QUIT\n");
+    assert_eq!(tty.wait_exit(), 0);
+}
