@@ -1,7 +1,7 @@
 //! Transfers on a terminal: natter in a real pseudo-terminal (vt100 for the screen)
 //! against a [`FakeServer`] the test plays by hand, so a transfer is exactly as far
-//! along as the test says: cancelling with `/cancel` and Ctrl-C, and what `/quit`
-//! says meanwhile.
+//! along as the test says: the progress bar redrawn in place, cancelling with
+//! `/cancel` and Ctrl-C, and what `/quit` says meanwhile.
 
 mod common;
 
@@ -173,6 +173,123 @@ fn cancel_stops_an_upload_and_no_chunk_follows_its_abort() {
     p.expect("SAY after");
     p.send("OK SAY 0\n");
     tty.type_text("/quit\r");
+    p.expect("QUIT");
+    p.send("OK QUIT\n");
+    assert_eq!(tty.wait_exit(), 0);
+}
+
+/// Sends `bytes` of transfer 7 in frames of at most 64 KiB.
+fn send_data(p: &mut Peer, bytes: &[u8]) {
+    for chunk in bytes.chunks(65536) {
+        p.send(&format!("DATA 7 {}\n", chunk.len()));
+        p.send_bytes(chunk);
+    }
+}
+
+/// The rows that are progress bars of big.bin, scrollback included.
+fn bar_rows(tty: &mut Tty) -> Vec<String> {
+    tty.all_rows()
+        .into_iter()
+        .filter(|r| r.starts_with("* downloading big.bin: "))
+        .collect()
+}
+
+#[test]
+fn progress_is_one_bar_redrawn_in_place_above_the_half_typed_line() {
+    let fake = FakeServer::bind();
+    let dl = TempPath::new("dl");
+    let history = TempPath::new("history");
+    let (mut tty, mut p) = join(&fake, &dl.0, &history.0);
+    // Wide enough for the bar itself, not only its figures.
+    tty.resize(120, 24);
+    tty.wait_for_prompt("alice>");
+    // A screen full of chat first, so everything after it scrolls.
+    for i in 0..30 {
+        p.send(&format!("FROM bob line {i}\n"));
+    }
+    tty.wait_for_text("<bob> line 29");
+    tty.type_text("/get big.bin\r");
+    p.expect("FILES");
+    p.send(&format!("FILE big.bin 1000000 {MTIME}\nOK FILES 1\n"));
+    p.expect("GET big.bin");
+    p.send("OK GET 7 big.bin 1000000\n");
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
+    send_data(&mut p, &data[..100_000]);
+    let above_prompt = |t: &Tty, bar: &str, prompt: &str| {
+        let rows = t.rows();
+        let n = rows.len();
+        n >= 2 && rows[n - 2].starts_with(bar) && rows[n - 1] == prompt && t.cursor_row() == prompt
+    };
+    tty.wait("the bar at 10% right above the prompt", |t| {
+        above_prompt(
+            t,
+            "* downloading big.bin: 10% [==>                 ] 97.7 KiB of 976.6 KiB, ",
+            "alice>",
+        )
+    });
+    tty.type_text("half a thought");
+    tty.wait_for_prompt("alice> half a thought");
+    send_data(&mut p, &data[100_000..300_000]);
+    tty.wait("the bar at 30% above the half-typed line", |t| {
+        above_prompt(
+            t,
+            "* downloading big.bin: 30% [======>             ] 293.0 KiB of 976.6 KiB, ",
+            "alice> half a thought",
+        )
+    });
+    // A message goes above the bar; the bar stays right above the prompt.
+    p.send("FROM bob hi there\n");
+    tty.wait("the message above the bar", |t| {
+        let rows = t.rows();
+        let n = rows.len();
+        n >= 3
+            && rows[n - 3].ends_with("] <bob> hi there")
+            && above_prompt(t, "* downloading big.bin: 30% ", "alice> half a thought")
+    });
+    // So does what natter prints itself, between two lines typed.
+    tty.type_text("\x15/cancel nothing.txt\r");
+    tty.wait("natter's own line above the bar", |t| {
+        let rows = t.rows();
+        let n = rows.len();
+        n >= 3
+            && rows[n - 3].starts_with("! no transfer of nothing.txt is running")
+            && above_prompt(t, "* downloading big.bin: 30% ", "alice>")
+    });
+    tty.type_text("half a thought");
+    tty.wait_for_prompt("alice> half a thought");
+    send_data(&mut p, &data[300_000..600_000]);
+    tty.wait("the bar at 60%", |t| {
+        above_prompt(t, "* downloading big.bin: 60% ", "alice> half a thought")
+    });
+    // Three updates later, the whole terminal, scrollback included, holds one bar.
+    let bars = bar_rows(&mut tty);
+    assert_eq!(bars.len(), 1, "{bars:#?}");
+    let all = tty.all_rows();
+    assert_eq!(
+        all.iter()
+            .filter(|r| r.ends_with("] <bob> hi there"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        all.iter().filter(|r| r.ends_with("] <bob> line 0")).count(),
+        1
+    );
+
+    // The line that says how it ended replaces the bar.
+    send_data(&mut p, &data[600_000..]);
+    p.send("DONE 7\n");
+    p.expect("FILES");
+    p.send(&format!("FILE big.bin 1000000 {MTIME}\nOK FILES 1\n"));
+    let saved = format!("* Saved {}/big.bin (1,000,000 bytes)", dl.0.display());
+    tty.wait("the saved line above the half-typed line", |t| {
+        let rows = t.rows();
+        let n = rows.len();
+        n >= 2 && rows[n - 2] == saved && t.cursor_row() == "alice> half a thought"
+    });
+    assert_eq!(bar_rows(&mut tty), Vec::<String>::new());
+    assert!(std::fs::read(dl.0.join("big.bin")).unwrap() == data);
+    tty.type_text("\x15\x04");
     p.expect("QUIT");
     p.send("OK QUIT\n");
     assert_eq!(tty.wait_exit(), 0);

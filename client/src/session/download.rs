@@ -18,7 +18,7 @@
 //!
 //! This file never touches the socket; the reader thread drives it.
 
-use crate::display::{group_digits, io_words};
+use crate::display::{group_digits, io_words, Snapshot};
 use natter_protocol::{FileName, Time};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
@@ -296,8 +296,8 @@ impl Download {
         (self.check_until > 0).then_some((self.plan.offset, self.check_until))
     }
 
-    /// Takes one body. `Ok(Some(text))` is a progress text when one is due.
-    pub fn write(&mut self, data: &[u8], now: Instant) -> Result<Option<String>, Stop> {
+    /// Takes one body. `Ok` is where the download stands now.
+    pub fn write(&mut self, data: &[u8], now: Instant) -> Result<Snapshot, Stop> {
         let mut data = data;
         if self.pos < self.check_until {
             let n = ((self.check_until - self.pos) as usize).min(data.len());
@@ -328,7 +328,7 @@ impl Download {
             })?;
             self.pos += data.len() as u64;
         }
-        Ok(self.progress.update(self.pos, self.size, now))
+        Ok(self.progress.at(self.pos, self.size, now))
     }
 
     /// The `.part` differs from the server's bytes at `at`: the plan to ask again

@@ -1,29 +1,32 @@
 //! File transfers on the client's side: what a `/get` or `/put` prepares before its
-//! request goes out ([`Plan`]), an upload being read in chunks ([`Upload`]), and the
-//! throttled progress lines. Downloads, with their `.part` files and the checks of
+//! request goes out ([`Plan`]), an upload being read in chunks ([`Upload`]), and
+//! their progress as facts for whoever shows it ([`Meter`]). Downloads, with their `.part` files and the checks of
 //! which version they hold, are `download`'s.
 //!
 //! No file is ever held in memory: a download writes each `DATA` body as it arrives
 //! (the reader thread owns those frames), an upload reads one chunk at a time (the
 //! writer thread sends them). This file never touches the socket.
 
-use crate::display::{duration_words, group_digits, human_size, io_words};
+use crate::display::{group_digits, io_words, sanitize, Snapshot};
 use crate::session::download::{Download, DownloadPlan};
 use natter_protocol::{encode_data_header, FileName, MAX_DATA};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// At most one progress line per transfer this often, so a transfer shows it is alive
-/// without pushing the conversation off the screen. A transfer shorter than this
-/// shows none.
-pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+/// Where progress goes: interactive mode draws it as bars above the prompt
+/// (`ui::terminal`); batch mode has none. Told of every chunk, so the receiver alone
+/// decides how often to draw, and the last state is always the one it has.
+pub trait Meter: Send + Sync {
+    /// Transfer `xfer` moved on.
+    fn moved(&self, xfer: u64, now: Snapshot);
+    /// Transfer `xfer` is over; the line that says how follows.
+    fn ended(&self, xfer: u64);
+}
 
-/// Where progress texts go (interactive mode: as `* ` lines above the prompt, made
-/// safe to print there). Batch mode has none.
-pub type Report = Arc<dyn Fn(String) + Send + Sync>;
+pub type Report = Arc<dyn Meter>;
 
 /// What the client prepared for a request before sending it; the reader thread takes
 /// it up when the reply comes.
@@ -209,80 +212,46 @@ impl Upload {
     /// progress when due.
     pub fn sent_frame(&mut self, body: usize, now: Instant) {
         self.sent += body as u64;
-        if let Some((p, report)) = &mut self.progress {
-            if let Some(text) = p.update(self.sent, self.size, now) {
-                report(text);
-            }
+        if let Some((p, report)) = &self.progress {
+            report.moved(self.xfer, p.at(self.sent, self.size, now));
         }
     }
 }
 
-/// When the next progress line of a transfer is due, and what it says.
+/// A transfer's progress: its label, and what this run started from.
 pub struct Progress {
-    label: String,
+    label: Arc<str>,
     /// Bytes already there when this run started (a resumed download).
     base: u64,
     started: Instant,
-    last: Instant,
 }
 
 impl Progress {
+    /// `label` may hold names the server sent: it is made safe to print here.
     pub fn new(label: String, base: u64, now: Instant) -> Progress {
         Progress {
-            label,
+            label: sanitize(&label).into_owned().into(),
             base,
             started: now,
-            last: now,
         }
     }
 
-    /// `done` of `size` bytes are through; a line when [`PROGRESS_EVERY`] has passed
-    /// since the last one.
-    pub fn update(&mut self, done: u64, size: u64, now: Instant) -> Option<String> {
-        if now.duration_since(self.last) < PROGRESS_EVERY || done >= size {
-            return None;
-        }
-        self.last = now;
-        Some(progress_text(
-            &self.label,
+    /// Where the transfer stands with `done` of `size` bytes through.
+    pub fn at(&self, done: u64, size: u64, now: Instant) -> Snapshot {
+        Snapshot {
+            label: self.label.clone(),
             done,
             size,
-            done.saturating_sub(self.base),
-            now.duration_since(self.started),
-        ))
+            moved: done.saturating_sub(self.base),
+            elapsed: now.duration_since(self.started),
+        }
     }
-}
-
-/// `downloading cat.png: 42% 20.1 MiB of 47.9 MiB, 11.2 MiB/s, 3 s left`. The rate is
-/// the average of this run (`moved` bytes in `elapsed`).
-pub fn progress_text(label: &str, done: u64, size: u64, moved: u64, elapsed: Duration) -> String {
-    let percent = if size == 0 {
-        100
-    } else {
-        (done as u128 * 100 / size as u128) as u64
-    };
-    let secs = elapsed.as_secs_f64();
-    let rate = if secs > 0.0 { moved as f64 / secs } else { 0.0 };
-    let left = if rate >= 1.0 {
-        let s = (size.saturating_sub(done)) as f64 / rate;
-        format!(
-            "{} left",
-            duration_words(Duration::from_secs_f64(s.ceil().min(1e9)))
-        )
-    } else {
-        "stalled".to_string()
-    };
-    format!(
-        "{label}: {percent}% {} of {}, {}/s, {left}",
-        human_size(done),
-        human_size(size),
-        human_size(rate as u64)
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn f(s: &str) -> FileName {
         FileName::new(s).unwrap()
@@ -309,39 +278,13 @@ mod tests {
     }
 
     #[test]
-    fn progress_lines() {
-        let mib = 1 << 20;
-        let text = progress_text(
-            "downloading cat.png",
-            20 * mib,
-            48 * mib,
-            20 * mib,
-            Duration::from_secs(2),
-        );
-        assert_eq!(
-            text,
-            "downloading cat.png: 41% 20.0 MiB of 48.0 MiB, 10.0 MiB/s, 3 s left"
-        );
-        let stalled = progress_text("x", 0, 10, 0, Duration::from_secs(2));
-        assert!(stalled.ends_with("0 B/s, stalled"), "{stalled}");
-    }
-
-    #[test]
-    fn progress_is_throttled() {
+    fn progress_counts_this_run() {
         let t0 = Instant::now();
-        let mut p = Progress::new("downloading x".into(), 0, t0);
-        assert_eq!(p.update(10, 100, t0 + Duration::from_millis(500)), None);
-        assert!(p.update(20, 100, t0 + PROGRESS_EVERY).is_some());
-        assert_eq!(
-            p.update(30, 100, t0 + PROGRESS_EVERY + Duration::from_secs(1)),
-            None
-        );
-        assert!(p.update(40, 100, t0 + PROGRESS_EVERY * 2).is_some());
-        assert_eq!(
-            p.update(100, 100, t0 + PROGRESS_EVERY * 5),
-            None,
-            "a finished transfer says so in its own line"
-        );
+        let p = Progress::new("downloading a\x1bb".into(), 100, t0);
+        let s = p.at(300, 1000, t0 + Duration::from_secs(2));
+        assert_eq!(&*s.label, "downloading a^[b", "made safe to print");
+        assert_eq!((s.done, s.size, s.moved), (300, 1000, 200));
+        assert_eq!(s.elapsed, Duration::from_secs(2));
     }
 
     #[test]

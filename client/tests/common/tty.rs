@@ -46,6 +46,18 @@ impl Tty {
         }
     }
 
+    /// Gives the terminal another size, as a window resized before natter draws.
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        self.session
+            .get_process_mut()
+            .set_window_size(cols, rows)
+            .expect("resize the pty");
+        self.screen.screen_mut().set_size(
+            NonZeroU16::new(rows).expect("rows"),
+            NonZeroU16::new(cols).expect("cols"),
+        );
+    }
+
     pub fn pump(&mut self) {
         let mut buf = [0u8; 8192];
         loop {

@@ -125,14 +125,14 @@ impl Reader {
             }
             (Plan::Abort { xfer, why }, _) => {
                 // Already ended by a FAILED that crossed our ABORT: nothing to add.
-                let job = job_of(&self.transfers.remove(&xfer)?);
+                let job = job_of(&self.take(xfer)?);
                 self.end_job(job, false);
                 Some(vec![Line::error(s, &sanitize(&why))])
             }
             (Plan::Cancel { xfer }, Ok(_)) => {
                 // Already ended by a DONE or FAILED that crossed our ABORT: its own
                 // line said how.
-                let active = self.transfers.remove(&xfer)?;
+                let active = self.take(xfer)?;
                 let job = job_of(&active);
                 let text = match active {
                     Active::Download { d, .. } => format!(
@@ -173,10 +173,18 @@ impl Reader {
         }
     }
 
+    /// Transfer `xfer` is no longer running here: its progress goes with it.
+    fn take(&mut self, xfer: u64) -> Option<Active> {
+        if let Some(report) = &self.report {
+            report.ended(xfer);
+        }
+        self.transfers.remove(&xfer)
+    }
+
     /// Stops transfer `xfer` on the server without a word: what it still sends is
     /// dropped, as a transfer nobody knows.
     fn abort_quietly(&mut self, xfer: u64) {
-        self.transfers.remove(&xfer);
+        self.take(xfer);
         self.session.send(Request::Abort { xfer }, true);
     }
 
@@ -195,10 +203,9 @@ impl Reader {
             return;
         }
         match d.write(data, Instant::now()) {
-            Ok(None) => {}
-            Ok(Some(progress)) => {
+            Ok(now) => {
                 if let Some(report) = &self.report {
-                    report(progress);
+                    report.moved(xfer, now);
                 }
             }
             Err(Stop::Local(why)) => {
@@ -216,7 +223,7 @@ impl Reader {
                 );
             }
             Err(Stop::Mismatch(at)) => {
-                if let Some(Active::Download { d, .. }) = self.transfers.remove(&xfer) {
+                if let Some(Active::Download { d, .. }) = self.take(xfer) {
                     self.abort_quietly(xfer);
                     let (plan, _) = (*d).mismatch(at);
                     self.get_again(plan);
@@ -227,7 +234,7 @@ impl Reader {
 
     pub(super) fn done(&mut self, xfer: u64, stored: Option<(FileName, u64)>) {
         let s = self.style;
-        let (line, job, ok) = match self.transfers.remove(&xfer) {
+        let (line, job, ok) = match self.take(xfer) {
             Some(Active::Download { d, .. }) => match d.complete() {
                 // Every byte is here: saved once the server lists the file as it
                 // was when the download started.
@@ -262,7 +269,7 @@ impl Reader {
 
     pub(super) fn failed(&mut self, xfer: u64, code: &ErrorCode, text: &str) {
         let words = display::error_words(code, text, None);
-        let Some(active) = self.transfers.remove(&xfer) else {
+        let Some(active) = self.take(xfer) else {
             return;
         };
         let job = job_of(&active);
@@ -289,7 +296,10 @@ impl Reader {
 
     /// The connection ended with transfers running: say what is kept.
     pub(super) fn left_behind(&mut self) {
-        for (_, active) in std::mem::take(&mut self.transfers) {
+        for (xfer, active) in std::mem::take(&mut self.transfers) {
+            if let Some(report) = &self.report {
+                report.ended(xfer);
+            }
             let text = match active {
                 Active::Download { d, .. } => format!(
                     "the download of {} stopped; {} is kept: /get {} resumes it",

@@ -6,9 +6,9 @@
 //! main thread waits only while logging in and quitting.
 //!
 //! Transfers run in the background: `/get` and `/put` return to the prompt at once,
-//! and progress comes as `* ` lines (at most one per transfer every 2 s) printed above
-//! the prompt exactly like chat, so the half-typed line is never garbled. The README
-//! says why this rather than a progress bar.
+//! and progress is a bar per transfer that the screen keeps just above the prompt
+//! and redraws in place (see `terminal`), so the half-typed line is never garbled
+//! and the scrollback holds no trail of progress lines. The README says why.
 //!
 //! - this file: [`run`], the loop that reads a line and does what it says, and the
 //!   printer thread that carries the reader's lines to the screen.
@@ -86,11 +86,9 @@ pub fn run(
         style: opts.style,
         target: session.target.clone(),
     });
-    let report: Report = {
-        let (screen, style) = (screen.clone(), opts.style);
-        // Progress names files the server named: made harmless here, for both ways.
-        Arc::new(move |text: String| screen.push(Line::info(style, &sanitize(&text)).text))
-    };
+    // Progress is drawn as bars by the screen (names from the server are made
+    // harmless where the progress is counted).
+    let report: Report = screen.clone();
     let started = spawn_printer(screen.clone(), printer)
         .and_then(|()| reader::spawn(frames, session.clone(), sink, tx, opts.style, Some(report)));
     if let Err(e) = started {
