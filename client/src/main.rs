@@ -76,6 +76,11 @@ struct Args {
     /// only: anyone on the way could pretend to be the server.
     #[arg(long, requires = "tls", conflicts_with = "ca_file")]
     tls_insecure: bool,
+    /// After this many seconds without sending anything, send a quiet PING, so that
+    /// the server (which drops connections idle for 5 minutes) keeps one that only
+    /// reads (decimals allowed).
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_limit)]
+    keepalive: Duration,
     /// With --tls: trust the server's certificate whose SHA-256 fingerprint this is,
     /// whoever signed it (sha256:3F:A0:..., as natterd logs it and `openssl x509
     /// -fingerprint -sha256` prints it). May be given more than once.
@@ -131,6 +136,7 @@ fn main() -> ExitCode {
         Ok(v) => v,
         Err(exit) => return exit.into(),
     };
+    session.set_keepalive(args.keepalive);
     let welcome_line = Line::info(style, &sanitize(&welcome));
     println!("{}", welcome_line.text);
 

@@ -55,7 +55,7 @@ impl FakeServer {
     /// send `HELLO name`).
     pub fn accept_named(&self, name: &str) -> Peer {
         let mut p = self.accept();
-        p.send("WELCOME natter/1 1 a fake natterd - 1 user online\n");
+        p.send("WELCOME natter/1 1 Welcome to a fake natterd - 1 user online\n");
         p.expect(&format!("HELLO {name}"));
         p.send(&format!("OK HELLO {name}\nJOIN {name}\n"));
         p

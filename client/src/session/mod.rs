@@ -41,8 +41,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How long the connection may stay silent before the client sends a `PING` of its
-/// own: the server drops connections idle for its idle timeout (300 s by default),
-/// and someone who only reads is not idle.
+/// own, unless `--keepalive` says otherwise: the server drops connections idle for
+/// its idle timeout (300 s by default), and someone who only reads is not idle.
 pub const KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// What the reader thread tells the main thread.
@@ -137,6 +137,8 @@ pub struct Session {
     next_job: AtomicU64,
     quitting: AtomicBool,
     closed: AtomicBool,
+    /// How long the connection may stay silent before a `PING` (see [`KEEPALIVE`]).
+    keepalive: Mutex<Duration>,
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the data
@@ -166,6 +168,7 @@ impl Session {
             next_job: AtomicU64::new(1),
             quitting: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            keepalive: Mutex::new(KEEPALIVE),
         })
     }
 
@@ -194,9 +197,16 @@ impl Session {
         self.outbox.close();
     }
 
-    /// Sends a quiet `PING` whenever nothing was sent for [`KEEPALIVE`], until the
-    /// session quits or closes.
+    /// How long the connection may stay silent before a `PING`, instead of
+    /// [`KEEPALIVE`]; set before [`Session::spawn_keepalive`].
+    pub fn set_keepalive(&self, every: Duration) {
+        *lock(&self.keepalive) = every;
+    }
+
+    /// Sends a quiet `PING` whenever nothing was sent for the keepalive time, until
+    /// the session quits or closes.
     pub fn spawn_keepalive(self: &Arc<Session>) {
+        let every = *lock(&self.keepalive);
         let session = self.clone();
         let _ = std::thread::Builder::new()
             .name("natter-keepalive".into())
@@ -205,7 +215,7 @@ impl Session {
                     return;
                 }
                 let idle = session.outbox.idle();
-                if idle >= KEEPALIVE {
+                if idle >= every {
                     session.send(
                         Request::Ping {
                             text: "keepalive".into(),
@@ -214,7 +224,7 @@ impl Session {
                     );
                     continue;
                 }
-                std::thread::sleep(KEEPALIVE - idle);
+                std::thread::sleep(every - idle);
             });
     }
 
