@@ -294,3 +294,144 @@ fn progress_is_one_bar_redrawn_in_place_above_the_half_typed_line() {
     p.send("OK QUIT\n");
     assert_eq!(tty.wait_exit(), 0);
 }
+
+/// The TCP socket from `local` to `remote` as the kernel shows it in
+/// `/proc/net/tcp`: its send queue (bytes written and not yet acknowledged), its
+/// receive queue (bytes arrived and not yet read), and whether a retransmission timer
+/// runs (bytes sent and not yet acknowledged, which the other side may already hold).
+fn queues(local: std::net::SocketAddr, remote: std::net::SocketAddr) -> (u64, u64, bool) {
+    let hex = |a: std::net::SocketAddr| {
+        let std::net::IpAddr::V4(ip) = a.ip() else {
+            panic!("IPv4 loopback expected")
+        };
+        format!("{:08X}:{:04X}", u32::from_le_bytes(ip.octets()), a.port())
+    };
+    let (l, r) = (hex(local), hex(remote));
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    for row in table.lines().skip(1) {
+        let f: Vec<&str> = row.split_whitespace().collect();
+        if f.len() > 5 && f[1] == l && f[2] == r {
+            let (tx, rx) = f[4].split_once(':').unwrap();
+            let timer = f[5].split_once(':').map_or("00", |(t, _)| t);
+            return (
+                u64::from_str_radix(tx, 16).unwrap(),
+                u64::from_str_radix(rx, 16).unwrap(),
+                timer == "01",
+            );
+        }
+    }
+    panic!("no socket {l} -> {r} in /proc/net/tcp");
+}
+
+/// Whether natter's writer thread is asleep in a write to its socket, which is
+/// full: from `/proc`, the thread's state and the system call it is in.
+fn writer_blocked(pid: u32) -> bool {
+    // The numbers of write, writev and sendto; elsewhere, asleep is taken as enough.
+    #[cfg(target_arch = "x86_64")]
+    const WRITES: Option<&[&str]> = Some(&["1", "20", "44"]);
+    #[cfg(target_arch = "aarch64")]
+    const WRITES: Option<&[&str]> = Some(&["64", "66", "206"]);
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    const WRITES: Option<&[&str]> = None;
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim() != "natter-writer" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+        let state = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next());
+        let syscall = std::fs::read_to_string(dir.join("syscall")).unwrap_or_default();
+        let call = syscall.split_whitespace().next().unwrap_or("");
+        let writing = match WRITES {
+            Some(calls) => calls.contains(&call),
+            None => true,
+        };
+        return state == Some('S') && writing;
+    }
+    false
+}
+
+#[test]
+fn a_chat_line_goes_out_before_the_upload_s_next_chunk() {
+    let fake = FakeServer::bind();
+    let dl = TempPath::new("dl");
+    let history = TempPath::new("history");
+    let local = TempPath::new("upload");
+    std::fs::create_dir_all(&local.0).unwrap();
+    let path = local.0.join("up.bin");
+    let size: u64 = 256 << 20;
+    std::fs::File::create(&path).unwrap().set_len(size).unwrap();
+    let (mut tty, mut p) = join(&fake, &dl.0, &history.0);
+    let natter_end = p.stream.peer_addr().unwrap();
+    tty.wait_for_prompt("alice>");
+    tty.type_text(&format!("/put {}\r", path.display()));
+    p.expect(&format!("PUT up.bin {size}"));
+    p.send("OK PUT 3 up.bin\n");
+    // The server reads nothing; natter streams until the sockets are full and its
+    // writer waits in the middle of a chunk.
+    let pid = tty.session.get_process().pid().as_raw() as u32;
+    // And every byte sent is acknowledged (no retransmission timer), so natter's
+    // send queue holds only bytes the server's side does not, and the two queues
+    // together count each byte in flight once.
+    let end = std::time::Instant::now() + WAIT;
+    while !writer_blocked(pid) || queues(natter_end, fake.addr).2 {
+        assert!(
+            std::time::Instant::now() < end,
+            "the writer never filled the socket"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    tty.type_text("hello there");
+    tty.wait_for_prompt("alice> hello there");
+    tty.type_text("\r");
+    // The prompt is back: the line has been handed to natter's writer.
+    tty.wait_for_prompt("alice>");
+    // Everything natter has written and the server not read is in these queues, and
+    // stays there while the server reads nothing; the writer can add at most the rest
+    // of the chunk it is blocked in before the line.
+    let (unsent, _, _) = queues(natter_end, fake.addr);
+    let (_, unread, _) = queues(fake.addr, natter_end);
+    let in_flight = p.buffered() as u64 + unsent + unread;
+    let chunk = 65536 + "DATA 3 65536\n".len() as u64;
+    let mut before = 0u64;
+    loop {
+        let line = p.line().expect("natter stays connected");
+        if line == "SAY hello there" {
+            break;
+        }
+        let n: usize = line
+            .strip_prefix("DATA 3 ")
+            .unwrap_or_else(|| panic!("wanted DATA or the SAY, got {line:?}"))
+            .parse()
+            .unwrap();
+        p.bytes(n);
+        before += line.len() as u64 + 1 + n as u64;
+    }
+    assert!(
+        before <= in_flight + chunk,
+        "{before} bytes of the upload went before the line, more than the {in_flight} in flight and one chunk"
+    );
+    p.send("OK SAY 0\n");
+    tty.wait_for_text("<you> hello there");
+    tty.type_text("/cancel\r");
+    loop {
+        let line = p.line().expect("natter stays connected");
+        if line == "ABORT 3" {
+            break;
+        }
+        let n: usize = line.strip_prefix("DATA 3 ").unwrap().parse().unwrap();
+        p.bytes(n);
+    }
+    p.send("OK ABORT 3\n");
+    tty.wait_for_text("* cancelled the upload of up.bin");
+    tty.type_text("/quit\r");
+    p.expect("QUIT");
+    p.send("OK QUIT\n");
+    assert_eq!(tty.wait_exit(), 0);
+}
