@@ -5,10 +5,13 @@ use clap::Parser;
 use natter_client::display::{self, sanitize, Line, Style};
 use natter_client::exit::Exit;
 use natter_client::net::connect::{self, ConnectError};
-use natter_client::net::tls::{self, Trust};
+use natter_client::net::known_hosts::{self, KnownHosts};
+use natter_client::net::tls;
 use natter_client::net::transport::{self, ReadHalf};
+use natter_client::net::trust::{self, Fingerprint, Policy, Presented, Trust};
 use natter_client::net::wire::FrameReader;
 use natter_client::session::Session;
+use natter_client::ui::trust::{Decision, FirstUse};
 use natter_client::ui::{batch, repl, secret};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -73,6 +76,19 @@ struct Args {
     /// only: anyone on the way could pretend to be the server.
     #[arg(long, requires = "tls", conflicts_with = "ca_file")]
     tls_insecure: bool,
+    /// After this many seconds without sending anything, send a quiet PING, so that
+    /// the server (which drops connections idle for 5 minutes) keeps one that only
+    /// reads (decimals allowed).
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_limit)]
+    keepalive: Duration,
+    /// With --tls: trust the server's certificate whose SHA-256 fingerprint this is,
+    /// whoever signed it (sha256:3F:A0:..., as natterd logs it and `openssl x509
+    /// -fingerprint -sha256` prints it). May be given more than once.
+    #[arg(long, value_name = "FINGERPRINT", value_parser = Fingerprint::parse, requires = "tls", conflicts_with = "tls_insecure")]
+    pin: Vec<Fingerprint>,
+    /// With --tls: how long the TLS handshake may take, in seconds (decimals allowed).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_limit)]
+    tls_timeout: Duration,
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
@@ -82,6 +98,17 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{s:?} is not a number of seconds (examples: 0, 2, 0.5)"))?;
     Duration::try_from_secs_f64(secs)
         .map_err(|_| format!("{s:?} is not a usable number of seconds"))
+}
+
+/// A time limit: seconds, more than none.
+fn parse_limit(s: &str) -> Result<Duration, String> {
+    let d = parse_secs(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "{s:?} leaves no time at all; give more than 0 seconds"
+        ));
+    }
+    Ok(d)
 }
 
 fn main() -> ExitCode {
@@ -104,35 +131,12 @@ fn main() -> ExitCode {
             return Exit::Usage.into();
         }
     };
-    let tls = if args.tls {
-        let trust = match (&args.ca_file, args.tls_insecure) {
-            (Some(path), _) => Trust::CaFile(path.clone()),
-            (None, true) => Trust::Insecure,
-            (None, false) => Trust::System,
-        };
-        if args.tls_insecure {
-            eprintln!(
-                "natter: warning: --tls-insecure: the server's certificate is not checked, so anyone between you and it could pretend to be the server and read everything, the secret included; use it only for local testing"
-            );
-        }
-        match tls::config(&trust) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                eprintln!("natter: {e}");
-                return Exit::Usage.into();
-            }
-        }
-    } else {
-        None
-    };
     let target = connect::target(&args.host, args.port);
-    let (session, frames, welcome) = match open(&args.host, args.port, &target, tls) {
+    let (session, frames, welcome) = match join(&args, interactive, style, &target) {
         Ok(v) => v,
-        Err(e) => {
-            eprintln!("natter: {e}");
-            return e.exit().into();
-        }
+        Err(exit) => return exit.into(),
     };
+    session.set_keepalive(args.keepalive);
     let welcome_line = Line::info(style, &sanitize(&welcome));
     println!("{}", welcome_line.text);
 
@@ -174,12 +178,95 @@ fn main() -> ExitCode {
     batch::run(session, frames, opts, std::io::stdin().lock()).into()
 }
 
+type Joined = (Arc<Session>, FrameReader<ReadHalf>, String);
+
+/// Connects and reads the greeting, with TLS as the options ask; on a terminal, a
+/// certificate nobody vouches for is asked about (trust on first use) and, once
+/// trusted, connected to again. `Err` is the exit status, the reason already shown.
+fn join(args: &Args, interactive: bool, style: Style, target: &str) -> Result<Joined, Exit> {
+    if !args.tls {
+        return open(&args.host, args.port, target, None).map_err(|e| {
+            eprintln!("natter: {e}");
+            e.exit()
+        });
+    }
+    let trust = match (&args.ca_file, args.tls_insecure) {
+        (Some(path), _) => Trust::CaFile(path.clone()),
+        (None, true) => Trust::Insecure,
+        (None, false) => Trust::System,
+    };
+    if args.tls_insecure {
+        eprintln!(
+            "natter: warning: --tls-insecure: the server's certificate is not checked, so anyone between you and it could pretend to be the server and read everything, the secret included; use it only for local testing"
+        );
+    }
+    // Trust on first use: on a terminal, when nothing else was said about whom to
+    // trust.
+    let first_use = match &trust {
+        Trust::System if interactive && args.pin.is_empty() => {
+            match known_hosts::default_path(
+                std::env::var_os("XDG_DATA_HOME"),
+                std::env::var_os("HOME"),
+            ) {
+                Some(path) => match FirstUse::load(KnownHosts::new(path), target) {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        eprintln!("natter: {e}");
+                        return Err(Exit::Usage);
+                    }
+                },
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    let mut policy = Policy {
+        trust,
+        pins: args.pin.clone(),
+        roots_optional: first_use.is_some(),
+    };
+    policy
+        .pins
+        .extend(first_use.as_ref().and_then(FirstUse::trusted));
+    loop {
+        let (config, presented) = trust::config(&policy).map_err(|e| {
+            eprintln!("natter: {e}");
+            Exit::Usage
+        })?;
+        let tls = Some((config, presented, args.tls_timeout));
+        let e = match open(&args.host, args.port, target, tls) {
+            Ok(joined) => return Ok(joined),
+            Err(e) => e,
+        };
+        let unvouched = match (&e, &first_use) {
+            (ConnectError::Untrusted { refusal, .. }, Some(f)) => refusal
+                .unvouched
+                .filter(|fp| !policy.pins.contains(fp))
+                .map(|fp| (f, refusal.clone(), fp)),
+            _ => None,
+        };
+        let Some((first_use, refusal, fp)) = unvouched else {
+            eprintln!("natter: {e}");
+            return Err(e.exit());
+        };
+        match first_use.settle(&refusal, fp, style) {
+            Decision::Retry(fp) => policy.pins.push(fp),
+            Decision::Refused(lines) => {
+                for l in lines {
+                    eprintln!("{l}");
+                }
+                return Err(Exit::Untrusted);
+            }
+        }
+    }
+}
+
 /// Connects (with TLS when there is a configuration) and reads the greeting.
 fn open(
     host: &str,
     port: u16,
     target: &str,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    tls: Option<(Arc<rustls::ClientConfig>, Arc<Presented>, Duration)>,
 ) -> Result<(Arc<Session>, FrameReader<ReadHalf>, String), ConnectError> {
     let stream = connect::connect(host, port)?;
     let cannot_use = |e: std::io::Error| ConnectError::Other {
@@ -188,9 +275,9 @@ fn open(
     };
     let t = match tls {
         None => transport::plain(stream).map_err(cannot_use)?,
-        Some(config) => {
+        Some((config, presented, limit)) => {
             let bare = host.trim_start_matches('[').trim_end_matches(']');
-            let conn = tls::handshake(&stream, config, bare)
+            let conn = tls::handshake(&stream, config, &presented, bare, limit)
                 .map_err(|e| connect::tls_error(e, bare, target))?;
             transport::tls(conn, stream).map_err(cannot_use)?
         }

@@ -118,44 +118,6 @@ fn an_existing_local_name_is_kept_unless_overwrite() {
 }
 
 #[test]
-fn a_partial_download_is_resumed_from_its_length() {
-    let server = Natterd::start(&[]);
-    let data = binary(200_000);
-    std::fs::write(server.file("big.bin"), &data).unwrap();
-    let downloads = TempPath::new("dl");
-    std::fs::create_dir_all(&downloads.0).unwrap();
-    std::fs::write(downloads.0.join("big.bin.part"), &data[..123_457]).unwrap();
-
-    let stdout = ok(&run(&server, &downloads.0, &[], "/get big.bin\n"));
-    assert!(stdout.contains("/big.bin (200,000 bytes)"), "{stdout}");
-    assert!(std::fs::read(downloads.0.join("big.bin")).unwrap() == data);
-    assert!(!downloads.0.join("big.bin.part").exists());
-    // The server was asked for the rest only.
-    server.wait_log("downloads big.bin (200000 bytes, from 123457)");
-}
-
-#[test]
-fn a_part_longer_than_the_file_is_explained_and_kept() {
-    let server = Natterd::start(&[]);
-    std::fs::write(server.file("small.txt"), b"tiny").unwrap();
-    let downloads = TempPath::new("dl");
-    std::fs::create_dir_all(&downloads.0).unwrap();
-    std::fs::write(downloads.0.join("small.txt.part"), b"much longer").unwrap();
-    let out = run(&server, &downloads.0, &[], "/get small.txt\n");
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("small.txt.part (11 bytes) is longer than small.txt on the server")
-            && stderr.contains("delete it and /get again"),
-        "{stderr}"
-    );
-    assert_eq!(
-        std::fs::read(downloads.0.join("small.txt.part")).unwrap(),
-        b"much longer"
-    );
-}
-
-#[test]
 fn a_refused_get_is_exit_1_and_leaves_nothing() {
     let server = Natterd::start(&[]);
     let downloads = TempPath::new("dl");

@@ -170,10 +170,10 @@ fn a_certificate_nobody_vouches_for_is_exit_9() {
     assert_eq!(out.status.code(), Some(9), "{stderr}");
     assert!(
         stderr.starts_with(
-            "natter: certificate for localhost not trusted: it is not signed by an authority this machine trusts"
-        ) && stderr
-            .trim_end()
-            .ends_with("(use --ca-file with the server's certificate or its authority's)"),
+            "natter: certificate for localhost not trusted: it is self-signed, and no authority this machine trusts vouches for it"
+        ) && stderr.contains(
+            "(use --ca-file with the server's certificate or its authority's, or --pin with its fingerprint)"
+        ),
         "{stderr}"
     );
 }

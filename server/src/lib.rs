@@ -24,7 +24,7 @@ pub use config::{
 };
 pub use folder::OnDuplicate;
 pub use limits::{DEFAULT_MAX_BURST, DEFAULT_MAX_RATE};
-pub use net::{load_tls_config, Server, DEFAULT_COALESCE_MAX};
+pub use net::{load_tls_config, tls_fingerprint, Server, DEFAULT_COALESCE_MAX};
 pub use services::calc;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

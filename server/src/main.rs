@@ -208,7 +208,14 @@ fn main() -> ExitCode {
         log::warn!("*** listening on {} without TLS: the secret and all chat travel in the clear (see --tls-cert) ***", local.ip());
     }
     if config.tls.is_some() {
-        log::info!("serving TLS");
+        match args
+            .tls_cert
+            .as_deref()
+            .and_then(natter_server::tls_fingerprint)
+        {
+            Some(fp) => log::info!("serving TLS with the certificate {fp}"),
+            None => log::info!("serving TLS"),
+        }
     }
     if config.secret.is_some() {
         log::info!("clients must send the shared secret (AUTH) before HELLO");

@@ -3,14 +3,18 @@
 //! - [`Natterd`]: a real natterd process on a free loopback port (port 0), with its own
 //!   temporary shared folder and its log collected, stopped when dropped.
 //! - [`Peer`]: a raw TCP peer that speaks the protocol line by line, as `nc` would.
+//! - [`FakeServer`]: a listener whose connections the test answers by hand, as a
+//!   natterd that says exactly what the test wants, when it wants.
 //! - [`temp_dir`], [`TempPath`]: fresh folders and paths under the system's temp dir.
 //!
 //! Every wait has a deadline ([`WAIT`]) and waits for a condition, never a fixed time.
 //! Dev-only: no shipped crate depends on it.
 
+mod fake;
 mod natterd;
 mod peer;
 
+pub use fake::FakeServer;
 pub use natterd::{natterd_bin, Natterd};
 pub use peer::Peer;
 

@@ -26,6 +26,11 @@ impl Peer {
         }
     }
 
+    /// Bytes read from the socket and not yet taken as a line or a body.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     pub fn send(&mut self, s: &str) {
         self.stream.write_all(s.as_bytes()).expect("send");
     }

@@ -18,6 +18,7 @@
 //! - `escape`: [`sanitize`].
 //! - `frames`: frames to lines ([`event`], [`reply`]) and `ERR` codes in words.
 //! - `words`: sizes, digit groups, durations and I/O errors in words.
+//! - `progress`: a transfer's progress ([`Snapshot`]) and its one-row bar line.
 //! - `local_time`: the local time zone.
 //!
 //! Callers use the names below; the files are this folder's own business.
@@ -26,10 +27,12 @@ mod escape;
 mod frames;
 mod line;
 mod local_time;
+mod progress;
 mod words;
 
 pub use escape::sanitize;
 pub use frames::{error_words, event, reply, View};
 pub use line::{Line, Style};
 pub use local_time::{local_hm, utc_offset};
+pub use progress::{bar_line, Snapshot};
 pub use words::{duration_words, group_digits, human_size, io_words};

@@ -13,6 +13,7 @@ use crate::display::io_words;
 use crate::exit::Exit;
 use crate::net::tls::HandshakeError;
 use crate::net::transport::{ReadHalf, WriteHalf};
+use crate::net::trust::Refusal;
 use crate::net::wire::{FrameReader, Incoming, ReadError};
 use natter_protocol::{ErrorCode, ServerFrame};
 use std::fmt;
@@ -71,8 +72,7 @@ pub enum ConnectError {
     /// `--tls`, and the certificate did not verify for `host`.
     Untrusted {
         host: String,
-        why: String,
-        hint: &'static str,
+        refusal: Refusal,
     },
     /// `--tls`, and the handshake failed otherwise; the detail says how.
     Tls {
@@ -133,8 +133,12 @@ impl fmt::Display for ConnectError {
             ConnectError::NotTls { target } => {
                 write!(f, "the server at {target} does not speak TLS (drop --tls?)")
             }
-            ConnectError::Untrusted { host, why, hint } => {
-                write!(f, "certificate for {host} not trusted: {why} ({hint})")
+            ConnectError::Untrusted { host, refusal } => {
+                write!(f, "certificate for {host} not trusted: {} ({})", refusal.why, refusal.hint)?;
+                if let Some(fp) = refusal.unvouched {
+                    write!(f, "; its SHA-256 fingerprint is {fp}: if natterd logged the same when it started, --pin {fp} trusts it")?;
+                }
+                Ok(())
             }
             ConnectError::Tls { target, detail } => {
                 write!(f, "no TLS connection with {target}: {detail}")
@@ -164,20 +168,28 @@ pub fn tls_error(e: HandshakeError, host: &str, target: &str) -> ConnectError {
     };
     match e {
         HandshakeError::NotTls => ConnectError::NotTls { target },
-        HandshakeError::Untrusted { why, hint } => ConnectError::Untrusted {
+        HandshakeError::Untrusted(refusal) => ConnectError::Untrusted {
             host: host.to_string(),
-            why,
-            hint,
+            refusal,
         },
         HandshakeError::BadName(why) => tls(format!("{host} cannot be checked against a certificate ({why})")),
-        HandshakeError::TimedOut => tls(format!(
-            "the handshake did not finish within {} s (is that port a natterd with TLS?)",
-            crate::net::tls::HANDSHAKE_TIMEOUT.as_secs()
+        HandshakeError::TimedOut(limit) => tls(format!(
+            "the handshake did not finish within {} (is that port a natterd with TLS?)",
+            seconds(limit)
         )),
         HandshakeError::Closed => tls(
             "the server closed the connection during the handshake (is that port a natterd with TLS? if not, drop --tls)".into(),
         ),
         HandshakeError::Failed(detail) => tls(format!("the handshake failed: {detail}")),
+    }
+}
+
+/// `10 s`, `0.5 s`: a limit as the user may have given it.
+fn seconds(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
     }
 }
 

@@ -11,32 +11,38 @@
 //! - [`writer`]: the writer thread: requests first, then upload chunks.
 //! - [`reader`]: the reader thread: socket -> frames -> session state, files and
 //!   lines -> a [`reader::Sink`].
-//! - [`transfers`]: downloads into `.part` files, uploads in chunks, progress.
+//! - [`transfers`]: what a `/get` or `/put` prepares, uploads in chunks, progress.
+//! - [`download`]: downloads into `.part` files, and the checks of which version of
+//!   the file a `.part` holds before it is continued or saved; [`record`]: the
+//!   record of that version kept beside the `.part`.
 //!
 //! Arrows: `reader` -> this file -> `writer` -> `outbox`; this file -> `outbox`; all
 //! -> `transfers`; and down to `net`, `display`, `exit`. The writer knows only the
 //! outbox, never the session. Nothing here uses `ui`: lines go out through the `Sink`
 //! the caller passes in.
 
+pub mod download;
 pub mod outbox;
 pub mod reader;
+pub mod record;
 pub mod transfers;
 pub mod writer;
 
 use crate::exit::Exit;
 use crate::net::transport::{Closer, WriteHalf};
+use crate::session::download::DownloadPlan;
 use crate::session::outbox::{Msg, Outbox, Pending};
-use crate::session::transfers::{Plan, Upload};
+use crate::session::transfers::{Plan, Upload, UploadPlan};
 use natter_protocol::{ErrorCode, Reply, Request, UserName};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How long the connection may stay silent before the client sends a `PING` of its
-/// own: the server drops connections idle for its idle timeout (300 s by default),
-/// and someone who only reads is not idle.
+/// own, unless `--keepalive` says otherwise: the server drops connections idle for
+/// its idle timeout (300 s by default), and someone who only reads is not idle.
 pub const KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// What the reader thread tells the main thread.
@@ -48,8 +54,9 @@ pub enum Outcome {
         req: Request,
         result: Result<Reply, (ErrorCode, String)>,
     },
-    /// Transfer `xfer` ended: `DONE` and the file in place (`ok`), or it failed.
-    Transfer { xfer: u64, ok: bool },
+    /// The `/get` or `/put` numbered `job` ended: the file verified and in place
+    /// (`ok`), or not (refused, failed, cancelled).
+    Transfer { job: u64, ok: bool },
     /// No more frames will come.
     Ended(End),
 }
@@ -89,6 +96,19 @@ impl End {
     }
 }
 
+/// A transfer under way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Running {
+    /// Its id on the wire, for `ABORT`.
+    pub xfer: u64,
+    /// `downloading cat.png`, `uploading ./song.mp3`.
+    pub what: String,
+    pub upload: bool,
+    /// What `/cancel <file>` may call it: the shared name, and for an upload the
+    /// local path as given and its last part.
+    pub names: Vec<String>,
+}
+
 /// The names the session knows right now: a snapshot for Tab completion.
 #[derive(Debug, Default, Clone)]
 pub struct Known {
@@ -111,10 +131,14 @@ pub struct Session {
     pub target: String,
     outbox: Arc<Outbox>,
     names: Mutex<Names>,
-    /// Transfers running, by id: what they are, for the user leaving mid-way.
-    transfers: Mutex<BTreeMap<u64, String>>,
+    /// Transfers running, by job: their transfer id on the wire and what they are
+    /// (`downloading cat.png`), for the user leaving or cancelling mid-way.
+    transfers: Mutex<BTreeMap<u64, Running>>,
+    next_job: AtomicU64,
     quitting: AtomicBool,
     closed: AtomicBool,
+    /// How long the connection may stay silent before a `PING` (see [`KEEPALIVE`]).
+    keepalive: Mutex<Duration>,
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the data
@@ -141,8 +165,10 @@ impl Session {
             outbox,
             names: Mutex::new(Names::default()),
             transfers: Mutex::new(BTreeMap::new()),
+            next_job: AtomicU64::new(1),
             quitting: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            keepalive: Mutex::new(KEEPALIVE),
         })
     }
 
@@ -171,9 +197,16 @@ impl Session {
         self.outbox.close();
     }
 
-    /// Sends a quiet `PING` whenever nothing was sent for [`KEEPALIVE`], until the
-    /// session quits or closes.
+    /// How long the connection may stay silent before a `PING`, instead of
+    /// [`KEEPALIVE`]; set before [`Session::spawn_keepalive`].
+    pub fn set_keepalive(&self, every: Duration) {
+        *lock(&self.keepalive) = every;
+    }
+
+    /// Sends a quiet `PING` whenever nothing was sent for the keepalive time, until
+    /// the session quits or closes.
     pub fn spawn_keepalive(self: &Arc<Session>) {
+        let every = *lock(&self.keepalive);
         let session = self.clone();
         let _ = std::thread::Builder::new()
             .name("natter-keepalive".into())
@@ -182,7 +215,7 @@ impl Session {
                     return;
                 }
                 let idle = session.outbox.idle();
-                if idle >= KEEPALIVE {
+                if idle >= every {
                     session.send(
                         Request::Ping {
                             text: "keepalive".into(),
@@ -191,7 +224,7 @@ impl Session {
                     );
                     continue;
                 }
-                std::thread::sleep(KEEPALIVE - idle);
+                std::thread::sleep(every - idle);
             });
     }
 
@@ -210,17 +243,79 @@ impl Session {
         self.outbox.to_writer(Msg::Frame(Vec::new()));
     }
 
-    pub fn transfer_started(&self, xfer: u64, what: String) {
-        lock(&self.transfers).insert(xfer, what);
+    /// `/get`: the `FILES` listing that records the file's version (quiet), then
+    /// the `GET`. Returns the job that [`wait_transfer`] waits for.
+    pub fn get(&self, mut plan: DownloadPlan) -> u64 {
+        plan.job = self.next_job.fetch_add(1, Ordering::SeqCst);
+        let job = plan.job;
+        self.send(Request::Files, true);
+        self.send_with(plan.request(), false, Some(Plan::Download(plan)));
+        job
     }
 
-    pub fn transfer_ended(&self, xfer: u64) {
-        lock(&self.transfers).remove(&xfer);
+    /// `/put`. Returns the job that [`wait_transfer`] waits for.
+    pub fn put(&self, mut plan: UploadPlan) -> u64 {
+        plan.job = self.next_job.fetch_add(1, Ordering::SeqCst);
+        let job = plan.job;
+        self.send_with(plan.request(), false, Some(Plan::Upload(plan)));
+        job
+    }
+
+    /// Reader: job `job` runs as this transfer now (again, after a start over).
+    pub fn transfer_started(&self, job: u64, running: Running) {
+        lock(&self.transfers).insert(job, running);
+    }
+
+    /// `/cancel`: `ABORT`s the running transfers `which` names (every one when
+    /// `None`); the reader says how each ended. `Ok` is what is being cancelled,
+    /// `Err` why nothing is.
+    pub fn cancel(&self, which: Option<&str>) -> Result<Vec<String>, String> {
+        let running = self.running();
+        if running.is_empty() {
+            return Err("no transfer is running".into());
+        }
+        let chosen: Vec<Running> = running
+            .iter()
+            .filter(|r| match which {
+                None => true,
+                Some(w) => r.names.iter().any(|n| n == w),
+            })
+            .cloned()
+            .collect();
+        if chosen.is_empty() {
+            let all: Vec<&str> = running.iter().map(|r| r.what.as_str()).collect();
+            return Err(format!(
+                "no transfer of {} is running (now: {}); /cancel alone stops them all",
+                which.unwrap_or_default(),
+                all.join(", ")
+            ));
+        }
+        for r in &chosen {
+            if r.upload {
+                // Before the ABORT, on the same channel: no chunk follows it.
+                self.cancel_upload(r.xfer);
+            }
+            let xfer = r.xfer;
+            self.send_with(Request::Abort { xfer }, true, Some(Plan::Cancel { xfer }));
+        }
+        Ok(chosen.into_iter().map(|r| r.what).collect())
+    }
+
+    pub fn transfer_ended(&self, job: u64) {
+        lock(&self.transfers).remove(&job);
+    }
+
+    /// What is being transferred now, oldest first.
+    pub fn running(&self) -> Vec<Running> {
+        lock(&self.transfers).values().cloned().collect()
     }
 
     /// What is being transferred now (`downloading cat.png`), oldest first.
     pub fn transfers(&self) -> Vec<String> {
-        lock(&self.transfers).values().cloned().collect()
+        lock(&self.transfers)
+            .values()
+            .map(|r| r.what.clone())
+            .collect()
     }
 
     /// The oldest request still waiting, which the next final reply answers.
@@ -341,11 +436,12 @@ pub fn wait_reply(
     }
 }
 
-/// Waits until transfer `xfer` ends; `Ok(true)` when it succeeded.
-pub fn wait_transfer(outcomes: &Receiver<Outcome>, xfer: u64) -> Result<bool, End> {
+/// Waits until the `/get` or `/put` numbered `job` ends; `Ok(true)` when it
+/// succeeded.
+pub fn wait_transfer(outcomes: &Receiver<Outcome>, job: u64) -> Result<bool, End> {
     loop {
         match outcomes.recv() {
-            Ok(Outcome::Transfer { xfer: got, ok }) if got == xfer => return Ok(ok),
+            Ok(Outcome::Transfer { job: got, ok }) if got == job => return Ok(ok),
             Ok(Outcome::Reply { .. } | Outcome::Transfer { .. }) => continue,
             Ok(Outcome::Ended(end)) => return Err(end),
             Err(_) => return Err(End::Lost("the reader stopped".into())),

@@ -11,12 +11,13 @@
 use crate::display::{error_words, sanitize, Line, Style};
 use crate::exit::Exit;
 use crate::net::wire::FrameReader;
+use crate::session::download::DownloadPlan;
 use crate::session::reader::{self, Sink};
-use crate::session::transfers::{DownloadPlan, Plan, UploadPlan};
+use crate::session::transfers::UploadPlan;
 use crate::session::{call, wait_reply, wait_transfer, Answer, End, Outcome, Session};
 use crate::ui::commands::{self, Command, Mode, COMMANDS};
 use crate::ui::secret::Given;
-use natter_protocol::{Reply, Request, UserName};
+use natter_protocol::{Request, UserName};
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -217,29 +218,34 @@ impl Batch {
                 ))),
                 Command::Get(file) => {
                     match DownloadPlan::prepare(&opts.download_dir, file, opts.overwrite) {
-                        Ok(plan) => self.transfer(plan.request(), Plan::Download(plan))?,
+                        Ok(plan) => {
+                            let job = self.session.get(plan);
+                            self.transfer(job)?;
+                        }
                         Err(why) => self.local_failure(&why),
                     }
                 }
+                // Every transfer was waited for, so none is running: said in words.
+                Command::Cancel(which) => {
+                    if let Err(why) = self.session.cancel(which.as_deref()) {
+                        self.local_failure(&why);
+                    }
+                }
                 Command::Put { local, name } => match UploadPlan::prepare(&local, name) {
-                    Ok(plan) => self.transfer(plan.request(), Plan::Upload(plan))?,
+                    Ok(plan) => {
+                        let job = self.session.put(plan);
+                        self.transfer(job)?;
+                    }
                     Err(why) => self.local_failure(&why),
                 },
             }
         }
     }
 
-    /// Sends a `GET` or `PUT` and waits until the transfer it starts has ended.
-    fn transfer(&mut self, req: Request, plan: Plan) -> Result<(), End> {
-        let id = self.session.send_with(req, false, Some(plan));
-        match wait_reply(&self.outcomes, id, None)? {
-            Ok(Reply::Get { xfer, .. } | Reply::Put { xfer, .. }) => {
-                if !wait_transfer(&self.outcomes, xfer)? {
-                    self.failed = true;
-                }
-            }
-            Ok(_) => {}
-            Err(_) => self.failed = true,
+    /// Waits until the `/get` or `/put` numbered `job` has ended, whichever way.
+    fn transfer(&mut self, job: u64) -> Result<(), End> {
+        if !wait_transfer(&self.outcomes, job)? {
+            self.failed = true;
         }
         Ok(())
     }

@@ -13,6 +13,8 @@
 //! - [`batch`]: commands from a script on stdin, one line per event on stdout.
 //! - [`secret`]: the server's secret from a file, the environment, or a prompt that
 //!   shows nothing.
+//! - [`trust`]: trust on first use: the question about a certificate nobody vouches
+//!   for, and the loud refusal of one that changed.
 
 pub mod batch;
 pub mod commands;
@@ -20,3 +22,4 @@ pub mod complete;
 pub mod repl;
 pub mod secret;
 pub mod terminal;
+pub mod trust;

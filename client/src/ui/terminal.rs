@@ -21,6 +21,20 @@
 //! erases the prompt, prints why on stderr and exits with the documented status.
 //! When the main thread is outside `readline`, it sees the end itself and returns.
 //!
+//! Transfers show as bars ([`Meter`]): one row per running transfer, kept directly
+//! above the prompt as a status block, and redrawn in place. rustyline's printer
+//! clears the prompt and leaves the cursor where the prompt began, right under the
+//! block; so a message that starts by moving the cursor up over the block and
+//! clearing to the end of the screen, then writes whatever lines came, then the bars
+//! again, replaces the block without a trace, and rustyline redraws the half-typed
+//! line under it. Lines natter prints itself go the same way, above the block. The
+//! block is only known to be there while nothing but natter wrote to the terminal:
+//! rustyline's completion list, a suspension (Ctrl-Z), a line echoed and not erased,
+//! each make the block "lost", and the next draw starts a new one below (the old
+//! rows stay in the scrollback as they were). Bars are drawn at most every
+//! [`BAR_EVERY`], never wider than the terminal (so each is one row), and a bar that
+//! ends stays until the line that says how its transfer ended replaces it.
+//!
 //! While the main thread is busy between two `readline` calls, the terminal is in
 //! rustyline's raw input mode: keys typed then wait as bytes for the next `readline`,
 //! instead of being echoed and line-edited by the kernel (a Ctrl-D there would be
@@ -28,10 +42,11 @@
 //! before each `readline`, so that rustyline restores those when it suspends on
 //! Ctrl-Z or returns, and for good with [`Screen::restore`].
 
-use crate::display::Line;
+use crate::display::{bar_line, Line, Snapshot};
 use crate::exit::Exit;
+use crate::session::transfers::Meter;
 use rustyline::GraphemeClusterMode;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{IsTerminal, Write};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -45,20 +60,43 @@ const LEAVE_GRACE: Duration = Duration::from_secs(1);
 /// and clears the prompt and anything below it.
 const RESET_SEQUENCE: &str = "\x1b[?2004l\r\x1b[J";
 
+/// The bars are redrawn at most this often: smooth enough to watch, and rare enough
+/// that rustyline's redraws cost nothing.
+pub const BAR_EVERY: Duration = Duration::from_millis(250);
+
+/// Transfers whose end is remembered, so that a late update (the writer thread
+/// reports an upload's last chunk as the reader hears it is done) cannot bring a bar
+/// back.
+const ENDED_KEPT: usize = 64;
+
 #[derive(Default)]
 struct State {
     /// The main thread is in (or about to enter) `readline`.
     editing: bool,
     /// rustyline drew the prompt in raw mode since `editing` began.
     drawn: bool,
-    /// The line handed to rustyline's printer and not drawn yet.
-    in_flight: Option<String>,
+    /// The lines handed to rustyline's printer and not drawn yet.
+    in_flight: Option<Vec<String>>,
     /// Lines from the reader, oldest first, not handed to rustyline yet.
     queue: VecDeque<String>,
     /// The input line as last edited, for erasing it after Ctrl-C.
     last_line: String,
     /// The session ended: the goodbye line, the exit status, and when.
     ended: Option<(String, Exit, Instant)>,
+    /// The running transfers' latest progress, by transfer id.
+    bars: BTreeMap<u64, Snapshot>,
+    /// A bar changed since the block was last drawn.
+    bars_changed: bool,
+    /// Transfers that ended, so that no late update draws them again.
+    bars_ended: BTreeSet<u64>,
+    /// Rows of the bar block directly above the prompt (or above the cursor, between
+    /// two `readline`s, once the echoed line is erased); 0 when there is none, or it
+    /// is lost.
+    block_rows: usize,
+    /// `readline` returned and the line it left on the screen is not erased yet: the
+    /// block is not directly above the cursor.
+    echo_left: bool,
+    last_bar_draw: Option<Instant>,
 }
 
 pub struct Screen {
@@ -109,27 +147,44 @@ impl Screen {
         self.changed.notify_all();
     }
 
-    /// Printer thread: blocks until rustyline may take the next line, and returns it.
-    /// Leaves the program (and so never returns) once the session ended and every
-    /// line is on screen while `readline` is running.
+    /// Printer thread: blocks until rustyline may take the next message (the next
+    /// line queued, with the bar block redrawn under it, or the block alone), and
+    /// returns it without its last newline, which the printer adds. Leaves the
+    /// program (and so never returns) once the session ended and every line is on
+    /// screen while `readline` is running.
     pub fn next_to_print(&self) -> String {
         let mut st = self.lock();
         loop {
             let ready = st.editing && st.drawn;
+            let mut wait = Duration::from_secs(3600);
             if ready && st.in_flight.is_none() {
-                if let Some(line) = st.queue.pop_front() {
-                    st.in_flight = Some(line.clone());
-                    return line;
+                if st.bars.is_empty() {
+                    // Only ended ones changed: the line saying how replaces them.
+                    st.bars_changed = false;
+                }
+                let bars_due = match st.last_bar_draw {
+                    _ if !st.bars_changed => None,
+                    None => Some(Duration::ZERO),
+                    Some(at) => Some((at + BAR_EVERY).saturating_duration_since(Instant::now())),
+                };
+                if !st.queue.is_empty() || bars_due == Some(Duration::ZERO) {
+                    let lines: Vec<String> = st.queue.pop_front().into_iter().collect();
+                    let mut message = compose(&mut st, &lines);
+                    message.pop();
+                    st.in_flight = Some(lines);
+                    return message;
+                }
+                if let Some(due) = bars_due {
+                    wait = due;
                 }
             }
-            let mut wait = Duration::from_secs(3600);
             if let Some((_, _, at)) = &st.ended {
                 if ready {
                     let grace = (*at + LEAVE_GRACE).saturating_duration_since(Instant::now());
                     if (st.in_flight.is_none() && st.queue.is_empty()) || grace.is_zero() {
                         self.leave(&mut st);
                     }
-                    wait = grace;
+                    wait = wait.min(grace);
                 }
             }
             st = self
@@ -138,6 +193,12 @@ impl Screen {
                 .map(|(g, _)| g)
                 .unwrap_or_else(|p| p.into_inner().0);
         }
+    }
+
+    /// The block is no longer known to be directly above the prompt (something that
+    /// is not natter wrote to the terminal): the next draw starts a new one.
+    pub fn lose_block(&self) {
+        self.lock().block_rows = 0;
     }
 
     /// Main: about to call `readline`. `Err` is the goodbye when the session ended
@@ -185,6 +246,10 @@ impl Screen {
         let clean = st.drawn && st.in_flight.is_none();
         st.editing = false;
         st.drawn = false;
+        st.echo_left = true;
+        if !clean {
+            st.block_rows = 0;
+        }
         self.changed.notify_all();
         (clean, std::mem::take(&mut st.last_line))
     }
@@ -193,20 +258,24 @@ impl Screen {
     /// these.
     pub fn print(&self, lines: impl IntoIterator<Item = Line>) {
         let mut st = self.lock();
+        if st.echo_left {
+            // The echoed line sits between the block and the cursor.
+            st.block_rows = 0;
+            st.echo_left = false;
+        }
+        let mut all: Vec<String> = st.queue.drain(..).collect();
+        all.extend(lines.into_iter().map(|l| l.text));
+        let message = compose(&mut st, &all);
         let mut out = std::io::stdout().lock();
-        for l in st.queue.drain(..) {
-            let _ = writeln!(out, "{l}");
-        }
-        for l in lines {
-            let _ = writeln!(out, "{}", l.text);
-        }
+        let _ = write!(out, "{message}");
         let _ = out.flush();
     }
 
     /// Main, not editing: erases the input line rustyline left on screen (`prompt`
     /// followed by `line`), so a sent message shows once, in its final form.
     pub fn erase_echo(&self, prompt: &str, line: &str) {
-        let _st = self.lock();
+        let mut st = self.lock();
+        st.echo_left = false;
         let rows = echo_rows(prompt, line, columns(), GraphemeClusterMode::from_env());
         let mut out = std::io::stdout().lock();
         let _ = write!(out, "\x1b[{rows}A\r\x1b[J");
@@ -246,9 +315,69 @@ impl Screen {
     }
 }
 
+impl Meter for Screen {
+    fn moved(&self, xfer: u64, now: Snapshot) {
+        let mut st = self.lock();
+        if st.bars_ended.contains(&xfer) {
+            return;
+        }
+        st.bars.insert(xfer, now);
+        st.bars_changed = true;
+        drop(st);
+        self.changed.notify_all();
+    }
+
+    fn ended(&self, xfer: u64) {
+        let mut st = self.lock();
+        // Not redrawn now: the line that says how it ended replaces it.
+        st.bars.remove(&xfer);
+        st.bars_ended.insert(xfer);
+        while st.bars_ended.len() > ENDED_KEPT {
+            st.bars_ended.pop_first();
+        }
+    }
+}
+
+/// What goes to the terminal for `lines`: the cursor moved up over the bar block and
+/// everything below cleared, the lines, then the block drawn again. Without bars, just
+/// the lines. Every line ends in a newline.
+fn compose(st: &mut State, lines: &[String]) -> String {
+    let mut out = String::new();
+    if st.block_rows > 0 {
+        out.push_str(&format!("\x1b[{}A\r\x1b[J", st.block_rows));
+    }
+    for l in lines {
+        out.push_str(l);
+        out.push('\n');
+    }
+    let cols = columns();
+    let gcm = GraphemeClusterMode::from_env();
+    let width_of = |s: &str| {
+        s.graphemes(true)
+            .map(|g| usize::from(gcm.width(g)))
+            .sum::<usize>()
+    };
+    for snap in st.bars.values() {
+        // One column spare: a row filled to the last column would leave the cursor
+        // there, not on the next row.
+        out.push_str(&bar_line(snap, cols.saturating_sub(1).max(1), &width_of));
+        out.push('\n');
+    }
+    st.block_rows = st.bars.len();
+    st.bars_changed = false;
+    st.last_bar_draw = Some(Instant::now());
+    out
+}
+
 /// Writes a line rustyline was given but never drew, then the queue.
 fn write_pending(out: &mut impl Write, st: &mut State) {
-    for l in st.in_flight.take().into_iter().chain(st.queue.drain(..)) {
+    for l in st
+        .in_flight
+        .take()
+        .into_iter()
+        .flatten()
+        .chain(st.queue.drain(..))
+    {
         let _ = writeln!(out, "{l}");
     }
     let _ = out.flush();
@@ -383,6 +512,48 @@ mod tests {
         assert_eq!(
             printer.join().unwrap(),
             ("one".to_string(), "two".to_string())
+        );
+    }
+
+    fn snap(label: &str, done: u64) -> Snapshot {
+        Snapshot {
+            label: label.into(),
+            done,
+            size: 100,
+            moved: done,
+            elapsed: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn the_bar_block_is_replaced_in_place_under_new_lines() {
+        let s = screen();
+        s.moved(1, snap("downloading a", 10));
+        s.moved(2, snap("uploading b", 20));
+        let mut st = s.lock();
+        let first = compose(&mut st, &[]);
+        assert!(first.starts_with("* downloading a: 10%"), "{first:?}");
+        assert_eq!(first.matches('\n').count(), 2);
+        assert_eq!(st.block_rows, 2);
+        drop(st);
+        s.ended(1);
+        s.moved(1, snap("downloading a", 11));
+        let mut st = s.lock();
+        let next = compose(&mut st, &["* Saved a".to_string()]);
+        assert_eq!(
+            next.split('\n').next(),
+            Some("\x1b[2A\r\x1b[J* Saved a"),
+            "up over both bars, clear, then the line"
+        );
+        assert!(!next.contains("downloading a"), "an ended bar stays ended");
+        assert!(next.contains("* uploading b: 20%"));
+        assert_eq!(st.block_rows, 1);
+        drop(st);
+        s.lose_block();
+        let mut st = s.lock();
+        assert!(
+            !compose(&mut st, &[]).starts_with('\x1b'),
+            "a lost block is left alone"
         );
     }
 

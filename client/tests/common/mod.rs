@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod tty;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::ChildStdin;
@@ -13,7 +15,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use natter_testkit::{Natterd, Peer, TempPath, WAIT};
+pub use natter_testkit::{FakeServer, Natterd, Peer, TempPath, WAIT};
 
 pub fn natter_bin() -> &'static str {
     env!("CARGO_BIN_EXE_natter")

@@ -33,6 +33,7 @@ mod watch;
 mod write;
 
 pub use pace::DEFAULT_MAX_WINDOW as DEFAULT_COALESCE_MAX;
+pub use tls::fingerprint as tls_fingerprint;
 pub use tls::load_config as load_tls_config;
 
 use crate::chat::{ConnRef, Outbox, Room, Settings};

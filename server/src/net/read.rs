@@ -69,6 +69,13 @@ impl Server {
                 Ok(0) => {
                     // The peer will send no more. What it did send is answered; go.
                     conn.peer_closed = true;
+                    if conn.tls.as_ref().is_some_and(|s| s.is_handshaking()) {
+                        log::info!(
+                            "{} from {}: closed the connection during the TLS handshake (a client that does not trust natterd's certificate may do that without saying why)",
+                            self.room.label(ConnRef(t)),
+                            conn.addr
+                        );
+                    }
                     self.close(t, LeaveReason::Lost, "");
                     break;
                 }
@@ -81,9 +88,10 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                     log::info!(
-                        "{} from {}: TLS failed: {e}",
+                        "{} from {}: {}",
                         self.room.label(ConnRef(t)),
-                        conn.addr
+                        conn.addr,
+                        super::tls::failure_words(&e)
                     );
                     self.kill(t, LeaveReason::Error, "TLS error");
                     break;

@@ -38,6 +38,16 @@ pub fn load_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>,
         .map_err(|e| format!("certificate and key do not work together: {e}"))
 }
 
+/// `sha256:3F:A0:...`: the SHA-256 of the first certificate in `cert`, as natter shows
+/// it when it asks whether to trust a certificate nobody vouches for (and as `openssl
+/// x509 -fingerprint -sha256` prints it), so a user can compare the two.
+pub fn fingerprint(cert: &Path) -> Option<String> {
+    let der = CertificateDer::pem_file_iter(cert).ok()?.next()?.ok()?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, der.as_ref());
+    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    Some(format!("sha256:{}", hex.join(":")))
+}
+
 pub fn new_connection(config: &Arc<rustls::ServerConfig>) -> io::Result<Box<ServerConnection>> {
     let mut c = ServerConnection::new(config.clone()).map_err(io::Error::other)?;
     c.set_buffer_limit(Some(TLS_BUFFER));
@@ -86,6 +96,33 @@ pub fn write_records(tls: &mut ServerConnection, stream: &mut TcpStream) -> io::
         }
     }
     Ok(false)
+}
+
+/// A failed TLS read in words for the log. A fatal alert from the client is named:
+/// a certificate alert means the client does not trust ours, which is the news an
+/// operator setting up TLS needs.
+pub fn failure_words(e: &io::Error) -> String {
+    let Some(rustls::Error::AlertReceived(alert)) =
+        e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+    else {
+        return format!("TLS failed: {e}");
+    };
+    use rustls::AlertDescription as A;
+    let name = match alert {
+        A::UnknownCA => "unknown authority",
+        A::BadCertificate => "bad certificate",
+        A::CertificateUnknown => "certificate unknown",
+        A::CertificateExpired => "certificate expired",
+        A::CertificateRevoked => "certificate revoked",
+        A::UnsupportedCertificate => "unsupported certificate",
+        // What rustls sends when the certificate's signature does not verify.
+        A::DecryptError => "decrypt error, a signature that did not verify",
+        other => return format!("TLS failed: the client sent the alert {other:?}"),
+    };
+    format!(
+        "the client refused natterd's certificate (TLS alert: {name}); natter trusts a \
+         self-signed one given with --ca-file or --pin, or accepted at its prompt"
+    )
 }
 
 /// Whether the first bytes on a plaintext connection are a TLS ClientHello: a

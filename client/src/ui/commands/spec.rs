@@ -44,6 +44,9 @@ pub enum Command {
         local: PathBuf,
         name: Option<FileName>,
     },
+    /// Stop the running transfer of this file (its shared name, or the local path of
+    /// an upload), or every running transfer.
+    Cancel(Option<String>),
 }
 
 /// What Tab completes in a command's first argument.

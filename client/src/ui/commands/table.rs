@@ -75,6 +75,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: parse_put,
     },
     CommandSpec {
+        name: "cancel",
+        aliases: &[],
+        args: "[<file>]",
+        help: "stop a running transfer, or all of them",
+        completion: Completion::File,
+        parse: |args| {
+            let args = args.trim();
+            Ok(Command::Cancel(
+                (!args.is_empty()).then(|| args.to_string()),
+            ))
+        },
+    },
+    CommandSpec {
         name: "rm",
         aliases: &["delete"],
         args: "<file>",

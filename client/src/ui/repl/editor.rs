@@ -51,6 +51,12 @@ pub fn make(
         color: style.color,
         paths: FilenameCompleter::new(),
     }));
+    // Ctrl-Z suspends as usual, but the shell writes to the terminal meanwhile, so
+    // the bars above the prompt are not known to be there when natter comes back.
+    editor.bind_sequence(
+        rustyline::KeyEvent::ctrl('Z'),
+        rustyline::EventHandler::Conditional(Box::new(Suspending(screen.clone()))),
+    );
     let printer = editor
         .create_external_printer()
         .map_err(|e| format!("this terminal cannot show messages above the prompt ({e})"))?;
@@ -153,9 +159,18 @@ impl Completer for ChatHelper {
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         if complete::local_path_wanted(COMMANDS, line, pos) {
-            return self.paths.complete_path(line, pos);
+            let found = self.paths.complete_path(line, pos)?;
+            if found.1.len() > 1 {
+                self.screen.lose_block();
+            }
+            return Ok(found);
         }
         let (start, words) = complete::complete(COMMANDS, line, pos, &self.session.known());
+        if words.len() > 1 {
+            // rustyline may list them under the prompt: the bars are not right
+            // above it any more.
+            self.screen.lose_block();
+        }
         let pairs = words
             .into_iter()
             .map(|w| Pair {
@@ -193,6 +208,22 @@ impl Highlighter for ChatHelper {
         } else {
             Cow::Borrowed(hint)
         }
+    }
+}
+
+/// Ctrl-Z: the bars are lost, then rustyline suspends as it would.
+struct Suspending(Arc<Screen>);
+
+impl rustyline::ConditionalEventHandler for Suspending {
+    fn handle(
+        &self,
+        _evt: &rustyline::Event,
+        _n: rustyline::RepeatCount,
+        _positive: bool,
+        _ctx: &rustyline::EventContext,
+    ) -> Option<rustyline::Cmd> {
+        self.0.lose_block();
+        Some(rustyline::Cmd::Suspend)
     }
 }
 

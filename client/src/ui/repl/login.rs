@@ -84,7 +84,7 @@ impl Repl {
             name = loop {
                 match self.read("name> ", None) {
                     Input::Line(l) if !l.trim().is_empty() => break l,
-                    Input::Line(_) | Input::Cleared => {}
+                    Input::Line(_) | Input::Cleared(_) => {}
                     Input::Done => return Err(self.quit(String::new())),
                     Input::Ended(goodbye, exit) => return Err(self.finish(&goodbye, exit)),
                 }

@@ -6,9 +6,9 @@
 //! main thread waits only while logging in and quitting.
 //!
 //! Transfers run in the background: `/get` and `/put` return to the prompt at once,
-//! and progress comes as `* ` lines (at most one per transfer every 2 s) printed above
-//! the prompt exactly like chat, so the half-typed line is never garbled. The README
-//! says why this rather than a progress bar.
+//! and progress is a bar per transfer that the screen keeps just above the prompt
+//! and redraws in place (see `terminal`), so the half-typed line is never garbled
+//! and the scrollback holds no trail of progress lines. The README says why.
 //!
 //! - this file: [`run`], the loop that reads a line and does what it says, and the
 //!   printer thread that carries the reader's lines to the screen.
@@ -25,8 +25,9 @@ use crate::display::{sanitize, Line, Style};
 use crate::exit::Exit;
 use crate::net::transport::ReadHalf;
 use crate::net::wire::FrameReader;
+use crate::session::download::DownloadPlan;
 use crate::session::reader::{self, Sink};
-use crate::session::transfers::{DownloadPlan, Plan, Report, UploadPlan};
+use crate::session::transfers::{Report, UploadPlan};
 use crate::session::{call, End, Outcome, Session};
 use crate::ui::commands::{self, Command, Mode, COMMANDS};
 use crate::ui::secret::Given;
@@ -85,11 +86,9 @@ pub fn run(
         style: opts.style,
         target: session.target.clone(),
     });
-    let report: Report = {
-        let (screen, style) = (screen.clone(), opts.style);
-        // Progress names files the server named: made harmless here, for both ways.
-        Arc::new(move |text: String| screen.push(Line::info(style, &sanitize(&text)).text))
-    };
+    // Progress is drawn as bars by the screen (names from the server are made
+    // harmless where the progress is counted).
+    let report: Report = screen.clone();
     let started = spawn_printer(screen.clone(), printer)
         .and_then(|()| reader::spawn(frames, session.clone(), sink, tx, opts.style, Some(report)));
     if let Err(e) = started {
@@ -111,6 +110,7 @@ pub fn run(
         download_dir: opts.download_dir,
         overwrite: opts.overwrite,
         quit_warned: false,
+        cancel_offered: false,
     };
     let exit = repl.run(opts.name, secret);
     drop(repl);
@@ -176,13 +176,16 @@ struct Repl {
     overwrite: bool,
     /// The user was told that leaving stops transfers; the next quit leaves.
     quit_warned: bool,
+    /// Ctrl-C on an empty line offered to cancel the running transfers; a second one
+    /// right after does.
+    cancel_offered: bool,
 }
 
 /// How one `readline` ended.
 enum Input {
     Line(String),
-    /// Ctrl-C: the line is dropped.
-    Cleared,
+    /// Ctrl-C: the line is dropped; `true` when it was empty.
+    Cleared(bool),
     /// Ctrl-D on an empty line.
     Done,
     /// The session ended while editing or before.
@@ -203,8 +206,14 @@ impl Repl {
         loop {
             let prompt = self.mode.prompt(me.as_str());
             let line = match self.read(&prompt, retry.take()) {
-                Input::Line(l) => l,
-                Input::Cleared => continue,
+                Input::Line(l) => {
+                    self.cancel_offered = false;
+                    l
+                }
+                Input::Cleared(empty) => {
+                    self.interrupted(empty);
+                    continue;
+                }
                 Input::Done if self.may_leave() => return self.quit(String::new()),
                 Input::Done => continue,
                 Input::Ended(goodbye, exit) => return self.finish(&goodbye, exit),
@@ -224,6 +233,33 @@ impl Repl {
         }
     }
 
+    /// Ctrl-C on an empty line, as curl and croc stop on Ctrl-C: with transfers
+    /// running, the first offers to cancel them, a second right after cancels them.
+    /// On a line being typed it only clears the line.
+    fn interrupted(&mut self, empty: bool) {
+        let running = self.session.transfers();
+        if !empty || running.is_empty() {
+            self.cancel_offered = false;
+            return;
+        }
+        if self.cancel_offered {
+            self.cancel_offered = false;
+            if let Err(why) = self.session.cancel(None) {
+                self.screen
+                    .print([Line::error(self.style, &sanitize(&why))]);
+            }
+            return;
+        }
+        self.cancel_offered = true;
+        self.screen.print([Line::error(
+            self.style,
+            &format!(
+                "Ctrl-C again to cancel {} (a download keeps its .part, and /get resumes it); anything else keeps it going",
+                sanitize(&running.join(", "))
+            ),
+        )]);
+    }
+
     /// Leaving stops running transfers: the first time, say so and stay.
     fn may_leave(&mut self) -> bool {
         let running = self.session.transfers();
@@ -239,7 +275,7 @@ impl Repl {
         self.screen.print([Line::error(
             self.style,
             &format!(
-                "still {}; quit again to leave anyway ({then})",
+                "still {}; quit again to leave anyway ({then}), or /cancel to stop it and stay",
                 sanitize(&running.join(", "))
             ),
         )]);
@@ -273,7 +309,7 @@ impl Repl {
                 if clean {
                     self.screen.erase_echo(prompt, &last_drawn);
                 }
-                Input::Cleared
+                Input::Cleared(last_drawn.is_empty())
             }
             Err(ReadlineError::Eof) => {
                 // The prompt stays on screen otherwise; after a warning that running
@@ -321,16 +357,20 @@ impl Repl {
                 let dir = self.download_dir();
                 match DownloadPlan::prepare(&dir, file, self.overwrite) {
                     Ok(plan) => {
-                        self.session
-                            .send_with(plan.request(), false, Some(Plan::Download(plan)));
+                        self.session.get(plan);
                     }
                     Err(why) => self.screen.print([Line::error(self.style, &why)]),
                 }
             }
+            Command::Cancel(which) => {
+                if let Err(why) = self.session.cancel(which.as_deref()) {
+                    self.screen
+                        .print([Line::error(self.style, &sanitize(&why))]);
+                }
+            }
             Command::Put { local, name } => match UploadPlan::prepare(&local, name) {
                 Ok(plan) => {
-                    self.session
-                        .send_with(plan.request(), false, Some(Plan::Upload(plan)));
+                    self.session.put(plan);
                 }
                 Err(why) => {
                     self.screen.print([Line::error(self.style, &why)]);
