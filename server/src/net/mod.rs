@@ -169,6 +169,8 @@ impl Server {
     /// is ready, flush, remove what finished. Returns true once a shutdown is over.
     pub fn turn(&mut self) -> io::Result<bool> {
         let timeout = self.poll_timeout();
+        // Waking only to send held-back output is not a quiet moment.
+        let pacing = self.pacer.next().is_some();
         // Taken out for the turn, so handling an event may borrow the server.
         let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
         let polled = self.poll.poll(&mut events, timeout);
@@ -176,7 +178,8 @@ impl Server {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
             Err(e) => Err(e),
             Ok(()) => {
-                self.serve(&events, timeout);
+                let quiet = events.is_empty() && timeout != Some(Duration::ZERO) && !pacing;
+                self.serve(&events, quiet);
                 Ok(self.shutdown_done())
             }
         };
@@ -184,10 +187,11 @@ impl Server {
         result
     }
 
-    fn serve(&mut self, events: &Events, timeout: Option<Duration>) {
-        // Quiet: the poll really waited and nothing came. (A zero-timeout poll for
-        // still-readable or pumping connections says nothing about quiet.)
-        if events.is_empty() && timeout != Some(Duration::ZERO) {
+    /// `quiet`: the poll really waited and nothing came. (A zero-timeout poll for
+    /// still-readable or pumping connections, or a wake to send held-back output,
+    /// says nothing about quiet.)
+    fn serve(&mut self, events: &Events, quiet: bool) {
+        if quiet {
             self.trim_heap();
         }
         // What changed in the folder is known before any request of this turn is
