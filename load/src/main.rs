@@ -75,7 +75,9 @@ enum Scenario {
         /// Bytes of payload per message, besides the timestamp.
         #[arg(long, default_value_t = 32)]
         size: usize,
-        /// Unacknowledged messages a client may have in flight when flat out.
+        /// Unacknowledged messages a client may have in flight when flat out; 0 for no
+        /// window at all: each client writes all its messages back to back, as fast
+        /// as its socket takes them.
         #[arg(long, default_value_t = 32)]
         window: u64,
     },

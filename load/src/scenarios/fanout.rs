@@ -1,5 +1,6 @@
 //! `fanout`: N clients in one room each send M messages, flat out (at most `window`
-//! unacknowledged) or paced at `rate` per second; every other client receives each.
+//! unacknowledged, or with `window` 0 all back to back) or paced at `rate` per
+//! second; every other client receives each.
 //! Reports deliveries per second, latency from the timestamp each message carries,
 //! lost messages and errors, and with `--server-pid` the server's CPU per delivery.
 
@@ -90,7 +91,8 @@ pub fn run(run: &Run, server: Option<&ServerStats>, plan: Plan) -> Result<bool, 
                         c.next_send += iv;
                         true
                     }
-                    None => c.sent - c.acked < plan.window,
+                    // Window 0: no window, every message written back to back.
+                    None => plan.window == 0 || c.sent - c.acked < plan.window,
                 };
                 if !due {
                     break;
@@ -100,7 +102,8 @@ pub fn run(run: &Run, server: Option<&ServerStats>, plan: Plan) -> Result<bool, 
                 proto.say(&text, &mut buf);
                 c.sent += 1;
                 if let Some(probe) = proto.window_probe() {
-                    if c.sent % (plan.window / 2).max(1) == 0 || c.sent == plan.messages {
+                    let every = if plan.window == 0 { 32 } else { (plan.window / 2).max(1) };
+                    if c.sent % every == 0 || c.sent == plan.messages {
                         buf.extend_from_slice(probe);
                         c.probes.push_back(c.sent);
                     }
