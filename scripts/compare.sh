@@ -4,6 +4,9 @@
 #
 #   scripts/compare.sh [CLIENTS] [MESSAGES] [IDLE]     (defaults 100 1000 10000)
 #
+# SERVERS="natterd redis" runs only those; NATTERD=path runs another natterd binary (an
+# earlier build, say, for a before-and-after in one run).
+#
 # Installs the Debian packages ngircd, inspircd and redis-server if missing. Each peer
 # runs on a free port with its throttling off, so the comparison measures the server,
 # not its flood protection:
@@ -14,8 +17,10 @@
 #             effect; 0 does not turn them off), large sendq and recvq; --runasroot
 #   redis     client-output-buffer-limit for pubsub off, maxclients IDLE+1000, no
 #             persistence; each client uses two connections (publish and subscribe)
-# Scenarios: fan-out flat out (CLIENTS x MESSAGES), latency at 20 msg/s per client
-# (CLIENTS x 200), IDLE idle registered connections, startup RSS.
+# Scenarios: fan-out flat out (CLIENTS x MESSAGES), with natter-load's windowed
+# senders and with every message written back to back; paced chat at 10 x 1, 100 x 20
+# and 500 x 5 msg/s (server CPU % at equal load, latency, lost); IDLE idle registered
+# connections; startup RSS.
 set -euo pipefail
 clients=${1:-100}
 messages=${2:-1000}
@@ -42,7 +47,7 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 start_natterd() {
   port=$(free_port)
   mkdir -p "$work/shared"
-  target/release/natterd "$port" --max-rate 0 --max-clients $((idle + 1000)) --shared-dir "$work/shared" --log-level warn >/dev/null 2>&1 &
+  "${NATTERD:-target/release/natterd}" "$port" --max-rate 0 --max-clients $((idle + 1000)) --shared-dir "$work/shared" --log-level warn >/dev/null 2>&1 &
   pid=$!; pids+=("$pid"); proto=natter; wait_port "$port"
 }
 start_ngircd() {
@@ -108,19 +113,32 @@ measure_idle() { # name
   out=$($load --proto "$proto" --port "$port" --connect-batch "$batch" --server-pid "$pid" --timeout 300 idle --connections "$idle" --seconds 5 2>/dev/null || true)
   R[$name,idle]=$(awk '$1=="server_rss_per_connection_kib" {print $2}' <<<"$out")
 }
+# fanout KEY NAME ARGS...: one natter-load fanout run; keeps its figures under KEY.
+fanout() {
+  local key=$1 name=$2 out
+  shift 2
+  out=$($load --proto "$proto" --port "$port" --connect-batch "$batch" --server-pid "$pid" --timeout 120 fanout "$@" 2>/dev/null || true)
+  R[$name,$key.dps]=$(awk '$1=="deliveries_per_s" {print $2}' <<<"$out")
+  R[$name,$key.dpcpu]=$(awk '$1=="deliveries_per_cpu_s" {print $2}' <<<"$out")
+  R[$name,$key.lost]=$(awk '$1=="lost" {print $2}' <<<"$out")
+  R[$name,$key.p50]=$(awk '$1=="latency_us" {print $3}' <<<"$out")
+  R[$name,$key.p99]=$(awk '$1=="latency_us" {print $5}' <<<"$out")
+  R[$name,$key.max]=$(awk '$1=="latency_us" {print $9}' <<<"$out")
+  R[$name,$key.cpu]=$(awk '$1=="server_cpu_s" {c=$2} $1=="elapsed_s" {e=$2} END {if (e > 0) printf "%.0f", 100 * c / e}' <<<"$out")
+}
 measure_traffic() { # name
-  local name=$1 out
-  out=$($load --proto "$proto" --port "$port" --connect-batch "$batch" --server-pid "$pid" --timeout 120 fanout --clients "$clients" --messages "$messages" 2>/dev/null || true)
-  R[$name,dps]=$(awk '$1=="deliveries_per_s" {print $2}' <<<"$out")
-  R[$name,dpcpu]=$(awk '$1=="deliveries_per_cpu_s" {print $2}' <<<"$out")
-  R[$name,lost]=$(awk '$1=="lost" {print $2}' <<<"$out")
-  out=$($load --proto "$proto" --port "$port" --connect-batch "$batch" --server-pid "$pid" --timeout 120 fanout --clients "$clients" --messages 200 --rate 20 2>/dev/null || true)
-  R[$name,p50]=$(awk '$1=="latency_us" {print $3}' <<<"$out")
-  R[$name,p99]=$(awk '$1=="latency_us" {print $5}' <<<"$out")
-  R[$name,max]=$(awk '$1=="latency_us" {print $9}' <<<"$out")
+  local name=$1
+  # Flat out, two sending patterns: windowed (at most 32 unacknowledged) and back
+  # to back (no window at all).
+  fanout flat "$name" --clients "$clients" --messages "$messages"
+  fanout burst "$name" --clients "$clients" --messages "$messages" --window 0
+  # Paced, as real chat is: each about 10 s.
+  fanout light "$name" --clients 10 --messages 10 --rate 1
+  fanout p100 "$name" --clients 100 --messages 200 --rate 20
+  fanout p500 "$name" --clients 500 --messages 50 --rate 5
 }
 
-servers=(natterd ngircd inspircd redis)
+read -r -a servers <<<"${SERVERS:-natterd ngircd inspircd redis}"
 for s in "${servers[@]}"; do
   # ngircd listens with a backlog of about 10: connect a few at a time there.
   batch=128
@@ -143,13 +161,25 @@ row() { # label key
   printf '%-34s %12s %12s %12s %12s   %s %s %s\n' "$1" "${R[natterd,$2]:-}" "${R[ngircd,$2]:-}" "${R[inspircd,$2]:-}" "${R[redis,$2]:-}" \
     "$(ratio "${R[natterd,$2]:-}" "${R[ngircd,$2]:-}")" "$(ratio "${R[natterd,$2]:-}" "${R[inspircd,$2]:-}")" "$(ratio "${R[natterd,$2]:-}" "${R[redis,$2]:-}")"
 }
-row "fan-out deliveries/s" dps
-row "fan-out deliveries per CPU-s" dpcpu
-row "fan-out lost messages" lost
-row "20 msg/s latency p50 (us)" p50
-row "20 msg/s latency p99 (us)" p99
-row "20 msg/s latency max (us)" max
+row "flat out, windowed: deliveries/s" flat.dps
+row "  deliveries per server CPU-s" flat.dpcpu
+row "  lost" flat.lost
+row "flat out, back to back: deliveries/s" burst.dps
+row "  deliveries per server CPU-s" burst.dpcpu
+row "  lost" burst.lost
+for k in light p100 p500; do
+  case $k in
+    light) label="10 clients x 1 msg/s" ;;
+    p100) label="100 clients x 20 msg/s" ;;
+    p500) label="500 clients x 5 msg/s" ;;
+  esac
+  row "$label: server CPU %" "$k.cpu"
+  row "  latency p50 (us)" "$k.p50"
+  row "  latency p99 (us)" "$k.p99"
+  row "  latency max (us)" "$k.max"
+  row "  lost" "$k.lost"
+done
 row "idle RSS per connection (KiB)" idle
 row "startup RSS (KiB)" startup
 echo
-echo "($clients clients x $messages messages flat out; $clients clients x 200 messages at 20/s; $idle idle connections; $(nproc) cores, $(date -u +%Y-%m-%d))"
+echo "($clients clients x $messages messages flat out, windowed and back to back; paced runs of about 10 s; $idle idle connections; $(nproc) cores, $(date -u +%Y-%m-%d))"
