@@ -102,7 +102,11 @@ pub fn run(run: &Run, server: Option<&ServerStats>, plan: Plan) -> Result<bool, 
                 proto.say(&text, &mut buf);
                 c.sent += 1;
                 if let Some(probe) = proto.window_probe() {
-                    let every = if plan.window == 0 { 32 } else { (plan.window / 2).max(1) };
+                    let every = if plan.window == 0 {
+                        32
+                    } else {
+                        (plan.window / 2).max(1)
+                    };
                     if c.sent % every == 0 || c.sent == plan.messages {
                         buf.extend_from_slice(probe);
                         c.probes.push_back(c.sent);
