@@ -3,6 +3,7 @@
 //! has redrawn), and the history file. The loop that reads lines with it is in
 //! `repl`; nothing here sends anything.
 
+use super::keys::Keys;
 use crate::display::{io_words, Line, Style};
 use crate::session::Session;
 use crate::ui::commands::{self, COMMANDS};
@@ -26,13 +27,13 @@ pub type Printer = Box<dyn ExternalPrinter + Send>;
 /// History entries kept, in memory and in the file.
 pub const HISTORY_SIZE: usize = 1000;
 
-/// The editor and the printer that shows lines above its prompt. `Err` when this
-/// terminal cannot have them, in words.
+/// The editor, the printer that shows lines above its prompt, and the keys natter
+/// handles itself (see `keys`). `Err` when this terminal cannot have them, in words.
 pub fn make(
     style: Style,
     screen: &Arc<Screen>,
     session: &Arc<Session>,
-) -> Result<(ChatEditor, Printer), String> {
+) -> Result<(ChatEditor, Printer, Arc<Keys>), String> {
     let config = Config::builder()
         .max_history_size(HISTORY_SIZE)
         .and_then(|b| b.history_ignore_dups(true))
@@ -51,10 +52,11 @@ pub fn make(
         color: style.color,
         paths: FilenameCompleter::new(),
     }));
+    let keys = Keys::bind(&mut editor);
     let printer = editor
         .create_external_printer()
         .map_err(|e| format!("this terminal cannot show messages above the prompt ({e})"))?;
-    Ok((editor, Box::new(printer)))
+    Ok((editor, Box::new(printer), keys))
 }
 
 /// Loads the history file; returns the path to append to, or `None` (with a warning

@@ -14,9 +14,12 @@
 //!   printer thread that carries the reader's lines to the screen.
 //! - `editor`: the rustyline set-up: configuration, completion, hints, the prompt's
 //!   colour, the history file.
+//! - `keys`: the keys natter handles itself so that nothing typed or pasted is lost:
+//!   a bracketed paste (each line goes out as typed), Ctrl-C and Ctrl-D.
 //! - `login`: `AUTH` and `HELLO`, asking again for a secret or a name.
 
 mod editor;
+mod keys;
 mod login;
 
 pub use editor::{default_history_file, HISTORY_SIZE};
@@ -32,6 +35,7 @@ use crate::ui::commands::{self, Command, Mode, COMMANDS};
 use crate::ui::secret::Given;
 use crate::ui::terminal::Screen;
 use editor::{ChatEditor, Printer};
+use keys::{Ending, Keys};
 use natter_protocol::Request;
 use rustyline::error::ReadlineError;
 use std::path::PathBuf;
@@ -75,7 +79,7 @@ pub fn run(
     // from the reader thread.
     let screen = Arc::new(Screen::new());
     let restore = Restore(screen.clone());
-    let (mut editor, printer) = match editor::make(opts.style, &screen, &session) {
+    let (mut editor, printer, keys) = match editor::make(opts.style, &screen, &session) {
         Ok(e) => e,
         Err(why) => return Err(Box::new((NoEditor(why), frames, secret))),
     };
@@ -102,6 +106,7 @@ pub fn run(
         .and_then(|p| editor::load_history(&mut editor, p, &screen, opts.style));
     let mut repl = Repl {
         editor,
+        keys,
         screen,
         session,
         outcomes,
@@ -166,6 +171,8 @@ enum Flow {
 
 struct Repl {
     editor: ChatEditor,
+    /// How the last line was ended, when by Ctrl-C or Ctrl-D.
+    keys: Arc<Keys>,
     screen: Arc<Screen>,
     session: Arc<Session>,
     outcomes: Receiver<Outcome>,
@@ -262,6 +269,13 @@ impl Repl {
             None => self.editor.readline(prompt),
         };
         let (clean, last_drawn) = self.screen.end_edit();
+        // Ctrl-C and Ctrl-D accept the line so that rustyline keeps what was typed
+        // after them (see `keys`); here they become what they mean.
+        let r = match (r, self.keys.take_ending()) {
+            (Ok(_), Some(Ending::Interrupted)) => Err(ReadlineError::Interrupted),
+            (Ok(_), Some(Ending::EndOfFile)) => Err(ReadlineError::Eof),
+            (r, _) => r,
+        };
         match r {
             Ok(line) => {
                 if clean {
