@@ -214,7 +214,10 @@ fn help_and_mistakes_are_explained() {
     tty.wait_for_text("leave (Ctrl-D too); others see the message (also /exit)");
     tty.type_text("/frob\r");
     tty.wait_for_text("! unknown command /frob: /help lists the commands");
-    // The mistaken line comes back for fixing.
+    // The mistaken line is not put back, where typing would glue onto it; Up
+    // brings it back for fixing.
+    tty.wait_for_prompt("alice>");
+    tty.type_text("\x1b[A");
     tty.wait_for_prompt("alice> /frob");
     tty.type_text("\x15/msg nobody hi\r");
     tty.wait_for_text("! no such user: nobody");

@@ -226,3 +226,39 @@ fn keys_typed_while_connecting_are_kept() {
     tty.type_text("\x04");
     assert_eq!(tty.wait_exit(), 0);
 }
+
+#[test]
+fn a_line_that_fails_locally_never_swallows_the_next() {
+    let server = Natterd::start(&[]);
+    let history = TempPath::new("history");
+    let (mut tty, mut bob) = alice_and_bob(&server, &history);
+
+    // Typed ahead, before the error is on screen.
+    tty.type_text("/msg\rhello\r/put nosuch.txt\r/files\r");
+    assert_eq!(from_alice(&mut bob, 1), ["hello"]);
+    tty.wait_for_text("! usage: /msg <name> <text>");
+    tty.wait_for_text("! no such file: nosuch.txt");
+    tty.wait_for_text("* SharedFiles: 0 files");
+    // And typed after the error was seen.
+    tty.type_text("/frob\r");
+    tty.wait_for_text("! unknown command /frob: /help lists the commands");
+    tty.wait_for_prompt("alice>");
+    tty.type_text("after\r");
+    assert_eq!(from_alice(&mut bob, 1), ["after"]);
+    let rows = tty.rows();
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.contains("/msghello") || r.contains("/frobafter")),
+        "typing was glued to a failed line:\n{}",
+        rows.join("\n")
+    );
+    // The failed lines are in the history, to fix: Up, Up.
+    tty.type_text("\x1b[A");
+    tty.wait_for_prompt("alice> after");
+    tty.type_text("\x1b[A");
+    tty.wait_for_prompt("alice> /frob");
+
+    tty.type_text("\x15\x04");
+    assert_eq!(tty.wait_exit(), 0);
+}

@@ -162,10 +162,12 @@ fn spawn_printer(screen: Arc<Screen>, mut printer: Printer) -> std::io::Result<(
 }
 
 /// What to do after one input line.
+///
+/// A line that fails is never put back at the prompt: keys typed after it would be
+/// appended to it unseen (`/msg` Enter `hello` became `/msghello`). It is in the
+/// history, as every line is, so Up brings it back, as for a line the server refused.
 enum Flow {
     Next,
-    /// Offer this text again at the prompt, for fixing.
-    Retry(String),
     Quit(String),
 }
 
@@ -206,10 +208,9 @@ impl Repl {
         self.session.send(Request::Who, true);
         self.session.send(Request::Files, true);
         self.session.spawn_keepalive();
-        let mut retry: Option<String> = None;
         loop {
             let prompt = self.mode.prompt(me.as_str());
-            let line = match self.read(&prompt, retry.take()) {
+            let line = match self.read(&prompt) {
                 Input::Line(l) => l,
                 Input::Cleared => continue,
                 Input::Done if self.may_leave() => return self.quit(String::new()),
@@ -217,13 +218,11 @@ impl Repl {
                 Input::Ended(goodbye, exit) => return self.finish(&goodbye, exit),
             };
             self.remember(&line);
-            // A paste of several lines is several messages, as in other chat clients.
-            let parts: Vec<&str> = line.split('\n').collect();
-            for part in &parts {
+            // Each line of a paste comes as a line of its own (see `keys`); a line
+            // break can still come in one, with Ctrl-V Ctrl-J, and splits it.
+            for part in line.split('\n') {
                 match self.handle(part) {
                     Flow::Next => self.quit_warned = false,
-                    Flow::Retry(text) if parts.len() == 1 => retry = Some(text),
-                    Flow::Retry(_) => {}
                     Flow::Quit(text) if self.may_leave() => return self.quit(text),
                     Flow::Quit(_) => {}
                 }
@@ -254,7 +253,7 @@ impl Repl {
     }
 
     /// One `readline`, with the screen bookkeeping around it.
-    fn read(&mut self, prompt: &str, initial: Option<String>) -> Input {
+    fn read(&mut self, prompt: &str) -> Input {
         while let Ok(o) = self.outcomes.try_recv() {
             if let Outcome::Ended(end) = o {
                 let goodbye = Line::error(self.style, &end.message(&self.session.target));
@@ -264,10 +263,7 @@ impl Repl {
         if let Err((goodbye, exit)) = self.screen.begin_edit() {
             return Input::Ended(goodbye, exit);
         }
-        let r = match &initial {
-            Some(text) => self.editor.readline_with_initial(prompt, (text, "")),
-            None => self.editor.readline(prompt),
-        };
+        let r = self.editor.readline(prompt);
         let (clean, last_drawn) = self.screen.end_edit();
         // Ctrl-C and Ctrl-D accept the line so that rustyline keeps what was typed
         // after them (see `keys`); here they become what they mean.
@@ -313,7 +309,7 @@ impl Repl {
             Ok(None) => return Flow::Next,
             Err(e) => {
                 self.screen.print([Line::error(self.style, &e.to_string())]);
-                return Flow::Retry(line.to_string());
+                return Flow::Next;
             }
         };
         match command {
@@ -346,10 +342,7 @@ impl Repl {
                     self.session
                         .send_with(plan.request(), false, Some(Plan::Upload(plan)));
                 }
-                Err(why) => {
-                    self.screen.print([Line::error(self.style, &why)]);
-                    return Flow::Retry(line.to_string());
-                }
+                Err(why) => self.screen.print([Line::error(self.style, &why)]),
             },
         }
         Flow::Next
