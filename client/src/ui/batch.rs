@@ -12,7 +12,7 @@ use crate::display::{error_words, sanitize, Line, Style};
 use crate::exit::Exit;
 use crate::net::wire::FrameReader;
 use crate::session::reader::{self, Sink};
-use crate::session::transfers::{DownloadPlan, Plan, UploadPlan};
+use crate::session::transfers::{DownloadPlan, Plan};
 use crate::session::{call, wait_reply, wait_transfer, Answer, End, Outcome, Session};
 use crate::ui::commands::{self, Command, Mode, COMMANDS};
 use crate::ui::secret::Given;
@@ -221,7 +221,11 @@ impl Batch {
                         Err(why) => self.local_failure(&why),
                     }
                 }
-                Command::Put { local, name } => match UploadPlan::prepare(&local, name) {
+                Command::Put {
+                    local,
+                    name,
+                    unsplit,
+                } => match super::upload_plan(local, name, unsplit) {
                     Ok(plan) => self.transfer(plan.request(), Plan::Upload(plan))?,
                     Err(why) => self.local_failure(&why),
                 },

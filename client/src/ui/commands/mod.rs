@@ -25,5 +25,5 @@ mod words;
 
 pub use parse::{parse_line, parse_line_with, ParseError};
 pub use spec::{ArgError, Command, CommandSpec, Completion, Mode};
-pub use table::{find, help_lines, COMMANDS};
+pub use table::{find, help_lines, put_target, COMMANDS};
 pub use words::words;

@@ -43,6 +43,10 @@ pub enum Command {
     Put {
         local: PathBuf,
         name: Option<FileName>,
+        /// The rest of the line as typed, when it holds blanks and no quotes or
+        /// backslashes (`/put my file.txt`): the path meant if `local` is not there
+        /// and this is (see `put_target`).
+        unsplit: Option<PathBuf>,
     },
 }
 

@@ -29,7 +29,7 @@ use crate::exit::Exit;
 use crate::net::transport::ReadHalf;
 use crate::net::wire::FrameReader;
 use crate::session::reader::{self, Sink};
-use crate::session::transfers::{DownloadPlan, Plan, Report, UploadPlan};
+use crate::session::transfers::{DownloadPlan, Plan, Report};
 use crate::session::{call, End, Outcome, Session};
 use crate::ui::commands::{self, Command, Mode, COMMANDS};
 use crate::ui::secret::Given;
@@ -337,7 +337,11 @@ impl Repl {
                     Err(why) => self.screen.print([Line::error(self.style, &why)]),
                 }
             }
-            Command::Put { local, name } => match UploadPlan::prepare(&local, name) {
+            Command::Put {
+                local,
+                name,
+                unsplit,
+            } => match super::upload_plan(local, name, unsplit) {
                 Ok(plan) => {
                     self.session
                         .send_with(plan.request(), false, Some(Plan::Upload(plan)));
