@@ -51,6 +51,36 @@ fn modes_and_literal_slashes_work_as_typed() {
 }
 
 #[test]
+fn a_message_longer_than_a_line_goes_as_several() {
+    let server = Natterd::start(&[]);
+    let mut bob = server.join("bob");
+    let long = "word ".repeat(1000);
+    let out = run_batch(
+        &["alice", "127.0.0.1", &server.port()],
+        &format!("/msg bob {long}\n"),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    bob.expect("JOIN alice");
+    let mut parts = Vec::new();
+    for _ in 0..2 {
+        let line = bob.line().expect("bob's connection open");
+        let part = line
+            .strip_prefix("PRIVATE alice ")
+            .expect("private, from alice");
+        parts.push(part.to_string());
+    }
+    assert_eq!(parts.concat(), long);
+    bob.expect("LEAVE alice quit");
+    assert!(
+        stdout.contains(
+            "* that message is 5,010 bytes on the wire, more than one line carries (4,096): sent as 2 messages"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn linger_prints_what_arrives_after_the_last_command() {
     let server = Natterd::start(&[]);
     let mut bob = server.join("bob");

@@ -303,3 +303,39 @@ fn the_secret_is_asked_without_echo_and_never_kept() {
     );
     assert!(tty.canonical(), "the terminal is back in line mode");
 }
+
+#[test]
+fn a_message_longer_than_a_line_goes_as_several() {
+    let server = Natterd::start(&[]);
+    let port = server.port();
+    let mut bob = server.join("bob");
+    let history = TempPath::new("history");
+    let mut tty = Tty::start(&args(&history.0, "alice", &port));
+    tty.wait_for_prompt("alice>");
+    bob.expect("JOIN alice");
+
+    // 9,000 bytes of words with two-byte letters, pasted as one line.
+    let text: String = (0..1000).map(|i| format!("née{i:04} ")).collect::<String>();
+    let text = text.trim_end().to_string();
+    tty.type_text(&format!("\x1b[200~{text}\r\x1b[201~"));
+    let mut parts = Vec::new();
+    while parts.concat() != text {
+        let line = bob.line().expect("bob's connection open");
+        let part = line
+            .strip_prefix("FROM alice ")
+            .expect("a message from alice");
+        assert!(part.len() + "SAY \n".len() <= 4096, "each fits a line");
+        parts.push(part.to_string());
+        assert!(parts.len() <= 3, "{} parts: {parts:?}", parts.len());
+    }
+    assert_eq!(parts.len(), 3);
+    // Cut between words.
+    assert!(parts[..2].iter().all(|p| p.ends_with(' ')), "{parts:?}");
+    // The pieces push it off the screen: looked for in what was written.
+    assert_eq!(text.len() + "SAY \n".len(), 9004);
+    tty.wait_output(
+        "that message is 9,004 bytes on the wire, more than one line carries (4,096): sent as 3 messages",
+    );
+    tty.type_text("\x04");
+    assert_eq!(tty.wait_exit(), 0);
+}

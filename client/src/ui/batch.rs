@@ -197,6 +197,17 @@ impl Batch {
                         self.failed = true;
                     }
                 }
+                Command::Split { parts, bytes } => {
+                    show(&Line::info(
+                        PLAIN,
+                        &commands::split_note(bytes, parts.len()),
+                    ));
+                    for req in parts {
+                        if call(&self.session, &self.outcomes, req, None)?.is_err() {
+                            self.failed = true;
+                        }
+                    }
+                }
                 Command::SetMode(m) => {
                     let text = match &m {
                         Mode::Everyone => "talking to everyone".to_string(),

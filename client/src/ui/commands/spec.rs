@@ -31,6 +31,9 @@ impl Mode {
 pub enum Command {
     /// A request for the server; its reply is shown when it arrives.
     Send(Request),
+    /// A message too long for one line, as several in order (see `long`), and how
+    /// long it was on the wire.
+    Split { parts: Vec<Request>, bytes: usize },
     /// Plain text goes somewhere else from now on.
     SetMode(Mode),
     /// Show the command list, or one command's usage.

@@ -318,6 +318,13 @@ impl Repl {
                 // A failed write ends the session; the reader reports it.
                 self.session.send(req, false);
             }
+            Command::Split { parts, bytes } => {
+                let note = commands::split_note(bytes, parts.len());
+                self.screen.print([Line::info(self.style, &note)]);
+                for req in parts {
+                    self.session.send(req, false);
+                }
+            }
             Command::SetMode(mode) => self.switch(mode),
             Command::Help(None) => self
                 .screen
