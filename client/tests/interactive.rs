@@ -339,3 +339,48 @@ fn a_message_longer_than_a_line_goes_as_several() {
     tty.type_text("\x04");
     assert_eq!(tty.wait_exit(), 0);
 }
+
+#[test]
+fn private_talk_is_with_someone_else_who_is_online() {
+    let server = Natterd::start(&[]);
+    let port = server.port();
+    let mut bob = server.join("bob");
+    let history = TempPath::new("history");
+    let mut tty = Tty::start(&args(&history.0, "alice", &port));
+    tty.wait_for_prompt("alice>");
+    bob.expect("JOIN alice");
+    // natter asks who is online as it joins; this listing comes after that answer.
+    tty.type_text("/files\r");
+    tty.wait_for_text("* SharedFiles: 0 files");
+
+    tty.type_text("/to ALICE\r");
+    tty.wait_for_text("! alice is you: /to someone else; plain text still goes to everyone");
+    tty.type_text("/to nobody\r");
+    tty.wait_for_text(
+        "! nobody is not online (/who lists who is); plain text still goes to everyone",
+    );
+    tty.wait_for_prompt("alice>");
+
+    tty.type_text("/to bob\r");
+    tty.wait_for_prompt("alice → bob>");
+    bob.send("QUIT\n");
+    bob.expect("OK QUIT");
+    tty.wait_for_text("* bob has left (quit)");
+    tty.type_text("are you there?\r");
+    tty.wait_for_text(
+        "! bob has left, so that was not sent (Up brings it back; /all for everyone)",
+    );
+    tty.wait_for_prompt("alice → bob (left)>");
+    tty.type_text("\x1b[A");
+    tty.wait_for_prompt("alice → bob (left)> are you there?");
+
+    // Back again: the same line goes.
+    let mut bob = server.join("bob");
+    tty.wait_for_text("* bob has joined");
+    tty.type_text("\r");
+    bob.expect("PRIVATE alice are you there?");
+    tty.wait_for_prompt("alice → bob>");
+
+    tty.type_text("\x04");
+    assert_eq!(tty.wait_exit(), 0);
+}

@@ -70,6 +70,35 @@ fn text_typed_right_after_ctrl_c_is_kept() {
 }
 
 #[test]
+fn keys_typed_as_a_line_goes_out_keep_their_meaning() {
+    // Many lines in a row: no flood control.
+    let server = Natterd::start(&["--max-rate", "0"]);
+    let history = TempPath::new("history");
+    let (mut tty, mut bob) = alice_and_bob(&server, &history);
+
+    // Each line is typed the moment the one before reaches bob, which is when
+    // natter goes from one line to the next. Ctrl-A Ctrl-D deletes the first
+    // character at the prompt; had the terminal been in line mode for an instant
+    // then, the kernel would have taken that Ctrl-D as an end of file, and `x` would
+    // stay. Such an instant is short, so the keys come a thousand times: with one
+    // between lines (as natter had until this test), most runs catch it; without
+    // one, nothing here depends on timing.
+    tty.type_text("first\r");
+    assert_eq!(from_alice(&mut bob, 1), ["first"]);
+    for i in 0..1000 {
+        tty.type_text(&format!("x{i}\x01\x04\r"));
+        // The screen is read before the line reaches bob, not after: what natter
+        // writes next stays unread when the next keys come (a program that waited
+        // for its output to be read before setting the terminal would be caught
+        // between two settings by them).
+        tty.pump();
+        assert_eq!(from_alice(&mut bob, 1), [i.to_string()]);
+    }
+    tty.type_text("\x04");
+    assert_eq!(tty.wait_exit(), 0, "Ctrl-D on an empty line quits");
+}
+
+#[test]
 fn a_plain_paste_sends_every_line_in_order() {
     let server = Natterd::start(&[]);
     let history = TempPath::new("history");

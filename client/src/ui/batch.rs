@@ -209,6 +209,19 @@ impl Batch {
                     }
                 }
                 Command::SetMode(m) => {
+                    let refusal = match &m {
+                        Mode::Private(to) => commands::private_refusal(
+                            to,
+                            self.session.me().as_ref(),
+                            self.session.is_online(to),
+                        ),
+                        Mode::Everyone => None,
+                    };
+                    if let Some(why) = refusal {
+                        let still = format!("{why}; plain text still goes to {}", mode.target());
+                        self.local_failure(&still);
+                        continue;
+                    }
                     let text = match &m {
                         Mode::Everyone => "talking to everyone".to_string(),
                         Mode::Private(to) => format!("talking privately to {to}"),

@@ -28,6 +28,6 @@ mod words;
 
 pub use long::split_note;
 pub use parse::{parse_line, parse_line_with, ParseError};
-pub use spec::{ArgError, Command, CommandSpec, Completion, Mode};
+pub use spec::{private_refusal, ArgError, Command, CommandSpec, Completion, Mode};
 pub use table::{find, help_lines, put_target, COMMANDS};
 pub use words::words;

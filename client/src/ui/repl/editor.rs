@@ -52,7 +52,10 @@ pub fn make(
         color: style.color,
         paths: FilenameCompleter::new(),
     }));
-    let keys = Keys::bind(&mut editor);
+    let keys = {
+        let screen = screen.clone();
+        Keys::bind(&mut editor, Box::new(move || screen.suspend()))
+    };
     let printer = editor
         .create_external_printer()
         .map_err(|e| format!("this terminal cannot show messages above the prompt ({e})"))?;

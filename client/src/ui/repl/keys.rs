@@ -1,5 +1,5 @@
-//! The keys natter handles itself instead of rustyline: a bracketed paste, Ctrl-C and
-//! Ctrl-D on an empty line. Both so that no typed or pasted byte is lost.
+//! The keys natter handles itself instead of rustyline: a bracketed paste, Ctrl-C,
+//! Ctrl-D on an empty line and Ctrl-Z, all so that no typed or pasted byte is lost.
 //!
 //! rustyline reads the terminal through a buffer of its own, so one read can hold
 //! more than the line it returns: the keys typed right after Enter, the rest of a
@@ -14,6 +14,10 @@
 //! own message exactly as if it had been typed, and an unfinished last line stays at
 //! the prompt. Inside a paste, every other key is text or nothing: a tab is a tab,
 //! not completion; Ctrl-C, Ctrl-D and escape sequences do nothing.
+//!
+//! Ctrl-Z stops natter through `Screen::suspend`, since the terminal stays in raw
+//! mode between lines (see `ui::terminal`) and rustyline would leave it so for the
+//! shell.
 //!
 //! A handler answers each key with one command, so pasted text is gathered and
 //! inserted in one edit when a line break or the paste's end comes (a command per
@@ -36,9 +40,14 @@ pub enum Ending {
     EndOfFile,
 }
 
+/// What Ctrl-Z calls: stop the program, and return once it is continued.
+pub type Suspend = Box<dyn Fn() + Send + Sync>;
+
 /// The state the bound keys share with the loop that reads lines.
-#[derive(Default)]
-pub struct Keys(Mutex<State>);
+pub struct Keys {
+    state: Mutex<State>,
+    suspend: Suspend,
+}
 
 #[derive(Default)]
 struct State {
@@ -57,14 +66,25 @@ enum Pasted {
 }
 
 impl Keys {
+    pub fn new(suspend: Suspend) -> Keys {
+        Keys {
+            state: Mutex::default(),
+            suspend,
+        }
+    }
+
     /// Binds the keys on `editor`; the returned value tells how each line ended.
-    pub fn bind<H: Helper, I: rustyline::history::History>(editor: &mut Editor<H, I>) -> Arc<Keys> {
-        let keys = Arc::new(Keys::default());
+    pub fn bind<H: Helper, I: rustyline::history::History>(
+        editor: &mut Editor<H, I>,
+        suspend: Suspend,
+    ) -> Arc<Keys> {
+        let keys = Arc::new(Keys::new(suspend));
         let events = [
             Event::from(KeyEvent(KeyCode::BracketedPasteStart, Modifiers::NONE)),
             Event::from(KeyEvent(KeyCode::BracketedPasteEnd, Modifiers::NONE)),
             Event::from(KeyEvent::ctrl('C')),
             Event::from(KeyEvent::ctrl('D')),
+            Event::from(KeyEvent::ctrl('Z')),
             // Every other key, while a paste is coming in.
             Event::Any,
         ];
@@ -78,7 +98,7 @@ impl Keys {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// How the line just returned was ended, if by Ctrl-C or Ctrl-D; clears it.
@@ -111,6 +131,11 @@ impl Keys {
                 _ => {}
             }
             return Some(st.next_edit(false));
+        }
+        if let (KeyCode::Char('Z'), Modifiers::CTRL) = (code, mods) {
+            drop(st);
+            (self.suspend)();
+            return Some(Cmd::Repaint);
         }
         let ending = match (code, mods) {
             (KeyCode::Char('C'), Modifiers::CTRL) => Ending::Interrupted,
@@ -170,6 +195,11 @@ impl ConditionalEventHandler for Bound {
 mod tests {
     use super::*;
 
+    /// Keys whose Ctrl-Z does nothing.
+    fn quiet() -> Keys {
+        Keys::new(Box::new(|| {}))
+    }
+
     fn key(c: char) -> KeyEvent {
         KeyEvent::new(c, Modifiers::NONE)
     }
@@ -208,7 +238,7 @@ mod tests {
 
     #[test]
     fn each_pasted_line_is_accepted_and_the_last_waits() {
-        let k = Keys::default();
+        let k = quiet();
         let (accepted, line, cmds) = replay(&k, &pasted("first\rsecond\tcol\nthird"));
         assert_eq!(accepted, ["first", "second\tcol"]);
         assert_eq!(line, "third");
@@ -223,7 +253,7 @@ mod tests {
 
     #[test]
     fn a_paste_ending_in_line_breaks_accepts_them_all() {
-        let k = Keys::default();
+        let k = quiet();
         let (accepted, line, _) = replay(&k, &pasted("a\r\rb\r"));
         assert_eq!(accepted, ["a", "", "b"]);
         assert_eq!(line, "");
@@ -233,7 +263,7 @@ mod tests {
 
     #[test]
     fn keys_that_edit_or_quit_are_nothing_inside_a_paste() {
-        let k = Keys::default();
+        let k = quiet();
         let (accepted, line, _) = replay(&k, &pasted("x\x03\x04\x7fy\x1b"));
         assert!(accepted.is_empty());
         assert_eq!(line, "xy");
@@ -241,8 +271,25 @@ mod tests {
     }
 
     #[test]
+    fn ctrl_z_suspends_and_redraws_except_inside_a_paste() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let count = Arc::new(AtomicUsize::new(0));
+        let k = {
+            let count = count.clone();
+            Keys::new(Box::new(move || {
+                count.fetch_add(1, Ordering::Relaxed);
+            }))
+        };
+        assert_eq!(k.command(key('\x1a'), "half"), Some(Cmd::Repaint));
+        assert_eq!(count.load(Ordering::Relaxed), 1);
+        let (_, line, _) = replay(&k, &pasted("a\x1ab"));
+        assert_eq!(line, "ab");
+        assert_eq!(count.load(Ordering::Relaxed), 1, "not inside a paste");
+    }
+
+    #[test]
     fn ctrl_c_and_ctrl_d_accept_and_say_so() {
-        let k = Keys::default();
+        let k = quiet();
         assert_eq!(k.command(key('\x03'), "half"), Some(Cmd::AcceptLine));
         assert_eq!(k.take_ending(), Some(Ending::Interrupted));
         assert_eq!(k.take_ending(), None, "taken once");

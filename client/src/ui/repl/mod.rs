@@ -161,6 +161,11 @@ fn spawn_printer(screen: Arc<Screen>, mut printer: Printer) -> std::io::Result<(
         .map(|_| ())
 }
 
+/// Plain text (or `//text`), which goes where the mode says, not a command.
+fn is_plain(line: &str) -> bool {
+    !line.starts_with('/') || line.starts_with("//")
+}
+
 /// What to do after one input line.
 ///
 /// A line that fails is never put back at the prompt: keys typed after it would be
@@ -209,7 +214,7 @@ impl Repl {
         self.session.send(Request::Files, true);
         self.session.spawn_keepalive();
         loop {
-            let prompt = self.mode.prompt(me.as_str());
+            let prompt = self.mode.prompt(me.as_str(), self.partner_gone());
             let line = match self.read(&prompt) {
                 Input::Line(l) => l,
                 Input::Cleared => continue,
@@ -314,6 +319,17 @@ impl Repl {
         };
         match command {
             Command::Send(Request::Quit { text }) => return Flow::Quit(text),
+            // Plain text to a private partner who has left would be refused by the
+            // server and lost; it is kept in the history instead.
+            Command::Send(Request::Tell { .. }) if self.partner_gone() && is_plain(line) => {
+                let to = self.mode.target();
+                self.screen.print([Line::error(
+                    self.style,
+                    &format!(
+                        "{to} has left, so that was not sent (Up brings it back; /all for everyone)"
+                    ),
+                )]);
+            }
             Command::Send(req) => {
                 // A failed write ends the session; the reader reports it.
                 self.session.send(req, false);
@@ -374,15 +390,27 @@ impl Repl {
         let text = match (&mode, &self.mode) {
             (Mode::Everyone, Mode::Everyone) => "already talking to everyone".to_string(),
             (Mode::Everyone, _) => "talking to everyone".to_string(),
-            (Mode::Private(to), _) if self.session.is_online(to) == Some(false) => format!(
-                "talking privately to {to}, who is not online now; /all to talk to everyone"
-            ),
             (Mode::Private(to), _) => {
+                let me = self.session.me();
+                let online = self.session.is_online(to);
+                if let Some(why) = commands::private_refusal(to, me.as_ref(), online) {
+                    let still = format!("{why}; plain text still goes to {}", self.mode.target());
+                    self.screen.print([Line::error(self.style, &still)]);
+                    return;
+                }
                 format!("talking privately to {to}; /all to talk to everyone")
             }
         };
         self.mode = mode;
         self.screen.print([Line::info(self.style, &text)]);
+    }
+
+    /// In private mode: the person talked to is known to have left.
+    fn partner_gone(&self) -> bool {
+        match &self.mode {
+            Mode::Private(to) => self.session.is_online(to) == Some(false),
+            Mode::Everyone => false,
+        }
     }
 
     /// Adds the line to the history and appends it to the file at once, so a session
