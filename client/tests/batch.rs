@@ -118,6 +118,48 @@ fn connection_refused_is_exit_3() {
     assert!(out.stdout.is_empty());
 }
 
+/// A web server on a free port, answering as `answer` says to the first line of each
+/// connection (`None`: close without a word). Serves until the test ends.
+fn web_server(answer: fn(&str) -> Option<&'static str>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let _ = conn.set_read_timeout(Some(WAIT));
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(&mut conn), &mut line);
+            if let Some(reply) = answer(&line) {
+                let _ = std::io::Write::write_all(&mut conn, reply.as_bytes());
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn a_web_server_on_the_port_is_named_and_exit_3() {
+    // As Python's http.server: a blank line closes; a request gets an answer.
+    let closes_on_blank_lines =
+        web_server(|line| (!line.trim().is_empty()).then_some("HTTP/1.0 400 Bad request\r\n\r\n"));
+    // As many others: anything gets an answer.
+    let answers_anything = web_server(|_| Some("HTTP/1.1 400 Bad Request\r\n\r\n"));
+    for (port, status) in [
+        (closes_on_blank_lines, "HTTP/1.0 400 Bad request"),
+        (answers_anything, "HTTP/1.1 400 Bad Request"),
+    ] {
+        let out = run_batch(&["alice", "127.0.0.1", &port.to_string()], "hello\n");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert_eq!(
+            stderr.trim_end(),
+            format!(
+                "natter: cannot talk to 127.0.0.1:{port}: a web server answers there, not natterd (it said \"{status}\") (is that port a natterd?)"
+            )
+        );
+    }
+}
+
 #[test]
 fn unknown_host_is_exit_4() {
     let out = run_batch(&["alice", "no-such-host.invalid", "7878"], "");
