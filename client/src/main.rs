@@ -33,10 +33,10 @@ struct Args {
     /// Your name in the chat: 1 to 32 letters, digits, '_', '-' or '.', starting with
     /// a letter or digit.
     username: String,
-    /// The server's host name or IP address.
+    /// The server's host name or IP address, or HOST:PORT ([ADDR]:PORT for IPv6).
     host: String,
-    /// The server's port (natterd listens on 7878 unless told otherwise).
-    port: u16,
+    /// The server's port, unless given with the host [default: 7878, natterd's].
+    port: Option<u16>,
     /// Read commands from stdin without a prompt (automatic when stdin or stdout is
     /// not a terminal).
     #[arg(long)]
@@ -72,9 +72,9 @@ struct Args {
     /// authority's) instead of the system's.
     #[arg(long, value_name = "PEM", requires = "tls")]
     ca_file: Option<PathBuf>,
-    /// With --tls: do not check the server's certificate at all. For local testing
-    /// only: anyone on the way could pretend to be the server.
-    #[arg(long, requires = "tls", conflicts_with = "ca_file")]
+    /// TLS without checking the server's certificate at all (implies --tls). For
+    /// local testing only: anyone on the way could pretend to be the server.
+    #[arg(long, conflicts_with = "ca_file")]
     tls_insecure: bool,
     /// After this many seconds without sending anything, send a quiet PING, so that
     /// the server (which drops connections idle for 5 minutes) keeps one that only
@@ -111,8 +111,55 @@ fn parse_limit(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The host and port from the command line: `HOST PORT`, `HOST:PORT`,
+/// `[ADDR]:PORT`, or a host alone for natterd's default port. A bare IPv6 address
+/// (`::1`) is a host without a port. `Err` is the message.
+fn host_and_port(host: &str, port: Option<u16>) -> Result<(String, u16), String> {
+    let (name, with) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((addr, "")) => (addr, None),
+            Some((addr, tail)) => match tail.strip_prefix(':') {
+                Some(p) => (addr, Some(p)),
+                None => return Err(format!("{host:?} is not an address: write [ADDR]:PORT")),
+            },
+            None => return Err(format!("{host:?} is not an address: a ']' is missing")),
+        },
+        None => match host.split_once(':') {
+            Some((name, p)) if !p.contains(':') => (name, Some(p)),
+            _ => (host, None),
+        },
+    };
+    if name.is_empty() {
+        return Err(format!("{host:?} has no host name before the port"));
+    }
+    let with = match with {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| format!("{p:?} in {host:?} is not a port number (0 to 65535)"))?,
+        ),
+    };
+    match (with, port) {
+        (Some(a), Some(b)) if a != b => {
+            Err(format!("two ports, {a} in {host:?} and {b}: give one"))
+        }
+        (Some(p), _) | (None, Some(p)) => Ok((name.to_string(), p)),
+        (None, None) => Ok((name.to_string(), DEFAULT_PORT)),
+    }
+}
+
+/// natterd's port unless told otherwise.
+const DEFAULT_PORT: u16 = 7878;
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    let (host, port) = match host_and_port(&args.host, args.port) {
+        Ok(hp) => hp,
+        Err(e) => {
+            eprintln!("natter: {e}");
+            return Exit::Usage.into();
+        }
+    };
     let interactive =
         !args.batch && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -131,8 +178,8 @@ fn main() -> ExitCode {
             return Exit::Usage.into();
         }
     };
-    let target = connect::target(&args.host, args.port);
-    let (session, frames, welcome) = match join(&args, interactive, style, &target) {
+    let target = connect::target(&host, port);
+    let (session, frames, welcome) = match join(&args, (&host, port), interactive, style, &target) {
         Ok(v) => v,
         Err(exit) => return exit.into(),
     };
@@ -183,9 +230,15 @@ type Joined = (Arc<Session>, FrameReader<ReadHalf>, String);
 /// Connects and reads the greeting, with TLS as the options ask; on a terminal, a
 /// certificate nobody vouches for is asked about (trust on first use) and, once
 /// trusted, connected to again. `Err` is the exit status, the reason already shown.
-fn join(args: &Args, interactive: bool, style: Style, target: &str) -> Result<Joined, Exit> {
-    if !args.tls {
-        return open(&args.host, args.port, target, None).map_err(|e| {
+fn join(
+    args: &Args,
+    (host, port): (&str, u16),
+    interactive: bool,
+    style: Style,
+    target: &str,
+) -> Result<Joined, Exit> {
+    if !args.tls && !args.tls_insecure {
+        return open(host, port, target, None).map_err(|e| {
             eprintln!("natter: {e}");
             e.exit()
         });
@@ -234,7 +287,7 @@ fn join(args: &Args, interactive: bool, style: Style, target: &str) -> Result<Jo
             Exit::Usage
         })?;
         let tls = Some((config, presented, args.tls_timeout));
-        let e = match open(&args.host, args.port, target, tls) {
+        let e = match open(host, port, target, tls) {
             Ok(joined) => return Ok(joined),
             Err(e) => e,
         };
@@ -287,4 +340,61 @@ fn open(
     let welcome = connect::greet(&mut frames, &mut write, target)?;
     let session = Session::start(write, t.closer, target.to_string()).map_err(cannot_use)?;
     Ok((Arc::new(session), frames, welcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hp(host: &str, port: Option<u16>) -> Result<(String, u16), String> {
+        host_and_port(host, port)
+    }
+
+    #[test]
+    fn the_port_comes_after_the_host_or_with_it() {
+        let ok = |h: &str, p: u16| Ok((h.to_string(), p));
+        assert_eq!(
+            hp("chat.example.org", Some(9000)),
+            ok("chat.example.org", 9000)
+        );
+        assert_eq!(
+            hp("chat.example.org:9000", None),
+            ok("chat.example.org", 9000)
+        );
+        assert_eq!(hp("chat.example.org", None), ok("chat.example.org", 7878));
+        assert_eq!(hp("127.0.0.1:1", None), ok("127.0.0.1", 1));
+        assert_eq!(hp("[::1]:9000", None), ok("::1", 9000));
+        assert_eq!(hp("[::1]", Some(9000)), ok("::1", 9000));
+        assert_eq!(hp("::1", None), ok("::1", 7878), "a bare IPv6 address");
+        assert_eq!(hp("::1", Some(5)), ok("::1", 5));
+        assert_eq!(
+            hp("h:9000", Some(9000)),
+            ok("h", 9000),
+            "the same port twice"
+        );
+    }
+
+    #[test]
+    fn a_port_that_cannot_be_is_said_in_words() {
+        let err = |h: &str, p| hp(h, p).unwrap_err();
+        assert_eq!(
+            err("h:9000", Some(9001)),
+            "two ports, 9000 in \"h:9000\" and 9001: give one"
+        );
+        assert!(err("h:http", None).contains("is not a port number"));
+        assert!(err("h:70000", None).contains("is not a port number"));
+        assert!(err(":9000", None).contains("no host name"));
+        assert!(err("[::1", None).contains("']' is missing"));
+        assert!(err("[::1]9000", None).contains("[ADDR]:PORT"));
+    }
+
+    #[test]
+    fn tls_insecure_alone_is_accepted() {
+        let args = Args::try_parse_from(["natter", "--tls-insecure", "alice", "h:1"]).unwrap();
+        assert!(args.tls_insecure && !args.tls);
+        assert!(
+            Args::try_parse_from(["natter", "--tls-insecure", "--ca-file", "c.pem", "a", "h"])
+                .is_err()
+        );
+    }
 }

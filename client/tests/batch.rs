@@ -51,6 +51,36 @@ fn modes_and_literal_slashes_work_as_typed() {
 }
 
 #[test]
+fn a_message_longer_than_a_line_goes_as_several() {
+    let server = Natterd::start(&[]);
+    let mut bob = server.join("bob");
+    let long = "word ".repeat(1000);
+    let out = run_batch(
+        &["alice", "127.0.0.1", &server.port()],
+        &format!("/msg bob {long}\n"),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    bob.expect("JOIN alice");
+    let mut parts = Vec::new();
+    for _ in 0..2 {
+        let line = bob.line().expect("bob's connection open");
+        let part = line
+            .strip_prefix("PRIVATE alice ")
+            .expect("private, from alice");
+        parts.push(part.to_string());
+    }
+    assert_eq!(parts.concat(), long);
+    bob.expect("LEAVE alice quit");
+    assert!(
+        stdout.contains(
+            "* that message is 5,010 bytes on the wire, more than one line carries (4,096): sent as 2 messages"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn linger_prints_what_arrives_after_the_last_command() {
     let server = Natterd::start(&[]);
     let mut bob = server.join("bob");
@@ -86,6 +116,48 @@ fn connection_refused_is_exit_3() {
         )
     );
     assert!(out.stdout.is_empty());
+}
+
+/// A web server on a free port, answering as `answer` says to the first line of each
+/// connection (`None`: close without a word). Serves until the test ends.
+fn web_server(answer: fn(&str) -> Option<&'static str>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let _ = conn.set_read_timeout(Some(WAIT));
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(&mut conn), &mut line);
+            if let Some(reply) = answer(&line) {
+                let _ = std::io::Write::write_all(&mut conn, reply.as_bytes());
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn a_web_server_on_the_port_is_named_and_exit_3() {
+    // As Python's http.server: a blank line closes; a request gets an answer.
+    let closes_on_blank_lines =
+        web_server(|line| (!line.trim().is_empty()).then_some("HTTP/1.0 400 Bad request\r\n\r\n"));
+    // As many others: anything gets an answer.
+    let answers_anything = web_server(|_| Some("HTTP/1.1 400 Bad Request\r\n\r\n"));
+    for (port, status) in [
+        (closes_on_blank_lines, "HTTP/1.0 400 Bad request"),
+        (answers_anything, "HTTP/1.1 400 Bad Request"),
+    ] {
+        let out = run_batch(&["alice", "127.0.0.1", &port.to_string()], "hello\n");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert_eq!(
+            stderr.trim_end(),
+            format!(
+                "natter: cannot talk to 127.0.0.1:{port}: a web server answers there, not natterd (it said \"{status}\") (is that port a natterd?)"
+            )
+        );
+    }
 }
 
 #[test]
@@ -151,8 +223,10 @@ fn an_err_reply_is_exit_1_and_the_script_goes_on() {
 
 #[test]
 fn usage_errors_are_exit_2() {
-    let out = run_batch(&["alice", "127.0.0.1"], "");
-    assert_eq!(out.status.code(), Some(2));
+    let out = run_batch(&["alice"], "");
+    assert_eq!(out.status.code(), Some(2), "no host");
+    let out = run_batch(&["alice", "127.0.0.1:1", "2"], "");
+    assert_eq!(out.status.code(), Some(2), "two ports");
     let out = run_batch(&["alice", "127.0.0.1", "not-a-port"], "");
     assert_eq!(out.status.code(), Some(2));
     let out = run_batch(&["--linger", "soon", "alice", "127.0.0.1", "1"], "");

@@ -185,6 +185,43 @@ fn put_takes_another_name_and_escaped_paths() {
 }
 
 #[test]
+fn put_of_an_unquoted_path_with_spaces_uploads_it() {
+    let server = Natterd::start(&[]);
+    let local = TempPath::new("upload");
+    std::fs::create_dir_all(&local.0).unwrap();
+    std::fs::write(local.0.join("my notes.txt"), b"two words").unwrap();
+    std::fs::write(local.0.join("three word name.txt"), b"three words").unwrap();
+    let downloads = TempPath::new("dl");
+    let dir = local.0.display();
+    let script = format!(
+        "/put {dir}/my notes.txt\n/put {dir}/three word name.txt\n/put {dir}/missing file.txt\n"
+    );
+    let out = run(&server, &downloads.0, &[], &script);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("* Uploaded as my notes.txt (9 bytes)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("* Uploaded as three word name.txt (11 bytes)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read(server.file("my notes.txt")).unwrap(),
+        b"two words"
+    );
+    // Neither `missing` nor `missing file.txt` is there: the split's error, and how
+    // to quote.
+    assert!(
+        stderr.contains(&format!(
+            "! no such file: {dir}/missing (a path with spaces needs quotes: /put \"my file.txt\" [<name>])"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn put_checks_the_local_file_first() {
     let server = Natterd::start(&[]);
     let local = TempPath::new("upload");

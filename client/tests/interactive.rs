@@ -7,172 +7,8 @@
 
 mod common;
 
+use common::tty::{args, Tty};
 use common::*;
-use expectrl::process::unix::{PtyStream, UnixProcess};
-use expectrl::{Session, WaitStatus};
-use std::io::Write;
-use std::num::NonZeroU16;
-use std::os::unix::io::AsRawFd;
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-/// natter on a pseudo-terminal, its screen kept by a vt100 emulator.
-struct Tty {
-    session: Session<UnixProcess, PtyStream>,
-    screen: vt100::Parser,
-    raw: Vec<u8>,
-}
-
-impl Tty {
-    fn start(args: &[&str]) -> Tty {
-        let mut cmd = Command::new(natter_bin());
-        cmd.args(args)
-            .current_dir(scratch_cwd())
-            .env_remove("NATTER_SECRET")
-            .env("TERM", "xterm")
-            .env_remove("NO_COLOR")
-            .env_remove("TERM_PROGRAM");
-        let session = Session::spawn(cmd).expect("spawn natter in a pty");
-        let (cols, rows) = session
-            .get_process()
-            .get_window_size()
-            .expect("window size");
-        Tty {
-            session,
-            screen: vt100::Parser::new(
-                NonZeroU16::new(rows).expect("rows"),
-                NonZeroU16::new(cols).expect("cols"),
-                0,
-            ),
-            raw: Vec::new(),
-        }
-    }
-
-    fn pump(&mut self) {
-        let mut buf = [0u8; 8192];
-        loop {
-            match self.session.try_read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => {
-                    self.screen.process(&buf[..n]);
-                    self.raw.extend_from_slice(&buf[..n]);
-                }
-                Err(_) => return,
-            }
-        }
-    }
-
-    /// The screen's rows, trailing blanks trimmed, empty rows at the bottom dropped.
-    fn rows(&self) -> Vec<String> {
-        let cols = self.screen.screen().size().1.get();
-        let mut rows: Vec<String> = self
-            .screen
-            .screen()
-            .rows(0, cols)
-            .map(|r| r.trim_end().to_string())
-            .collect();
-        while rows.last().is_some_and(|r| r.is_empty()) {
-            rows.pop();
-        }
-        rows
-    }
-
-    /// The row the cursor is on.
-    fn cursor_row(&self) -> String {
-        let (row, _) = self.screen.screen().cursor_position();
-        let cols = self.screen.screen().size().1.get();
-        self.screen
-            .screen()
-            .rows(0, cols)
-            .nth(row as usize)
-            .unwrap_or_default()
-            .trim_end()
-            .to_string()
-    }
-
-    /// Waits until `cond` holds for the screen; fails with the screen after [`WAIT`].
-    fn wait(&mut self, what: &str, cond: impl Fn(&Tty) -> bool) {
-        let end = Instant::now() + WAIT;
-        loop {
-            self.pump();
-            if cond(self) {
-                return;
-            }
-            assert!(
-                Instant::now() < end,
-                "timed out waiting for {what}; screen:\n{}\n(cursor on {:?})",
-                self.rows().join("\n"),
-                self.cursor_row()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn wait_for_text(&mut self, needle: &str) {
-        self.wait(&format!("{needle:?} on screen"), |t| {
-            t.rows().iter().any(|r| r.contains(needle))
-        });
-    }
-
-    /// Waits until the cursor's row reads exactly `row` (the prompt and the line).
-    fn wait_for_prompt(&mut self, row: &str) {
-        self.wait(&format!("the prompt row {row:?}"), |t| {
-            t.cursor_row() == row
-        });
-    }
-
-    fn type_text(&mut self, s: &str) {
-        self.session.write_all(s.as_bytes()).expect("type");
-        self.session.flush().expect("flush");
-    }
-
-    /// Waits for the process to end; its exit code.
-    fn wait_exit(&mut self) -> i32 {
-        let end = Instant::now() + WAIT;
-        loop {
-            self.pump();
-            match self.session.get_process().status() {
-                Ok(WaitStatus::Exited(_, code)) => {
-                    self.pump();
-                    return code;
-                }
-                Ok(WaitStatus::Signaled(_, sig, _)) => panic!("natter died of {sig:?}"),
-                _ => {}
-            }
-            assert!(
-                Instant::now() < end,
-                "natter did not exit; screen:\n{}\nraw output: {:?}",
-                self.rows().join("\n"),
-                String::from_utf8_lossy(&self.raw)
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Whether the terminal is back in line mode (rustyline turns `ICANON` off).
-    fn canonical(&self) -> bool {
-        // SAFETY: tcgetattr on the pty master reads the pair's settings into ours.
-        unsafe {
-            let mut t: libc::termios = std::mem::zeroed();
-            assert_eq!(
-                libc::tcgetattr(self.session.get_stream().as_raw_fd(), &mut t),
-                0
-            );
-            t.c_lflag & libc::ICANON != 0
-        }
-    }
-}
-
-fn args<'a>(history: &'a Path, name: &'a str, port: &'a str) -> Vec<&'a str> {
-    vec![
-        "--history-file",
-        history.to_str().expect("utf-8 temp path"),
-        name,
-        "127.0.0.1",
-        port,
-    ]
-}
 
 #[test]
 fn a_message_arrives_above_the_half_typed_line() {
@@ -378,7 +214,10 @@ fn help_and_mistakes_are_explained() {
     tty.wait_for_text("leave (Ctrl-D too); others see the message (also /exit)");
     tty.type_text("/frob\r");
     tty.wait_for_text("! unknown command /frob: /help lists the commands");
-    // The mistaken line comes back for fixing.
+    // The mistaken line is not put back, where typing would glue onto it; Up
+    // brings it back for fixing.
+    tty.wait_for_prompt("alice>");
+    tty.type_text("\x1b[A");
     tty.wait_for_prompt("alice> /frob");
     tty.type_text("\x15/msg nobody hi\r");
     tty.wait_for_text("! no such user: nobody");
@@ -463,4 +302,85 @@ fn the_secret_is_asked_without_echo_and_never_kept() {
         "{saved:?}"
     );
     assert!(tty.canonical(), "the terminal is back in line mode");
+}
+
+#[test]
+fn a_message_longer_than_a_line_goes_as_several() {
+    let server = Natterd::start(&[]);
+    let port = server.port();
+    let mut bob = server.join("bob");
+    let history = TempPath::new("history");
+    let mut tty = Tty::start(&args(&history.0, "alice", &port));
+    tty.wait_for_prompt("alice>");
+    bob.expect("JOIN alice");
+
+    // 9,000 bytes of words with two-byte letters, pasted as one line.
+    let text: String = (0..1000).map(|i| format!("née{i:04} ")).collect::<String>();
+    let text = text.trim_end().to_string();
+    tty.type_text(&format!("\x1b[200~{text}\r\x1b[201~"));
+    let mut parts = Vec::new();
+    while parts.concat() != text {
+        let line = bob.line().expect("bob's connection open");
+        let part = line
+            .strip_prefix("FROM alice ")
+            .expect("a message from alice");
+        assert!(part.len() + "SAY \n".len() <= 4096, "each fits a line");
+        parts.push(part.to_string());
+        assert!(parts.len() <= 3, "{} parts: {parts:?}", parts.len());
+    }
+    assert_eq!(parts.len(), 3);
+    // Cut between words.
+    assert!(parts[..2].iter().all(|p| p.ends_with(' ')), "{parts:?}");
+    // The pieces push it off the screen: looked for in what was written.
+    assert_eq!(text.len() + "SAY \n".len(), 9004);
+    tty.wait_output(
+        "that message is 9,004 bytes on the wire, more than one line carries (4,096): sent as 3 messages",
+    );
+    tty.type_text("\x04");
+    assert_eq!(tty.wait_exit(), 0);
+}
+
+#[test]
+fn private_talk_is_with_someone_else_who_is_online() {
+    let server = Natterd::start(&[]);
+    let port = server.port();
+    let mut bob = server.join("bob");
+    let history = TempPath::new("history");
+    let mut tty = Tty::start(&args(&history.0, "alice", &port));
+    tty.wait_for_prompt("alice>");
+    bob.expect("JOIN alice");
+    // natter asks who is online as it joins; this listing comes after that answer.
+    tty.type_text("/files\r");
+    tty.wait_for_text("* SharedFiles: 0 files");
+
+    tty.type_text("/to ALICE\r");
+    tty.wait_for_text("! alice is you: /to someone else; plain text still goes to everyone");
+    tty.type_text("/to nobody\r");
+    tty.wait_for_text(
+        "! nobody is not online (/who lists who is); plain text still goes to everyone",
+    );
+    tty.wait_for_prompt("alice>");
+
+    tty.type_text("/to bob\r");
+    tty.wait_for_prompt("alice → bob>");
+    bob.send("QUIT\n");
+    bob.expect("OK QUIT");
+    tty.wait_for_text("* bob has left (quit)");
+    tty.type_text("are you there?\r");
+    tty.wait_for_text(
+        "! bob has left, so that was not sent (Up brings it back; /all for everyone)",
+    );
+    tty.wait_for_prompt("alice → bob (left)>");
+    tty.type_text("\x1b[A");
+    tty.wait_for_prompt("alice → bob (left)> are you there?");
+
+    // Back again: the same line goes.
+    let mut bob = server.join("bob");
+    tty.wait_for_text("* bob has joined");
+    tty.type_text("\r");
+    bob.expect("PRIVATE alice are you there?");
+    tty.wait_for_prompt("alice → bob>");
+
+    tty.type_text("\x04");
+    assert_eq!(tty.wait_exit(), 0);
 }

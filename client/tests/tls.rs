@@ -201,6 +201,11 @@ fn tls_insecure_connects_and_says_it_is_for_testing() {
         ) && stderr.contains("use it only for local testing"),
         "{stderr}"
     );
-    let out = run_batch(&["--tls-insecure", "alice", "127.0.0.1", "1"], "");
-    assert_eq!(out.status.code(), Some(2), "--tls-insecure needs --tls");
+    // Alone it implies --tls; the port may come with the host.
+    let out = run_batch(
+        &["--tls-insecure", "alice", &server.target()],
+        "/echo implied\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("* echo: implied"));
 }

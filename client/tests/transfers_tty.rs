@@ -16,7 +16,7 @@ const MTIME: &str = "2023-11-14T22:13:20Z";
 /// after the quiet `WHO` and `FILES` it sends on joining.
 fn join(fake: &FakeServer, downloads: &Path, history: &Path) -> (Tty, Peer) {
     let port = fake.port();
-    let tty = Tty::start(
+    let tty = Tty::start_env(
         &[
             "--download-dir",
             downloads.to_str().unwrap(),

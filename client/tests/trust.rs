@@ -344,7 +344,7 @@ fn batch_mode_never_asks_and_a_pin_trusts_that_certificate_only() {
 fn tls_tty(server: &Natterd, data: &Path, roots: &Path) -> Tty {
     let history = data.join("history");
     let port = server.port();
-    Tty::start(
+    Tty::start_env(
         &[
             "--tls",
             "--history-file",

@@ -8,6 +8,11 @@
 //! no welcome has come after [`NUDGE_AFTER`], natter sends a few empty lines: a
 //! natterd without TLS ignores them (an empty line is no request), one with TLS
 //! closes at once, and natter can say to add `--tls`.
+//!
+//! A web server on the port may close on those lines too. So when the answer to the
+//! nudge is a close, natter asks once more on a second connection, with an HTTP
+//! request: a web server answers `HTTP/...` and is named as what it is (status 3),
+//! a natterd with TLS closes again (add `--tls`, status 8).
 
 use crate::display::io_words;
 use crate::exit::Exit;
@@ -17,7 +22,7 @@ use crate::net::trust::Refusal;
 use crate::net::wire::{FrameReader, Incoming, ReadError};
 use natter_protocol::{ErrorCode, ServerFrame};
 use std::fmt;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -31,6 +36,10 @@ pub const NUDGE_AFTER: Duration = Duration::from_secs(1);
 /// What the nudge sends: empty lines, at least the five bytes of a TLS record
 /// header, which no TLS server can take for one.
 const NUDGE: &[u8] = b"\n\n\n\n\n\n\n\n";
+/// The question for a server that closed on the nudge, and how long it may take to
+/// connect and to answer it.
+const WEB_PROBE: &[u8] = b"HEAD / HTTP/1.0\r\n\r\n";
+const WEB_PROBE_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub enum ConnectError {
@@ -351,7 +360,7 @@ fn nudge_if_silent(
         target: target.to_string(),
     };
     let silent = |seen: &Option<io::Result<usize>>| matches!(seen, Some(Err(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut));
-    let mut first = [0u8; 2];
+    let mut first = [0u8; 128];
     let _ = read.set_read_timeout(Some(NUDGE_AFTER));
     let mut seen = read.peek(&mut first);
     if silent(&seen) {
@@ -363,11 +372,18 @@ fn nudge_if_silent(
         seen = read.peek(&mut first);
     }
     let _ = read.set_read_timeout(None);
+    let closed = || match web_server_answer(read) {
+        Some(status) => web_server(target, &status),
+        None => tls_only(),
+    };
     match seen {
         // A TLS alert or handshake record: the server speaks TLS.
-        Some(Ok(n)) if n >= 2 && matches!(first, [0x15 | 0x16, 0x03]) => Err(tls_only()),
-        Some(Ok(0)) => Err(tls_only()),
-        Some(Err(e)) if matches!(e.kind(), io::ErrorKind::ConnectionReset) => Err(tls_only()),
+        Some(Ok(n)) if n >= 2 && matches!(first[..2], [0x15 | 0x16, 0x03]) => Err(tls_only()),
+        Some(Ok(n)) if first[..n].starts_with(b"HTTP/") => {
+            Err(web_server(target, &status_line(&first[..n])))
+        }
+        Some(Ok(0)) => Err(closed()),
+        Some(Err(e)) if matches!(e.kind(), io::ErrorKind::ConnectionReset) => Err(closed()),
         // Silent even when nudged: not a natterd of either kind.
         ref s if silent(s) => Err(ConnectError::NotNatter {
             target: target.to_string(),
@@ -376,6 +392,45 @@ fn nudge_if_silent(
         // The welcome, or whatever it is, is read as frames next.
         _ => Ok(()),
     }
+}
+
+fn web_server(target: &str, status: &str) -> ConnectError {
+    ConnectError::NotNatter {
+        target: target.to_string(),
+        detail: format!("a web server answers there, not natterd (it said \"{status}\")"),
+    }
+}
+
+/// The status line of a server that answers [`WEB_PROBE`] on a new connection to the
+/// same address, if it answers one; `None` for anything else.
+fn web_server_answer(read: &ReadHalf) -> Option<String> {
+    let ReadHalf::Plain(s) = read else {
+        return None;
+    };
+    let mut probe = TcpStream::connect_timeout(&s.peer_addr().ok()?, WEB_PROBE_WAIT).ok()?;
+    probe.set_read_timeout(Some(WEB_PROBE_WAIT)).ok()?;
+    probe.set_write_timeout(Some(WEB_PROBE_WAIT)).ok()?;
+    probe.write_all(WEB_PROBE).ok()?;
+    let mut answer = [0u8; 128];
+    let mut got = 0;
+    while got < answer.len() && !answer[..got].contains(&b'\n') {
+        match probe.read(&mut answer[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    answer[..got]
+        .starts_with(b"HTTP/")
+        .then(|| status_line(&answer[..got]))
+}
+
+/// The first line of what a server sent, made safe to show.
+fn status_line(bytes: &[u8]) -> String {
+    let line = bytes
+        .split(|&b| b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or(&[]);
+    crate::display::sanitize(&String::from_utf8_lossy(line)).into_owned()
 }
 
 fn other_verb(f: &ServerFrame) -> String {

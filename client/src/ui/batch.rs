@@ -13,7 +13,6 @@ use crate::exit::Exit;
 use crate::net::wire::FrameReader;
 use crate::session::download::DownloadPlan;
 use crate::session::reader::{self, Sink};
-use crate::session::transfers::UploadPlan;
 use crate::session::{call, wait_reply, wait_transfer, Answer, End, Outcome, Session};
 use crate::ui::commands::{self, Command, Mode, COMMANDS};
 use crate::ui::secret::Given;
@@ -198,7 +197,31 @@ impl Batch {
                         self.failed = true;
                     }
                 }
+                Command::Split { parts, bytes } => {
+                    show(&Line::info(
+                        PLAIN,
+                        &commands::split_note(bytes, parts.len()),
+                    ));
+                    for req in parts {
+                        if call(&self.session, &self.outcomes, req, None)?.is_err() {
+                            self.failed = true;
+                        }
+                    }
+                }
                 Command::SetMode(m) => {
+                    let refusal = match &m {
+                        Mode::Private(to) => commands::private_refusal(
+                            to,
+                            self.session.me().as_ref(),
+                            self.session.is_online(to),
+                        ),
+                        Mode::Everyone => None,
+                    };
+                    if let Some(why) = refusal {
+                        let still = format!("{why}; plain text still goes to {}", mode.target());
+                        self.local_failure(&still);
+                        continue;
+                    }
                     let text = match &m {
                         Mode::Everyone => "talking to everyone".to_string(),
                         Mode::Private(to) => format!("talking privately to {to}"),
@@ -231,7 +254,11 @@ impl Batch {
                         self.local_failure(&why);
                     }
                 }
-                Command::Put { local, name } => match UploadPlan::prepare(&local, name) {
+                Command::Put {
+                    local,
+                    name,
+                    unsplit,
+                } => match super::upload_plan(local, name, unsplit) {
                     Ok(plan) => {
                         let job = self.session.put(plan);
                         self.transfer(job)?;

@@ -23,3 +23,25 @@ pub mod repl;
 pub mod secret;
 pub mod terminal;
 pub mod trust;
+
+use crate::session::transfers::{expand_home, UploadPlan};
+use natter_protocol::FileName;
+use std::path::PathBuf;
+
+/// A `/put`'s upload, checked, for both modes: the path as split into words, or the
+/// whole unquoted rest of the line when only that names a file
+/// ([`commands::put_target`]). `Err` is the message, with how to quote a path when
+/// neither was there.
+fn upload_plan(
+    local: PathBuf,
+    name: Option<FileName>,
+    unsplit: Option<PathBuf>,
+) -> Result<UploadPlan, String> {
+    let home = std::env::var_os("HOME");
+    let exists = |p: &std::path::Path| expand_home(p, home.clone()).exists();
+    let (local, name, hint) = commands::put_target(local, name, unsplit, exists);
+    UploadPlan::prepare(&local, name).map_err(|why| match hint {
+        Some(hint) => format!("{why} ({hint})"),
+        None => why,
+    })
+}

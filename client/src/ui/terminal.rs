@@ -35,12 +35,16 @@
 //! [`BAR_EVERY`], never wider than the terminal (so each is one row), and a bar that
 //! ends stays until the line that says how its transfer ended replaces it.
 //!
-//! While the main thread is busy between two `readline` calls, the terminal is in
-//! rustyline's raw input mode: keys typed then wait as bytes for the next `readline`,
-//! instead of being echoed and line-edited by the kernel (a Ctrl-D there would be
-//! swallowed as an end-of-file nobody reads). The original settings go back just
-//! before each `readline`, so that rustyline restores those when it suspends on
-//! Ctrl-Z or returns, and for good with [`Screen::restore`].
+//! From [`Screen::new`] to [`Screen::restore`] the terminal stays in rustyline's raw
+//! input mode, between two `readline` calls too: keys typed while the main thread is
+//! busy wait as bytes for the next `readline`, instead of being echoed and
+//! line-edited by the kernel. It never goes back to line mode in between, not even
+//! for an instant: a key arriving then would get the kernel's meaning (Ctrl-D an
+//! end-of-file that becomes a NUL, Ctrl-U erasing what came before it, Ctrl-C a
+//! SIGINT). So rustyline finds raw mode already set when `readline` starts and
+//! leaves it so when it returns; it would also leave it so when suspending on
+//! Ctrl-Z, which is why natter suspends itself ([`Screen::suspend`]): line mode
+//! while stopped, raw mode again on `fg`.
 
 use crate::display::{bar_line, Line, Snapshot};
 use crate::exit::Exit;
@@ -208,10 +212,40 @@ impl Screen {
         if let Some((goodbye, exit, _)) = &st.ended {
             return Err((goodbye.clone(), *exit));
         }
-        self.restore();
         st.editing = true;
         st.drawn = false;
         Ok(())
+    }
+
+    /// Main, from the Ctrl-Z key inside `readline`: stops the program the way a shell
+    /// expects, with the terminal as it was found (line mode, bracketed paste off),
+    /// and once continued (`fg`) puts raw mode and bracketed paste back. The caller
+    /// then has rustyline redraw the line.
+    pub fn suspend(&self) {
+        let Some(t) = &self.saved else {
+            return;
+        };
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "\x1b[?2004l");
+            let _ = out.flush();
+        }
+        self.restore();
+        // SAFETY: kill(2) with pid 0 signals our own process group, as a terminal's
+        // Ctrl-Z would; it stops here until continued.
+        unsafe {
+            libc::kill(0, libc::SIGTSTP);
+        }
+        hold_input(t);
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "\x1b[?2004h");
+        let _ = out.flush();
+        // The window may have changed size while we were stopped, and the signal
+        // that says so went to the shell: rustyline learns the size again from it.
+        // SAFETY: raise(3) of a signal whose action is rustyline's handler or ignore.
+        unsafe {
+            libc::raise(libc::SIGWINCH);
+        }
     }
 
     /// Main, from the highlighter: rustyline just drew the prompt and the line in raw
@@ -239,9 +273,6 @@ impl Screen {
     /// rustyline, so nothing can have been written below the input line and the
     /// echoed input may be erased. The second value is the line as last edited.
     pub fn end_edit(&self) -> (bool, String) {
-        if let Some(t) = &self.saved {
-            hold_input(t);
-        }
         let mut st = self.lock();
         let clean = st.drawn && st.in_flight.is_none();
         st.editing = false;
@@ -395,8 +426,10 @@ fn saved_termios() -> Option<libc::termios> {
     }
 }
 
-/// Input as rustyline's raw mode has it (no echo, no line editing, no signal keys, no
-/// CR-to-NL), output untouched so `\n` still starts a new line.
+/// Input exactly as rustyline's raw mode has it (no echo, no line editing, no signal
+/// keys, no CR-to-NL), output untouched so `\n` still starts a new line. Being the
+/// same settings, rustyline's switch into raw mode changes nothing, and its return
+/// to what it found puts these back.
 fn hold_input(saved: &libc::termios) {
     let mut t = *saved;
     t.c_iflag &= !(libc::BRKINT | libc::ICRNL | libc::INPCK | libc::ISTRIP | libc::IXON);

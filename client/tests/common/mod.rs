@@ -1,7 +1,7 @@
-//! Test harness for the natter client: the natter binary run in batch mode or fed
-//! line by line, on top of the shared kit (a real natterd on a free loopback port, raw
-//! protocol peers, temporary paths). Every wait has a deadline and waits for a
-//! condition, never a fixed time.
+//! Test harness for the natter client: the natter binary run in batch mode, fed line
+//! by line, or in a pseudo-terminal (`tty`), on top of the shared kit (a real natterd
+//! on a free loopback port, raw protocol peers, temporary paths). Every wait has a
+//! deadline and waits for a condition, never a fixed time.
 
 #![allow(dead_code, unused_imports)]
 

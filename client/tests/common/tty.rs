@@ -7,6 +7,8 @@ use expectrl::process::unix::{PtyStream, UnixProcess};
 use expectrl::{Session, WaitStatus};
 use std::io::Write;
 use std::num::NonZeroU16;
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -20,8 +22,13 @@ pub struct Tty {
 }
 
 impl Tty {
+    /// natter with `args`.
+    pub fn start(args: &[&str]) -> Tty {
+        Tty::start_env(args, &[])
+    }
+
     /// natter with `args`, and `env` set on top of a clean environment for it.
-    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Tty {
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Tty {
         let mut cmd = Command::new(natter_bin());
         cmd.args(args)
             .current_dir(scratch_cwd())
@@ -30,7 +37,13 @@ impl Tty {
             .env_remove("NO_COLOR")
             .env_remove("TERM_PROGRAM")
             .envs(env.iter().copied());
-        let session = Session::spawn(cmd).expect("spawn natter in a pty");
+        let mut session = Session::spawn(cmd).expect("spawn natter in a pty");
+        // A terminal echoes what is typed until a program says otherwise; the pty
+        // library starts with echo off.
+        session
+            .get_process_mut()
+            .set_echo(true, None)
+            .expect("echo on");
         let (cols, rows) = session
             .get_process()
             .get_window_size()
@@ -193,4 +206,33 @@ impl Tty {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+    /// Waits until `needle` has been written to the terminal, on screen or not.
+    pub fn wait_output(&mut self, needle: &str) {
+        self.wait(&format!("{needle:?} written"), |t| {
+            String::from_utf8_lossy(&t.raw).contains(needle)
+        });
+    }
+
+    /// Whether the terminal is back in line mode (rustyline turns `ICANON` off).
+    pub fn canonical(&self) -> bool {
+        // SAFETY: tcgetattr on the pty master reads the pair's settings into ours.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            assert_eq!(
+                libc::tcgetattr(self.session.get_stream().as_raw_fd(), &mut t),
+                0
+            );
+            t.c_lflag & libc::ICANON != 0
+        }
+    }
+}
+
+pub fn args<'a>(history: &'a Path, name: &'a str, port: &'a str) -> Vec<&'a str> {
+    vec![
+        "--history-file",
+        history.to_str().expect("utf-8 temp path"),
+        name,
+        "127.0.0.1",
+        port,
+    ]
 }

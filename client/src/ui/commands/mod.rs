@@ -10,12 +10,15 @@
 //! - `spec`: the types: [`Mode`], [`Command`], [`CommandSpec`] and what it holds.
 //! - `table`: [`COMMANDS`], each entry's argument parser, and the `/help` text.
 //! - `parse`: the line parser, [`parse_line`].
+//! - `long`: a message too long for one line, as several.
 //! - `words`: how arguments split into words, as a shell would.
 //! - `testing` (tests only): the helpers the tests here share.
 //!
-//! Arrows: `parse` -> `table` -> `spec`; `parse`, `table` -> `words` -> `spec`.
+//! Arrows: `parse` -> `table` -> `spec`; `parse`, `table` -> `words` -> `spec`;
+//! `parse` -> `long`.
 //! Callers use the names below; the files are this folder's own business.
 
+mod long;
 mod parse;
 mod spec;
 mod table;
@@ -23,7 +26,8 @@ mod table;
 mod testing;
 mod words;
 
+pub use long::split_note;
 pub use parse::{parse_line, parse_line_with, ParseError};
-pub use spec::{ArgError, Command, CommandSpec, Completion, Mode};
-pub use table::{find, help_lines, COMMANDS};
+pub use spec::{private_refusal, ArgError, Command, CommandSpec, Completion, Mode};
+pub use table::{find, help_lines, put_target, COMMANDS};
 pub use words::words;

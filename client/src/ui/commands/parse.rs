@@ -1,8 +1,10 @@
 //! The input line parser: a typed line and the current mode in, a [`Command`] out, or
 //! a [`ParseError`] whose words say what to type instead. `/name args` goes to the
 //! table's entry, `//text` and plain text go where the mode says, and nothing leaves
-//! here that the server would refuse as too long.
+//! here that the server would refuse as too long: a message is split into several
+//! (`long`), any other request is refused.
 
+use super::long::split_message;
 use super::spec::{find_in, ArgError, Command, CommandSpec, Mode};
 use super::table::COMMANDS;
 use super::words::split_word;
@@ -93,7 +95,10 @@ pub fn parse_line_with(
     if let Command::Send(req) = &command {
         let bytes = req.to_bytes().len();
         if bytes > MAX_HEADER {
-            return Err(ParseError::TooLong { bytes });
+            return match split_message(req) {
+                Some(parts) => Ok(Some(Command::Split { parts, bytes })),
+                None => Err(ParseError::TooLong { bytes }),
+            };
         }
     }
     Ok(Some(command))
@@ -157,22 +162,39 @@ mod tests {
     }
 
     #[test]
-    fn lines_too_long_for_the_wire_are_refused() {
+    fn messages_too_long_for_the_wire_are_split_and_other_requests_refused() {
         let fits = "x".repeat(MAX_HEADER - "SAY \n".len());
         assert_eq!(parse(&fits), Ok(Some(say(&fits))));
         let over = format!("{fits}y");
+        let Ok(Some(Command::Split { parts, bytes })) = parse(&over) else {
+            panic!("not split: {:?}", parse(&over));
+        };
+        assert_eq!(bytes, MAX_HEADER + 1);
         assert_eq!(
-            parse(&over),
+            parts,
+            [say(&fits), say("y")].map(|c| match c {
+                Command::Send(r) => r,
+                other => panic!("{other:?}"),
+            })
+        );
+        let tell_over = format!("/msg bob {fits}");
+        let Ok(Some(Command::Split { parts, .. })) = parse(&tell_over) else {
+            panic!("/msg not split");
+        };
+        assert!(parts
+            .iter()
+            .all(|p| matches!(p, Request::Tell { name, .. } if name.as_str() == "bob")));
+        let echo_over = format!("/echo {fits}");
+        assert_eq!(
+            parse(&echo_over),
             Err(ParseError::TooLong {
                 bytes: MAX_HEADER + 1
             })
         );
-        assert!(parse(&over)
+        assert!(parse(&echo_over)
             .unwrap_err()
             .to_string()
             .contains("shorten it by 1 bytes"));
-        let tell_over = format!("/msg bob {fits}");
-        assert!(matches!(parse(&tell_over), Err(ParseError::TooLong { .. })));
     }
 
     #[test]

@@ -17,13 +17,36 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The prompt, which always shows where plain text goes: `alice> `, `alice → bob> `.
-    pub fn prompt(&self, me: &str) -> String {
+    /// The prompt, which always shows where plain text goes: `alice> `, `alice → bob> `,
+    /// and `alice → bob (left)> ` once bob is known to have left (`gone`).
+    pub fn prompt(&self, me: &str, gone: bool) -> String {
         match self {
             Mode::Everyone => format!("{me}> "),
+            Mode::Private(to) if gone => format!("{me} → {to} (left)> "),
             Mode::Private(to) => format!("{me} → {to}> "),
         }
     }
+
+    /// Where plain text goes, in words: `everyone`, `bob`.
+    pub fn target(&self) -> String {
+        match self {
+            Mode::Everyone => "everyone".to_string(),
+            Mode::Private(to) => to.to_string(),
+        }
+    }
+}
+
+/// Why `/to <to>` is refused, if it is: `to` is `me` (ignoring case, as names are),
+/// or someone known not to be online (`online`, `None` when that is not known).
+pub fn private_refusal(
+    to: &UserName,
+    me: Option<&UserName>,
+    online: Option<bool>,
+) -> Option<String> {
+    if let Some(me) = me.filter(|me| me.key() == to.key()) {
+        return Some(format!("{me} is you: /to someone else"));
+    }
+    (online == Some(false)).then(|| format!("{to} is not online (/who lists who is)"))
 }
 
 /// What a line asks for.
@@ -31,6 +54,9 @@ impl Mode {
 pub enum Command {
     /// A request for the server; its reply is shown when it arrives.
     Send(Request),
+    /// A message too long for one line, as several in order (see `long`), and how
+    /// long it was on the wire.
+    Split { parts: Vec<Request>, bytes: usize },
     /// Plain text goes somewhere else from now on.
     SetMode(Mode),
     /// Show the command list, or one command's usage.
@@ -43,6 +69,10 @@ pub enum Command {
     Put {
         local: PathBuf,
         name: Option<FileName>,
+        /// The rest of the line as typed, when it holds blanks and no quotes or
+        /// backslashes (`/put my file.txt`): the path meant if `local` is not there
+        /// and this is (see `put_target`).
+        unsplit: Option<PathBuf>,
     },
     /// Stop the running transfer of this file (its shared name, or the local path of
     /// an upload), or every running transfer.
@@ -133,7 +163,25 @@ mod tests {
 
     #[test]
     fn prompts_show_the_mode() {
-        assert_eq!(Mode::Everyone.prompt("alice"), "alice> ");
-        assert_eq!(Mode::Private(name("bob")).prompt("alice"), "alice → bob> ");
+        assert_eq!(Mode::Everyone.prompt("alice", false), "alice> ");
+        let bob = Mode::Private(name("bob"));
+        assert_eq!(bob.prompt("alice", false), "alice → bob> ");
+        assert_eq!(bob.prompt("alice", true), "alice → bob (left)> ");
+    }
+
+    #[test]
+    fn private_talk_is_with_someone_else_who_may_be_online() {
+        let me = name("alice");
+        assert_eq!(
+            private_refusal(&name("ALICE"), Some(&me), Some(true)).as_deref(),
+            Some("alice is you: /to someone else")
+        );
+        assert_eq!(
+            private_refusal(&name("nobody"), Some(&me), Some(false)).as_deref(),
+            Some("nobody is not online (/who lists who is)")
+        );
+        assert_eq!(private_refusal(&name("bob"), Some(&me), Some(true)), None);
+        // Not known either way (no listing yet): allowed.
+        assert_eq!(private_refusal(&name("bob"), Some(&me), None), None);
     }
 }

@@ -6,7 +6,7 @@
 use super::spec::{find_in, ArgError, Command, CommandSpec, Completion, Mode};
 use super::words::{split_word, words};
 use natter_protocol::{FileName, Request, UserName};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Every slash command, in the order `/help` lists them.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -242,16 +242,49 @@ fn one_file(args: &str) -> Result<FileName, ArgError> {
 }
 
 fn parse_put(args: &str) -> Result<Command, ArgError> {
-    match words(args)?.as_slice() {
-        [local] => Ok(Command::Put {
-            local: PathBuf::from(local),
-            name: None,
-        }),
-        [local, name] => Ok(Command::Put {
-            local: PathBuf::from(local),
-            name: Some(file_name(name)?),
-        }),
+    let plain = args.trim_matches([' ', '\t']);
+    let unsplit = (plain.contains([' ', '\t']) && !plain.contains(['"', '\'', '\\']))
+        .then(|| PathBuf::from(plain));
+    let split = match words(args)?.as_slice() {
+        [local] => Ok((PathBuf::from(local), None)),
+        [local, name] => file_name(name).map(|n| (PathBuf::from(local), Some(n))),
         _ => Err(ArgError::Usage),
+    };
+    match (split, unsplit) {
+        (Ok((local, name)), unsplit) => Ok(Command::Put {
+            local,
+            name,
+            unsplit,
+        }),
+        // Not a path and a name: the whole line may still be a path.
+        (Err(_), Some(whole)) => Ok(Command::Put {
+            local: whole.clone(),
+            name: None,
+            unsplit: Some(whole),
+        }),
+        (Err(e), None) => Err(e),
+    }
+}
+
+/// What a `/put` uploads, once the file system has been asked (`exists`): the path and
+/// name as split into words, unless that path is not there and the whole unquoted
+/// rest of the line is (`/put my file.txt`). The third value is for the error when
+/// neither is there: how to write a path with spaces.
+pub fn put_target(
+    local: PathBuf,
+    name: Option<FileName>,
+    unsplit: Option<PathBuf>,
+    exists: impl Fn(&Path) -> bool,
+) -> (PathBuf, Option<FileName>, Option<&'static str>) {
+    match unsplit {
+        None => (local, name, None),
+        Some(_) if exists(&local) => (local, name, None),
+        Some(whole) if exists(&whole) => (whole, None, None),
+        Some(_) => (
+            local,
+            name,
+            Some(r#"a path with spaces needs quotes: /put "my file.txt" [<name>]"#),
+        ),
     }
 }
 
@@ -470,18 +503,21 @@ mod tests {
             get(r"/put ~/Music/my\ song.mp3"),
             Ok(Command::Put {
                 local: PathBuf::from("~/Music/my song.mp3"),
-                name: None
+                name: None,
+                unsplit: None,
             })
         );
         assert_eq!(
             get("/put ./x.bin y.bin"),
             Ok(Command::Put {
                 local: PathBuf::from("./x.bin"),
-                name: Some(file("y.bin"))
+                name: Some(file("y.bin")),
+                unsplit: Some(PathBuf::from("./x.bin y.bin")),
             })
         );
         assert_eq!(usage_of("/put"), "usage: /put <path> [<name>]");
-        assert!(usage_of("/put a b/c").contains("cannot contain '/'"));
+        assert!(usage_of(r#"/put a "b/c""#).contains("cannot contain '/'"));
+        assert_eq!(usage_of(r#"/put "a b" c d"#), "usage: /put <path> [<name>]");
         assert_eq!(get("/files"), Ok(Command::Send(Request::Files)));
         assert_eq!(get("/shared"), Ok(Command::Send(Request::Files)));
     }
@@ -521,5 +557,71 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn an_unquoted_put_keeps_the_whole_line_as_a_path() {
+        let get = |s: &str| parse(s).map(|c| c.unwrap());
+        let put = |local: &str, name: Option<&str>, unsplit: Option<&str>| Command::Put {
+            local: PathBuf::from(local),
+            name: name.map(file),
+            unsplit: unsplit.map(PathBuf::from),
+        };
+        assert_eq!(
+            get("/put my file.txt"),
+            Ok(put("my", Some("file.txt"), Some("my file.txt")))
+        );
+        // Three words, or a second word that cannot be a name: only the whole.
+        assert_eq!(
+            get("/put my big file.txt "),
+            Ok(put("my big file.txt", None, Some("my big file.txt")))
+        );
+        assert_eq!(
+            get("/put old files/a.txt"),
+            Ok(put("old files/a.txt", None, Some("old files/a.txt")))
+        );
+        // One word, or quotes or backslashes: the user split it.
+        assert_eq!(get("/put a.txt"), Ok(put("a.txt", None, None)));
+        assert_eq!(
+            get(r#"/put "my file.txt" b.txt"#),
+            Ok(put("my file.txt", Some("b.txt"), None))
+        );
+        assert_eq!(
+            get(r"/put my\ file.txt"),
+            Ok(put("my file.txt", None, None))
+        );
+    }
+
+    #[test]
+    fn put_target_takes_the_whole_line_only_when_only_it_exists() {
+        let target = |local: &str, unsplit: Option<&str>, there: &[&str]| {
+            let (path, name, hint) = put_target(
+                PathBuf::from(local),
+                Some(file("n.txt")),
+                unsplit.map(PathBuf::from),
+                |p| there.iter().any(|t| Path::new(t) == p),
+            );
+            (path.to_string_lossy().into_owned(), name, hint.is_some())
+        };
+        let named = Some(file("n.txt"));
+        assert_eq!(
+            target("my", Some("my n.txt"), &["my n.txt"]),
+            ("my n.txt".into(), None, false)
+        );
+        assert_eq!(
+            target("my", Some("my n.txt"), &["my", "my n.txt"]),
+            ("my".into(), named.clone(), false),
+            "the split wins when both exist"
+        );
+        assert_eq!(
+            target("my", Some("my n.txt"), &[]),
+            ("my".into(), named.clone(), true),
+            "neither: the split's error, with how to quote"
+        );
+        assert_eq!(
+            target("a.txt", None, &[]),
+            ("a.txt".into(), named, false),
+            "typed as one word: nothing to hint"
+        );
     }
 }

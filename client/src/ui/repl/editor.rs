@@ -3,6 +3,7 @@
 //! has redrawn), and the history file. The loop that reads lines with it is in
 //! `repl`; nothing here sends anything.
 
+use super::keys::Keys;
 use crate::display::{io_words, Line, Style};
 use crate::session::Session;
 use crate::ui::commands::{self, COMMANDS};
@@ -26,13 +27,13 @@ pub type Printer = Box<dyn ExternalPrinter + Send>;
 /// History entries kept, in memory and in the file.
 pub const HISTORY_SIZE: usize = 1000;
 
-/// The editor and the printer that shows lines above its prompt. `Err` when this
-/// terminal cannot have them, in words.
+/// The editor, the printer that shows lines above its prompt, and the keys natter
+/// handles itself (see `keys`). `Err` when this terminal cannot have them, in words.
 pub fn make(
     style: Style,
     screen: &Arc<Screen>,
     session: &Arc<Session>,
-) -> Result<(ChatEditor, Printer), String> {
+) -> Result<(ChatEditor, Printer, Arc<Keys>), String> {
     let config = Config::builder()
         .max_history_size(HISTORY_SIZE)
         .and_then(|b| b.history_ignore_dups(true))
@@ -51,16 +52,22 @@ pub fn make(
         color: style.color,
         paths: FilenameCompleter::new(),
     }));
-    // Ctrl-Z suspends as usual, but the shell writes to the terminal meanwhile, so
-    // the bars above the prompt are not known to be there when natter comes back.
-    editor.bind_sequence(
-        rustyline::KeyEvent::ctrl('Z'),
-        rustyline::EventHandler::Conditional(Box::new(Suspending(screen.clone()))),
-    );
+    let keys = {
+        let screen = screen.clone();
+        Keys::bind(
+            &mut editor,
+            Box::new(move || {
+                // The shell writes to the terminal meanwhile, so the bars above the
+                // prompt are not known to be there when natter comes back.
+                screen.lose_block();
+                screen.suspend()
+            }),
+        )
+    };
     let printer = editor
         .create_external_printer()
         .map_err(|e| format!("this terminal cannot show messages above the prompt ({e})"))?;
-    Ok((editor, Box::new(printer)))
+    Ok((editor, Box::new(printer), keys))
 }
 
 /// Loads the history file; returns the path to append to, or `None` (with a warning
@@ -208,22 +215,6 @@ impl Highlighter for ChatHelper {
         } else {
             Cow::Borrowed(hint)
         }
-    }
-}
-
-/// Ctrl-Z: the bars are lost, then rustyline suspends as it would.
-struct Suspending(Arc<Screen>);
-
-impl rustyline::ConditionalEventHandler for Suspending {
-    fn handle(
-        &self,
-        _evt: &rustyline::Event,
-        _n: rustyline::RepeatCount,
-        _positive: bool,
-        _ctx: &rustyline::EventContext,
-    ) -> Option<rustyline::Cmd> {
-        self.0.lose_block();
-        Some(rustyline::Cmd::Suspend)
     }
 }
 

@@ -82,7 +82,7 @@ impl Repl {
                 "choose another name (Ctrl-D to give up)",
             )]);
             name = loop {
-                match self.read("name> ", None) {
+                match self.read("name> ") {
                     Input::Line(l) if !l.trim().is_empty() => break l,
                     Input::Line(_) | Input::Cleared(_) => {}
                     Input::Done => return Err(self.quit(String::new())),

@@ -14,9 +14,12 @@
 //!   printer thread that carries the reader's lines to the screen.
 //! - `editor`: the rustyline set-up: configuration, completion, hints, the prompt's
 //!   colour, the history file.
+//! - `keys`: the keys natter handles itself so that nothing typed or pasted is lost:
+//!   a bracketed paste (each line goes out as typed), Ctrl-C and Ctrl-D.
 //! - `login`: `AUTH` and `HELLO`, asking again for a secret or a name.
 
 mod editor;
+mod keys;
 mod login;
 
 pub use editor::{default_history_file, HISTORY_SIZE};
@@ -27,12 +30,13 @@ use crate::net::transport::ReadHalf;
 use crate::net::wire::FrameReader;
 use crate::session::download::DownloadPlan;
 use crate::session::reader::{self, Sink};
-use crate::session::transfers::{Report, UploadPlan};
+use crate::session::transfers::Report;
 use crate::session::{call, End, Outcome, Session};
 use crate::ui::commands::{self, Command, Mode, COMMANDS};
 use crate::ui::secret::Given;
 use crate::ui::terminal::Screen;
 use editor::{ChatEditor, Printer};
+use keys::{Ending, Keys};
 use natter_protocol::Request;
 use rustyline::error::ReadlineError;
 use std::path::PathBuf;
@@ -76,7 +80,7 @@ pub fn run(
     // from the reader thread.
     let screen = Arc::new(Screen::new());
     let restore = Restore(screen.clone());
-    let (mut editor, printer) = match editor::make(opts.style, &screen, &session) {
+    let (mut editor, printer, keys) = match editor::make(opts.style, &screen, &session) {
         Ok(e) => e,
         Err(why) => return Err(Box::new((NoEditor(why), frames, secret))),
     };
@@ -101,6 +105,7 @@ pub fn run(
         .and_then(|p| editor::load_history(&mut editor, p, &screen, opts.style));
     let mut repl = Repl {
         editor,
+        keys,
         screen,
         session,
         outcomes,
@@ -156,16 +161,25 @@ fn spawn_printer(screen: Arc<Screen>, mut printer: Printer) -> std::io::Result<(
         .map(|_| ())
 }
 
+/// Plain text (or `//text`), which goes where the mode says, not a command.
+fn is_plain(line: &str) -> bool {
+    !line.starts_with('/') || line.starts_with("//")
+}
+
 /// What to do after one input line.
+///
+/// A line that fails is never put back at the prompt: keys typed after it would be
+/// appended to it unseen (`/msg` Enter `hello` became `/msghello`). It is in the
+/// history, as every line is, so Up brings it back, as for a line the server refused.
 enum Flow {
     Next,
-    /// Offer this text again at the prompt, for fixing.
-    Retry(String),
     Quit(String),
 }
 
 struct Repl {
     editor: ChatEditor,
+    /// How the last line was ended, when by Ctrl-C or Ctrl-D.
+    keys: Arc<Keys>,
     screen: Arc<Screen>,
     session: Arc<Session>,
     outcomes: Receiver<Outcome>,
@@ -202,10 +216,9 @@ impl Repl {
         self.session.send(Request::Who, true);
         self.session.send(Request::Files, true);
         self.session.spawn_keepalive();
-        let mut retry: Option<String> = None;
         loop {
-            let prompt = self.mode.prompt(me.as_str());
-            let line = match self.read(&prompt, retry.take()) {
+            let prompt = self.mode.prompt(me.as_str(), self.partner_gone());
+            let line = match self.read(&prompt) {
                 Input::Line(l) => {
                     self.cancel_offered = false;
                     l
@@ -219,13 +232,11 @@ impl Repl {
                 Input::Ended(goodbye, exit) => return self.finish(&goodbye, exit),
             };
             self.remember(&line);
-            // A paste of several lines is several messages, as in other chat clients.
-            let parts: Vec<&str> = line.split('\n').collect();
-            for part in &parts {
+            // Each line of a paste comes as a line of its own (see `keys`); a line
+            // break can still come in one, with Ctrl-V Ctrl-J, and splits it.
+            for part in line.split('\n') {
                 match self.handle(part) {
                     Flow::Next => self.quit_warned = false,
-                    Flow::Retry(text) if parts.len() == 1 => retry = Some(text),
-                    Flow::Retry(_) => {}
                     Flow::Quit(text) if self.may_leave() => return self.quit(text),
                     Flow::Quit(_) => {}
                 }
@@ -283,7 +294,7 @@ impl Repl {
     }
 
     /// One `readline`, with the screen bookkeeping around it.
-    fn read(&mut self, prompt: &str, initial: Option<String>) -> Input {
+    fn read(&mut self, prompt: &str) -> Input {
         while let Ok(o) = self.outcomes.try_recv() {
             if let Outcome::Ended(end) = o {
                 let goodbye = Line::error(self.style, &end.message(&self.session.target));
@@ -293,11 +304,15 @@ impl Repl {
         if let Err((goodbye, exit)) = self.screen.begin_edit() {
             return Input::Ended(goodbye, exit);
         }
-        let r = match &initial {
-            Some(text) => self.editor.readline_with_initial(prompt, (text, "")),
-            None => self.editor.readline(prompt),
-        };
+        let r = self.editor.readline(prompt);
         let (clean, last_drawn) = self.screen.end_edit();
+        // Ctrl-C and Ctrl-D accept the line so that rustyline keeps what was typed
+        // after them (see `keys`); here they become what they mean.
+        let r = match (r, self.keys.take_ending()) {
+            (Ok(_), Some(Ending::Interrupted)) => Err(ReadlineError::Interrupted),
+            (Ok(_), Some(Ending::EndOfFile)) => Err(ReadlineError::Eof),
+            (r, _) => r,
+        };
         match r {
             Ok(line) => {
                 if clean {
@@ -335,14 +350,32 @@ impl Repl {
             Ok(None) => return Flow::Next,
             Err(e) => {
                 self.screen.print([Line::error(self.style, &e.to_string())]);
-                return Flow::Retry(line.to_string());
+                return Flow::Next;
             }
         };
         match command {
             Command::Send(Request::Quit { text }) => return Flow::Quit(text),
+            // Plain text to a private partner who has left would be refused by the
+            // server and lost; it is kept in the history instead.
+            Command::Send(Request::Tell { .. }) if self.partner_gone() && is_plain(line) => {
+                let to = self.mode.target();
+                self.screen.print([Line::error(
+                    self.style,
+                    &format!(
+                        "{to} has left, so that was not sent (Up brings it back; /all for everyone)"
+                    ),
+                )]);
+            }
             Command::Send(req) => {
                 // A failed write ends the session; the reader reports it.
                 self.session.send(req, false);
+            }
+            Command::Split { parts, bytes } => {
+                let note = commands::split_note(bytes, parts.len());
+                self.screen.print([Line::info(self.style, &note)]);
+                for req in parts {
+                    self.session.send(req, false);
+                }
             }
             Command::SetMode(mode) => self.switch(mode),
             Command::Help(None) => self
@@ -368,14 +401,15 @@ impl Repl {
                         .print([Line::error(self.style, &sanitize(&why))]);
                 }
             }
-            Command::Put { local, name } => match UploadPlan::prepare(&local, name) {
+            Command::Put {
+                local,
+                name,
+                unsplit,
+            } => match super::upload_plan(local, name, unsplit) {
                 Ok(plan) => {
                     self.session.put(plan);
                 }
-                Err(why) => {
-                    self.screen.print([Line::error(self.style, &why)]);
-                    return Flow::Retry(line.to_string());
-                }
+                Err(why) => self.screen.print([Line::error(self.style, &why)]),
             },
         }
         Flow::Next
@@ -396,15 +430,27 @@ impl Repl {
         let text = match (&mode, &self.mode) {
             (Mode::Everyone, Mode::Everyone) => "already talking to everyone".to_string(),
             (Mode::Everyone, _) => "talking to everyone".to_string(),
-            (Mode::Private(to), _) if self.session.is_online(to) == Some(false) => format!(
-                "talking privately to {to}, who is not online now; /all to talk to everyone"
-            ),
             (Mode::Private(to), _) => {
+                let me = self.session.me();
+                let online = self.session.is_online(to);
+                if let Some(why) = commands::private_refusal(to, me.as_ref(), online) {
+                    let still = format!("{why}; plain text still goes to {}", self.mode.target());
+                    self.screen.print([Line::error(self.style, &still)]);
+                    return;
+                }
                 format!("talking privately to {to}; /all to talk to everyone")
             }
         };
         self.mode = mode;
         self.screen.print([Line::info(self.style, &text)]);
+    }
+
+    /// In private mode: the person talked to is known to have left.
+    fn partner_gone(&self) -> bool {
+        match &self.mode {
+            Mode::Private(to) => self.session.is_online(to) == Some(false),
+            Mode::Everyone => false,
+        }
     }
 
     /// Adds the line to the history and appends it to the file at once, so a session
