@@ -29,6 +29,13 @@ impl View<'_> {
             .paint(DIM, &format!("[{:02}:{:02}]", self.hm.0, self.hm.1))
     }
 
+    /// A line about something that happened in the room (a join, a leave, a file
+    /// shared, deleted or renamed), with the time as chat lines have it.
+    fn happened(&self, text: &str) -> Line {
+        let line = Line::info(self.style, text);
+        Line::plain(format!("{} {}", self.stamp(), line.text))
+    }
+
     fn is_me(&self, name: &str) -> bool {
         self.me.is_some_and(|m| m.eq_ignore_ascii_case(name))
     }
@@ -64,35 +71,29 @@ pub fn event(frame: &ServerFrame, v: &View) -> Option<Line> {
             sanitize(text)
         )),
         ServerFrame::Join { name } if v.is_me(name.as_str()) => {
-            Line::info(s, &format!("you have joined as {name}"))
+            v.happened(&format!("you have joined as {name}"))
         }
-        ServerFrame::Join { name } => Line::info(s, &format!("{name} has joined")),
+        ServerFrame::Join { name } => v.happened(&format!("{name} has joined")),
         ServerFrame::Leave { name, reason, text } => {
             let why = match (reason.describe(), sanitize(text)) {
                 (r, t) if t.is_empty() => r.to_string(),
                 (r, t) => format!("{r}: {t}"),
             };
-            Line::info(s, &format!("{name} has left ({why})"))
+            v.happened(&format!("{name} has left ({why})"))
         }
-        ServerFrame::Shared { name, file, size } => Line::info(
-            s,
-            &format!(
-                "{name} shared {} ({})",
-                sanitize(file.as_str()),
-                human_size(*size)
-            ),
-        ),
+        ServerFrame::Shared { name, file, size } => v.happened(&format!(
+            "{name} shared {} ({})",
+            sanitize(file.as_str()),
+            human_size(*size)
+        )),
         ServerFrame::Deleted { name, file } => {
-            Line::info(s, &format!("{name} deleted {}", sanitize(file.as_str())))
+            v.happened(&format!("{name} deleted {}", sanitize(file.as_str())))
         }
-        ServerFrame::Renamed { name, old, new } => Line::info(
-            s,
-            &format!(
-                "{name} renamed {} to {}",
-                sanitize(old.as_str()),
-                sanitize(new.as_str())
-            ),
-        ),
+        ServerFrame::Renamed { name, old, new } => v.happened(&format!(
+            "{name} renamed {} to {}",
+            sanitize(old.as_str()),
+            sanitize(new.as_str())
+        )),
         ServerFrame::Done { xfer, stored } => match stored {
             Some((file, size)) => Line::info(
                 s,
@@ -484,26 +485,45 @@ mod tests {
 
     #[test]
     fn joins_and_leaves_in_words() {
-        assert_eq!(ev("JOIN bob").unwrap(), "* bob has joined");
-        assert_eq!(ev("JOIN Alice").unwrap(), "* you have joined as Alice");
+        assert_eq!(ev("JOIN bob").unwrap(), "[09:05] * bob has joined");
+        assert_eq!(
+            ev("JOIN Alice").unwrap(),
+            "[09:05] * you have joined as Alice"
+        );
         assert_eq!(
             ev("LEAVE bob lost").unwrap(),
-            "* bob has left (connection lost)"
+            "[09:05] * bob has left (connection lost)"
         );
         assert_eq!(
             ev("LEAVE bob quit see you").unwrap(),
-            "* bob has left (quit: see you)"
+            "[09:05] * bob has left (quit: see you)"
         );
         assert_eq!(
             ev("LEAVE bob too-slow").unwrap(),
-            "* bob has left (too slow to keep up)"
+            "[09:05] * bob has left (too slow to keep up)"
         );
         assert_eq!(
             ev("LEAVE bob banned").unwrap(),
-            "* bob has left (banned)",
+            "[09:05] * bob has left (banned)",
             "an unknown reason is shown as its code"
         );
         assert_eq!(LeaveReason::Timeout.describe(), "timed out");
+    }
+
+    #[test]
+    fn the_folder_changing_is_timed_as_chat_is() {
+        assert_eq!(
+            ev("SHARED bob notes.txt 1234").unwrap(),
+            "[09:05] * bob shared notes.txt (1.2 KiB)"
+        );
+        assert_eq!(
+            ev("DELETED bob notes.txt").unwrap(),
+            "[09:05] * bob deleted notes.txt"
+        );
+        assert_eq!(
+            ev("RENAMED bob a.txt b.txt").unwrap(),
+            "[09:05] * bob renamed a.txt to b.txt"
+        );
     }
 
     #[test]
@@ -764,7 +784,7 @@ mod tests {
         );
         assert_eq!(
             ev("LEAVE bob quit \x1b[31mred").unwrap(),
-            "* bob has left (quit: ^[[31mred)"
+            "[09:05] * bob has left (quit: ^[[31mred)"
         );
         // A file name cannot carry a control at all: the frame is refused whole.
         assert!(FileName::new("x\u{85}y").is_err());
