@@ -84,20 +84,60 @@ fn a_message_longer_than_a_line_goes_as_several() {
 fn linger_prints_what_arrives_after_the_last_command() {
     let server = Natterd::start(&[]);
     let mut bob = server.join("bob");
-    let child = natter(&["--linger", "2", "alice", "127.0.0.1", &server.port()])
+    // A linger far longer than the test: the message is waited for as a condition,
+    // not raced against the clock.
+    let mut child = natter(&["--linger", "60", "alice", "127.0.0.1", &server.port()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start natter");
+    let lines = lines_of(child.stdout.take().unwrap());
+    bob.expect("JOIN alice");
+    bob.send("SAY welcome, alice\n");
+    bob.expect("OK SAY 1");
+    let seen = loop {
+        let line = lines
+            .recv_timeout(WAIT)
+            .expect("natter printed the message");
+        if line.contains("] <bob> welcome, alice") {
+            break line;
+        }
+    };
+    assert!(seen.starts_with('['), "{seen}");
+    assert_eq!(child.try_wait().unwrap(), None, "still lingering");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_linger_ends_by_itself_with_exit_0() {
+    let server = Natterd::start(&[]);
+    let mut bob = server.join("bob");
+    let child = natter(&["--linger", "0.3", "alice", "127.0.0.1", &server.port()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start natter");
     bob.expect("JOIN alice");
-    bob.send("SAY welcome, alice\n");
-    bob.expect("OK SAY 1");
     let out = wait_output(child);
-    let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(stdout.contains("] <bob> welcome, alice"), "{stdout}");
     bob.expect("LEAVE alice quit");
+}
+
+/// The lines a pipe carries, as they come.
+fn lines_of(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(out)) {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 #[test]

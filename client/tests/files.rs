@@ -310,8 +310,9 @@ fn a_read_only_folder_is_said_in_words() {
     );
 }
 
-/// A GiB of zeros costs the server nothing to hold (a sparse file) and the client
-/// seconds to fetch, so the test can act while the download runs.
+/// A GiB of zeros costs the server nothing to hold (a sparse file). natter is
+/// stopped (SIGSTOP) as soon as its `.part` has bytes, so however fast the machine,
+/// the download is still running when the test acts; [`resume`] lets it go on.
 fn start_big_download(server: &Natterd, downloads: &Path) -> std::process::Child {
     let f = std::fs::File::create(server.file("big.iso")).unwrap();
     f.set_len(1 << 30).unwrap();
@@ -336,7 +337,21 @@ fn start_big_download(server: &Natterd, downloads: &Path) -> std::process::Child
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    signal(&child, libc::SIGSTOP);
+    let got = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    assert!(got < 1 << 30, "the whole GiB came in one poll: {got}");
     child
+}
+
+fn signal(child: &std::process::Child, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own child, which has not been reaped.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+}
+
+/// Lets a natter stopped by [`start_big_download`] go on.
+fn resume(child: &std::process::Child) {
+    signal(child, libc::SIGCONT);
 }
 
 #[test]
@@ -351,6 +366,7 @@ fn a_failed_download_keeps_its_part_and_is_exit_1() {
         .unwrap()
         .set_len(1000)
         .unwrap();
+    resume(&child);
     let out = wait_output(child);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -369,6 +385,7 @@ fn a_lost_connection_keeps_the_part_for_resuming() {
     let downloads = TempPath::new("dl");
     let child = start_big_download(&server, &downloads.0);
     server.signal(libc::SIGKILL);
+    resume(&child);
     let out = wait_output(child);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(7), "{stderr}");

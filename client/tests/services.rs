@@ -33,7 +33,11 @@ fn a_calc_error_is_exit_1() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("! calc: division by zero\n"), "{stderr}");
-    assert!(stderr.contains("! calc: "), "{stderr}");
+    assert!(
+        stderr.contains("! calc: expected a number at position 4\n"),
+        "the error of `1 +`: {stderr}"
+    );
+    assert_eq!(stderr.matches("! calc: ").count(), 2, "{stderr}");
     assert!(text(&out.stdout).contains("* = 7\n"), "the script went on");
 }
 

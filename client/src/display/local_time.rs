@@ -40,8 +40,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn local_time_is_a_time_of_day() {
-        let (h, m) = local_hm(Time::now());
-        assert!(h < 24 && m < 60);
+    fn local_time_is_utc_moved_by_the_offset() {
+        // 2023-11-14 22:13:20 UTC, and a minute and a day around it.
+        for t in [1_700_000_000u64, 1_700_000_060, 1_700_086_400, 0] {
+            let local = i64::try_from(t).unwrap() + utc_offset(Time(t));
+            let of_day = local.rem_euclid(86_400);
+            let want = (of_day / 3600, of_day % 3600 / 60);
+            let (h, m) = local_hm(Time(t));
+            assert_eq!((i64::from(h), i64::from(m)), want, "at {t}");
+        }
     }
 }

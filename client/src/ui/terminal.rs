@@ -161,26 +161,10 @@ impl Screen {
         loop {
             let ready = st.editing && st.drawn;
             let mut wait = Duration::from_secs(3600);
-            if ready && st.in_flight.is_none() {
-                if st.bars.is_empty() {
-                    // Only ended ones changed: the line saying how replaces them.
-                    st.bars_changed = false;
-                }
-                let bars_due = match st.last_bar_draw {
-                    _ if !st.bars_changed => None,
-                    None => Some(Duration::ZERO),
-                    Some(at) => Some((at + BAR_EVERY).saturating_duration_since(Instant::now())),
-                };
-                if !st.queue.is_empty() || bars_due == Some(Duration::ZERO) {
-                    let lines: Vec<String> = st.queue.pop_front().into_iter().collect();
-                    let mut message = compose(&mut st, &lines);
-                    message.pop();
-                    st.in_flight = Some(lines);
-                    return message;
-                }
-                if let Some(due) = bars_due {
-                    wait = due;
-                }
+            match take_message(&mut st) {
+                Take::Message(message) => return message,
+                Take::BarsDueIn(due) => wait = due,
+                Take::Nothing => {}
             }
             if let Some((_, _, at)) = &st.ended {
                 if ready {
@@ -372,6 +356,42 @@ impl Meter for Screen {
 /// What goes to the terminal for `lines`: the cursor moved up over the bar block and
 /// everything below cleared, the lines, then the block drawn again. Without bars, just
 /// the lines. Every line ends in a newline.
+/// What the printer may send rustyline now.
+#[derive(Debug, PartialEq, Eq)]
+enum Take {
+    /// This message (a queued line and the bars under it, or the bars alone).
+    Message(String),
+    /// Nothing yet; the bars are due for a redraw in this long.
+    BarsDueIn(Duration),
+    /// Nothing: rustyline has not drawn since the last message, or nothing is queued.
+    Nothing,
+}
+
+/// The printer's decision, apart from the waiting: a message goes out only once
+/// rustyline has drawn the prompt, and one at a time (the next after it redrew).
+fn take_message(st: &mut State) -> Take {
+    if !(st.editing && st.drawn) || st.in_flight.is_some() {
+        return Take::Nothing;
+    }
+    if st.bars.is_empty() {
+        // Only ended ones changed: the line saying how replaces them.
+        st.bars_changed = false;
+    }
+    let bars_due = match st.last_bar_draw {
+        _ if !st.bars_changed => None,
+        None => Some(Duration::ZERO),
+        Some(at) => Some((at + BAR_EVERY).saturating_duration_since(Instant::now())),
+    };
+    if !st.queue.is_empty() || bars_due == Some(Duration::ZERO) {
+        let lines: Vec<String> = st.queue.pop_front().into_iter().collect();
+        let mut message = compose(st, &lines);
+        message.pop();
+        st.in_flight = Some(lines);
+        return Take::Message(message);
+    }
+    bars_due.map_or(Take::Nothing, Take::BarsDueIn)
+}
+
 fn compose(st: &mut State, lines: &[String]) -> String {
     let mut out = String::new();
     if st.block_rows > 0 {
@@ -518,29 +538,41 @@ mod tests {
 
     #[test]
     fn lines_go_to_rustyline_one_at_a_time_once_it_has_drawn() {
+        let s = screen();
+        s.push("one".into());
+        s.push("two".into());
+        let take = || take_message(&mut s.lock());
+        assert_eq!(take(), Take::Nothing, "not editing yet");
+        assert_eq!(s.begin_edit(), Ok(()));
+        s.edited("half");
+        assert_eq!(take(), Take::Nothing, "rustyline has not drawn the prompt");
+        s.drawn();
+        assert_eq!(take(), Take::Message("one".into()));
+        assert_eq!(take(), Take::Nothing, "the first is not printed yet");
+        assert_eq!(s.lock().queue.len(), 1);
+        assert!(!s.end_edit().0, "a line is still pending in rustyline");
+        assert_eq!(s.begin_edit(), Ok(()));
+        assert_eq!(take(), Take::Nothing, "no redraw since");
+        s.drawn();
+        assert_eq!(take(), Take::Message("two".into()));
+    }
+
+    #[test]
+    fn the_printer_thread_hands_them_over_in_order() {
         let s = std::sync::Arc::new(screen());
         s.push("one".into());
         s.push("two".into());
         assert_eq!(s.begin_edit(), Ok(()));
         let printer = {
             let s = s.clone();
-            std::thread::spawn(move || {
-                let a = s.next_to_print();
-                let b = s.next_to_print();
-                (a, b)
-            })
+            std::thread::spawn(move || (s.next_to_print(), s.next_to_print()))
         };
-        s.edited("half");
-        // Nothing goes out before the first draw, and the second waits for a redraw.
         s.drawn();
         let deadline = Instant::now() + Duration::from_secs(10);
         while s.lock().in_flight.is_none() {
             assert!(Instant::now() < deadline);
             std::thread::yield_now();
         }
-        assert_eq!(s.lock().queue.len(), 1);
-        assert!(!s.end_edit().0, "a line is still pending in rustyline");
-        assert_eq!(s.begin_edit(), Ok(()));
         s.drawn();
         assert_eq!(
             printer.join().unwrap(),
