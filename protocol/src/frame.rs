@@ -5,6 +5,9 @@
 //! appends to a caller's `Vec<u8>` so a sender can batch many frames in one buffer.
 //! Text fields are written as given, except that a `\n` in them, or a `\r` at their
 //! very end, becomes a space: a text can never split a frame in two.
+//!
+//! Over 500 lines because the two enums and their encoders mirror the spec word for
+//! word, one variant and its encoding per frame; split, they would drift apart.
 
 use crate::fields::{ErrorCode, FileName, LeaveReason, Secret, Time, UserName};
 use std::io::Write;
