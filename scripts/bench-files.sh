@@ -5,7 +5,10 @@
 #   scripts/bench-files.sh [BIG_MIB] [SHARED_MIB] [CLIENTS]     (defaults 1024 200 16)
 #
 # 1. One BIG_MIB file downloaded once from natterd, and once through socat over
-#    loopback (the "cat file | nc" baseline); prints both rates and their ratio.
+#    loopback (the "cat file | nc" baseline); prints both rates and their ratio. Then
+#    the same file once from natterd and once from nginx, both fetched by natter-load,
+#    with each server's CPU seconds per GiB served (utime + stime from /proc, nginx's
+#    workers included).
 # 2. CLIENTS clients download one SHARED_MIB file at once, from natterd (natter) and
 #    from nginx (HTTP/1.1), both driven by natter-load; prints both wall times, their
 #    ratio, and natterd's peak RSS growth over its idle RSS.
@@ -54,14 +57,13 @@ t1=$(date +%s.%N)
 socat_rate=$(python3 -c "print(f'{($big << 20) / ($t1 - $t0) / 1e9:.3f}')")
 echo "one ${big} MiB download: natterd ${natter_rate} GB/s, socat ${socat_rate} GB/s, ratio $(python3 -c "print(f'{$natter_rate / $socat_rate:.2f}')")"
 
-# Peak RSS counts from here: clear the high-water mark the big download left.
-echo 5 >"/proc/$pid/clear_refs"
-idle=$(rss VmRSS)
-out=$("$LOAD" --port "$port" --server-pid "$pid" --timeout 300 download --clients "$clients" --file shared.bin)
-peak=$(rss VmHWM)
-natter_s=$(awk '$1=="elapsed_s" {print $2}' <<<"$out")
-[ "$(awk '$1=="completed" {print $2}' <<<"$out")" = "$clients" ] || { echo "natterd downloads failed: $out" >&2; exit 1; }
-
+ticks=$(getconf CLK_TCK)
+# cpu_s PID...: user + system seconds those processes have used so far.
+cpu_s() {
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  python3 -c "print($t / $ticks)"
+}
 nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ngx=$(mktemp -d)
 cat >"$ngx/nginx.conf" <<CONF
@@ -89,6 +91,27 @@ chmod 755 "$dir"
 ngpid=$!
 EXTRA_PIDS+=("$ngpid")
 for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$nport") 2>/dev/null && break; sleep 0.05; done
+workers=""
+for _ in $(seq 200); do workers=$(pgrep -P "$ngpid" | tr '\n' ' ' || true); [ -n "$workers" ] && break; sleep 0.05; done
+# The big file once more from each, by the same client, with the server's CPU.
+c0=$(cpu_s "$pid")
+"$LOAD" --port "$port" --server-pid "$pid" --timeout 300 download --clients 1 --file big.bin >/dev/null
+c1=$(cpu_s "$pid")
+# shellcheck disable=SC2086
+g0=$(cpu_s "$ngpid" $workers)
+"$LOAD" --port "$nport" --timeout 300 download --http --clients 1 --file big.bin >/dev/null
+# shellcheck disable=SC2086
+g1=$(cpu_s "$ngpid" $workers)
+echo "one ${big} MiB download, server CPU per GiB: natterd $(python3 -c "print(f'{($c1 - $c0) * 1024 / $big:.3f}')") s, nginx $(python3 -c "print(f'{($g1 - $g0) * 1024 / $big:.3f}')") s"
+
+# Peak RSS counts from here: clear the high-water mark the big download left.
+echo 5 >"/proc/$pid/clear_refs"
+idle=$(rss VmRSS)
+out=$("$LOAD" --port "$port" --server-pid "$pid" --timeout 300 download --clients "$clients" --file shared.bin)
+peak=$(rss VmHWM)
+natter_s=$(awk '$1=="elapsed_s" {print $2}' <<<"$out")
+[ "$(awk '$1=="completed" {print $2}' <<<"$out")" = "$clients" ] || { echo "natterd downloads failed: $out" >&2; exit 1; }
+
 out=$("$LOAD" --port "$nport" --timeout 300 download --http --clients "$clients" --file shared.bin)
 nginx_s=$(awk '$1=="elapsed_s" {print $2}' <<<"$out")
 [ "$(awk '$1=="completed" {print $2}' <<<"$out")" = "$clients" ] || { echo "nginx downloads failed: $out" >&2; exit 1; }
