@@ -25,6 +25,8 @@ pub mod download;
 pub mod outbox;
 pub mod reader;
 pub mod record;
+#[cfg(test)]
+mod testing;
 pub mod transfers;
 pub mod writer;
 

@@ -253,29 +253,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn f(s: &str) -> FileName {
-        FileName::new(s).unwrap()
-    }
-
-    struct Dir(PathBuf);
-
-    impl Dir {
-        fn new(what: &str) -> Dir {
-            let p = std::env::temp_dir().join(format!(
-                "natter-unit-{}-{what}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            let _ = std::fs::remove_dir_all(&p);
-            Dir(p)
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::session::testing::{f, Dir};
 
     #[test]
     fn progress_counts_this_run() {

@@ -12,7 +12,6 @@
 
 use super::{ConnRef, Outbox, Room};
 use natter_protocol::{FileName, Reply, ServerFrame, SessionInfo, UserName};
-use std::ops::Bound;
 
 /// Items queued per pull: enough that a small listing goes out in one, few enough
 /// that one pull queues tens of KiB at most (a FILE line is under 1 KiB).
@@ -46,7 +45,7 @@ impl Room {
         let Some(c) = self.client_mut(from) else {
             return;
         };
-        c.listing = Some(listing);
+        c.listing = Some(Box::new(listing));
         if self.pull(out, from) {
             out.pull_later(from);
         }
@@ -58,7 +57,7 @@ impl Room {
         let Some(mut listing) = self.client_mut(conn).and_then(|c| c.listing.take()) else {
             return false;
         };
-        let more = match &mut listing {
+        let more = match &mut *listing {
             Listing::Who { after, sent } => self.pull_who(out, conn, after, sent),
             Listing::Files { after, sent } => self.pull_files(out, conn, after, sent),
             Listing::Status {
@@ -90,9 +89,9 @@ impl Room {
         after: &mut Option<UserName>,
         sent: &mut u64,
     ) -> bool {
-        let from = after.clone().map_or(Bound::Unbounded, Bound::Excluded);
         let mut last = None;
-        for (n, (key, &holder)) in self.names.range((from, Bound::Unbounded)).enumerate() {
+        for (n, (key, holder)) in self.names.after(after.as_ref()).enumerate() {
+            let holder = *holder;
             if n == PULL_ITEMS {
                 *after = last;
                 return true;
@@ -142,8 +141,7 @@ impl Room {
 
     /// Live sessions by connection id. Returns whether more are left.
     fn pull_live(&mut self, out: &mut impl Outbox, conn: ConnRef, after: &mut Option<u64>) -> bool {
-        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
-        for (n, (&id, &live)) in self.live.range((from, Bound::Unbounded)).enumerate() {
+        for (n, &(id, live)) in self.live.after(after.as_ref()).enumerate() {
             if n == PULL_ITEMS {
                 return true;
             }
