@@ -338,8 +338,12 @@ fn start_big_download(server: &Natterd, downloads: &Path) -> std::process::Child
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     signal(&child, libc::SIGSTOP);
-    let got = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    // A finished download is renamed away from its .part.
+    let got = std::fs::metadata(&part)
+        .expect("still a .part when stopped")
+        .len();
     assert!(got < 1 << 30, "the whole GiB came in one poll: {got}");
+    assert!(!downloads.join("big.iso").exists(), "already saved");
     child
 }
 

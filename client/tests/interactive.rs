@@ -318,16 +318,20 @@ fn a_message_longer_than_a_line_goes_as_several() {
     let text: String = (0..1000).map(|i| format!("née{i:04} ")).collect::<String>();
     let text = text.trim_end().to_string();
     tty.type_text(&format!("\x1b[200~{text}\r\x1b[201~"));
-    let mut parts = Vec::new();
-    while parts.concat() != text {
-        let line = bob.line().expect("bob's connection open");
-        let part = line
-            .strip_prefix("FROM alice ")
-            .expect("a message from alice");
-        assert!(part.len() + "SAY \n".len() <= 4096, "each fits a line");
-        parts.push(part.to_string());
-        assert!(parts.len() <= 3, "{} parts: {parts:?}", parts.len());
-    }
+    let want = text.clone();
+    let parts = tty.while_reading(move || {
+        let mut parts = Vec::new();
+        while parts.concat() != want {
+            let line = bob.line().expect("bob's connection open");
+            let part = line
+                .strip_prefix("FROM alice ")
+                .expect("a message from alice");
+            assert!(part.len() + "SAY \n".len() <= 4096, "each fits a line");
+            parts.push(part.to_string());
+            assert!(parts.len() <= 3, "{} parts: {parts:?}", parts.len());
+        }
+        parts
+    });
     assert_eq!(parts.len(), 3);
     // Cut between words.
     assert!(parts[..2].iter().all(|p| p.ends_with(' ')), "{parts:?}");
@@ -366,9 +370,18 @@ fn private_talk_is_with_someone_else_who_is_online() {
     bob.send("QUIT\n");
     bob.expect("OK QUIT");
     tty.wait_for_text("* bob has left (quit)");
+    // Not even a line too long for one message goes, in parts.
+    tty.type_text(&format!("{}\r", "long ".repeat(1000)));
     tty.type_text("are you there?\r");
-    tty.wait_for_text(
-        "! bob has left, so that was not sent (Up brings it back; /all for everyone)",
+    tty.wait("the line refused twice", |t| {
+        String::from_utf8_lossy(&t.raw)
+            .matches("bob has left, so that was not sent (Up brings it back; /all for everyone)")
+            .count()
+            == 2
+    });
+    assert!(
+        !String::from_utf8_lossy(&tty.raw).contains("more than one line carries"),
+        "nothing was split to be sent"
     );
     tty.wait_for_prompt("alice → bob (left)>");
     tty.type_text("\x1b[A");

@@ -353,9 +353,6 @@ impl Meter for Screen {
     }
 }
 
-/// What goes to the terminal for `lines`: the cursor moved up over the bar block and
-/// everything below cleared, the lines, then the block drawn again. Without bars, just
-/// the lines. Every line ends in a newline.
 /// What the printer may send rustyline now.
 #[derive(Debug, PartialEq, Eq)]
 enum Take {
@@ -392,6 +389,9 @@ fn take_message(st: &mut State) -> Take {
     bars_due.map_or(Take::Nothing, Take::BarsDueIn)
 }
 
+/// What goes to the terminal for `lines`: the cursor moved up over the bar block and
+/// everything below cleared, the lines, then the block drawn again. Without bars, just
+/// the lines. Every line ends in a newline.
 fn compose(st: &mut State, lines: &[String]) -> String {
     let mut out = String::new();
     if st.block_rows > 0 {

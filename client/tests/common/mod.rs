@@ -60,7 +60,15 @@ pub fn run_cmd(mut cmd: Command, script: &str) -> Output {
         .spawn()
         .expect("start natter");
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(script.as_bytes()).expect("write script");
+    // natter may be gone before reading a word (a usage error): that is an outcome
+    // for the test to look at, not a failure to write.
+    if let Err(e) = stdin.write_all(script.as_bytes()) {
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "write script: {e}"
+        );
+    }
     drop(stdin);
     wait_output(child)
 }

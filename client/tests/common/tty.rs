@@ -179,9 +179,34 @@ impl Tty {
         });
     }
 
+    /// Types `s`, in pieces, reading what natter writes in between: a long paste
+    /// makes natter redraw the line, and a terminal nobody reads would stop it
+    /// (and then the typing) for good.
     pub fn type_text(&mut self, s: &str) {
-        self.session.write_all(s.as_bytes()).expect("type");
-        self.session.flush().expect("flush");
+        for piece in s.as_bytes().chunks(512) {
+            self.session.write_all(piece).expect("type");
+            self.session.flush().expect("flush");
+            self.pump();
+        }
+    }
+
+    /// Runs `f` on another thread (a peer waiting for what natter sends, say) while
+    /// reading the terminal, so natter is never stopped by a full terminal meanwhile.
+    pub fn while_reading<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
+        let job = std::thread::spawn(f);
+        let end = Instant::now() + WAIT;
+        while !job.is_finished() {
+            assert!(Instant::now() < end, "still waiting after {WAIT:?}");
+            self.pump();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        match job.join() {
+            Ok(v) => v,
+            Err(e) => std::panic::resume_unwind(e),
+        }
     }
 
     /// Waits for the process to end; its exit code.

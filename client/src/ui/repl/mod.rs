@@ -357,7 +357,9 @@ impl Repl {
             Command::Send(Request::Quit { text }) => return Flow::Quit(text),
             // Plain text to a private partner who has left would be refused by the
             // server and lost; it is kept in the history instead.
-            Command::Send(Request::Tell { .. }) if self.partner_gone() && is_plain(line) => {
+            Command::Send(Request::Tell { .. }) | Command::Split { .. }
+                if self.partner_gone() && is_plain(line) =>
+            {
                 let to = self.mode.target();
                 self.screen.print([Line::error(
                     self.style,
