@@ -472,6 +472,19 @@ mod tests {
     }
 
     #[test]
+    fn the_loop_learns_whose_upload_a_data_frame_is() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
+        assert_eq!(fx.ask(a, "PUT notes.txt 5"), "OK PUT 1 notes.txt");
+        assert!(fx.room.has_upload(a, 1));
+        assert!(!fx.room.has_upload(a, 2), "no such transfer");
+        assert!(!fx.room.has_upload(b, 1), "someone else's");
+        assert_eq!(fx.ask(a, "ABORT 1"), "OK ABORT 1");
+        assert!(!fx.room.has_upload(a, 1), "aborted");
+    }
+
+    #[test]
     fn put_reserves_its_name_and_numbers_around_files_and_other_uploads() {
         let mut fx = Fixture::new();
         let a = fx.join(1, "alice");

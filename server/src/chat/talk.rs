@@ -512,6 +512,34 @@ mod tests {
     }
 
     #[test]
+    fn a_guessers_next_secret_waits_but_nothing_else_does() {
+        let secret = Secret::new(b"hunter2").unwrap();
+        let auth = natter_protocol::Request::Auth {
+            secret: Secret::new(b"again").unwrap(),
+        };
+        let ping = natter_protocol::Request::Ping {
+            text: String::new(),
+        };
+        let mut fx = Fixture::with(|s| s.secret = Some(secret.clone()));
+        let a = fx.connect(1);
+        assert_eq!(
+            fx.room.hold_until(a, &auth),
+            None,
+            "the first try waits for nothing"
+        );
+        fx.send(a, "AUTH wrong");
+        fx.send(a, "AUTH wrong");
+        assert!(fx.room.hold_until(a, &auth).is_some(), "a guesser waits");
+        assert_eq!(fx.room.hold_until(a, &ping), None, "only secrets wait");
+
+        let mut open = Fixture::new();
+        let b = open.connect(1);
+        open.send(b, "AUTH wrong");
+        open.send(b, "AUTH wrong");
+        assert_eq!(open.room.hold_until(b, &auth), None, "no secret, no brake");
+    }
+
+    #[test]
     fn without_a_secret_auth_is_accepted_and_changes_nothing() {
         let mut fx = Fixture::new();
         let a = fx.connect(1);

@@ -363,6 +363,30 @@ pub fn describe(e: &io::Error) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn disk_errors_get_the_code_a_client_can_act_on() {
+        let name = FileName::new("a.bin").unwrap();
+        let code = |e: io::Error| FileError::io("write", &name, &e).code;
+        assert_eq!(
+            code(io::Error::from_raw_os_error(libc::ENOSPC)),
+            ErrorCode::NoSpace
+        );
+        assert_eq!(
+            code(io::Error::from_raw_os_error(libc::EDQUOT)),
+            ErrorCode::NoSpace
+        );
+        assert_eq!(
+            code(io::Error::from_raw_os_error(libc::ENOENT)),
+            ErrorCode::NoSuchFile
+        );
+        assert_eq!(
+            code(io::Error::from_raw_os_error(libc::EIO)),
+            ErrorCode::Internal
+        );
+        let e = FileError::io("write", &name, &io::Error::from_raw_os_error(libc::ENOSPC));
+        assert!(e.text.starts_with("cannot write a.bin: "), "{}", e.text);
+    }
+
     fn tempdir(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("natter-files-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
