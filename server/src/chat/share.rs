@@ -485,6 +485,17 @@ mod tests {
     }
 
     #[test]
+    fn a_put_of_exactly_the_largest_size_is_taken_one_byte_more_is_not() {
+        let mut fx = Fixture::with(|s| s.max_file_size = 10);
+        let a = fx.join(1, "alice");
+        assert_eq!(fx.ask(a, "PUT ten.bin 10"), "OK PUT 1 ten.bin");
+        assert_eq!(
+            fx.ask(a, "PUT eleven.bin 11"),
+            "ERR too-large eleven.bin is 11 bytes; this server takes files up to 10 bytes"
+        );
+    }
+
+    #[test]
     fn put_reserves_its_name_and_numbers_around_files_and_other_uploads() {
         let mut fx = Fixture::new();
         let a = fx.join(1, "alice");
