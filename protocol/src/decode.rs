@@ -235,6 +235,23 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// A cluster node's name, as `SESSION` carries it: 1 to 64 of
+/// `A-Z a-z 0-9 _ - . : [ ]`.
+fn node_name(s: &str) -> Result<String, LineError> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.:[]".contains(c));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(LineError::new(
+            ErrorCode::BadRequest,
+            format!("{:?} is not a node name", crate::fields::shown(s)),
+        ))
+    }
+}
+
 fn split_verb(line: &str) -> (&str, &str) {
     match line.find(' ') {
         Some(i) => (&line[..i], &line[i..]),
@@ -370,7 +387,11 @@ fn parse_server_frame(line: &str) -> Result<ServerFrame, LineError> {
                 bytes_in: f.int()?,
                 bytes_out: f.int()?,
                 reason: match f.opt() {
+                    Some("-") | None => None,
                     Some(r) => Some(LeaveReason::parse(r).map_err(field_err)?),
+                },
+                node: match f.opt() {
+                    Some(n) => Some(node_name(n)?),
                     None => None,
                 },
             })
@@ -443,11 +464,15 @@ fn parse_reply(f: &mut Fields<'_>) -> Result<Reply, LineError> {
             delivered: f.int()?,
         },
         "TELL" => Reply::Tell { name: f.name()? },
-        "WHO" => Reply::Who { count: f.int()? },
+        "WHO" => Reply::Who {
+            count: f.int()?,
+            note: f.text(),
+        },
         "STATUS" => Reply::Status {
             active: f.int()?,
             max_clients: f.int()?,
             uptime_s: f.int()?,
+            note: f.text(),
         },
         "FILES" => Reply::Files { count: f.int()? },
         "GET" => Reply::Get {

@@ -180,11 +180,15 @@ pub enum Reply {
     },
     Who {
         count: u64,
+        /// How the cluster stands, on a node of one (`""` on a lone server).
+        note: String,
     },
     Status {
         active: u64,
         max_clients: u64,
         uptime_s: u64,
+        /// How the cluster stands, on a node of one (`""` on a lone server).
+        note: String,
     },
     Files {
         count: u64,
@@ -257,6 +261,8 @@ pub struct SessionInfo {
     pub bytes_out: u64,
     /// Why an ended session ended; `None` while it is live.
     pub reason: Option<LeaveReason>,
+    /// The cluster node the session is on (`None` on a lone server).
+    pub node: Option<String>,
 }
 
 /// What a server sends.
@@ -387,8 +393,13 @@ impl ServerFrame {
                 }
                 int_field(out, s.bytes_in);
                 int_field(out, s.bytes_out);
-                if let Some(r) = &s.reason {
-                    field(out, r.as_str());
+                match (&s.reason, &s.node) {
+                    (Some(r), _) => field(out, r.as_str()),
+                    (None, Some(_)) => field(out, "-"),
+                    (None, None) => {}
+                }
+                if let Some(n) = &s.node {
+                    field(out, n);
                 }
             }
             ServerFrame::File { file, size, mtime } => {
@@ -472,17 +483,21 @@ fn encode_reply_fields(reply: &Reply, out: &mut Vec<u8>) {
     match reply {
         Reply::Auth | Reply::Quit => {}
         Reply::Hello { name } | Reply::Tell { name } => field(out, name.as_str()),
-        Reply::Say { delivered: n } | Reply::Who { count: n } | Reply::Files { count: n } => {
-            int_field(out, *n)
+        Reply::Say { delivered: n } | Reply::Files { count: n } => int_field(out, *n),
+        Reply::Who { count, note } => {
+            int_field(out, *count);
+            text_field(out, note);
         }
         Reply::Status {
             active,
             max_clients,
             uptime_s,
+            note,
         } => {
             int_field(out, *active);
             int_field(out, *max_clients);
             int_field(out, *uptime_s);
+            text_field(out, note);
         }
         Reply::Get { xfer, file, size } => {
             int_field(out, *xfer);

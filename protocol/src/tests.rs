@@ -378,14 +378,15 @@ fn arb_reply() -> impl Strategy<Value = Reply> {
         arb_name().prop_map(|name| Reply::Hello { name }),
         any::<u64>().prop_map(|delivered| Reply::Say { delivered }),
         arb_name().prop_map(|name| Reply::Tell { name }),
-        any::<u64>().prop_map(|count| Reply::Who { count }),
-        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(active, max_clients, uptime_s)| {
-            Reply::Status {
+        (any::<u64>(), arb_text()).prop_map(|(count, note)| Reply::Who { count, note }),
+        (any::<u64>(), any::<u64>(), any::<u64>(), arb_text()).prop_map(
+            |(active, max_clients, uptime_s, note)| Reply::Status {
                 active,
                 max_clients,
                 uptime_s,
+                note,
             }
-        }),
+        ),
         any::<u64>().prop_map(|count| Reply::Files { count }),
         (any::<u64>(), arb_file(), any::<u64>()).prop_map(|(xfer, file, size)| Reply::Get {
             xfer,
@@ -434,10 +435,11 @@ fn arb_server_frame() -> impl Strategy<Value = ServerFrame> {
             proptest::option::of(arb_time()),
             any::<u64>(),
             any::<u64>(),
-            proptest::option::of("[a-z-]{1,10}")
+            proptest::option::of("[a-z][a-z-]{0,9}"),
+            proptest::option::of("[A-Za-z0-9_.:\\[\\]-]{1,64}")
         )
             .prop_map(
-                |(conn_id, name, addr, connected, ended, bytes_in, bytes_out, reason)| {
+                |(conn_id, name, addr, connected, ended, bytes_in, bytes_out, reason, node)| {
                     ServerFrame::Session(SessionInfo {
                         conn_id,
                         name,
@@ -447,6 +449,7 @@ fn arb_server_frame() -> impl Strategy<Value = ServerFrame> {
                         bytes_in,
                         bytes_out,
                         reason: reason.map(|r| LeaveReason::parse(&r).unwrap()),
+                        node,
                     })
                 }
             ),

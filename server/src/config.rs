@@ -77,6 +77,8 @@ pub struct Config {
     pub coalesce_max: Duration,
     /// Serve TLS instead of plaintext.
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// Join a cluster through this Redis; `None` for a lone server.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 /// Default per-address limit: a household or an office behind one NAT fits, one host
@@ -126,6 +128,7 @@ impl Default for Config {
             max_burst: crate::limits::DEFAULT_MAX_BURST,
             coalesce_max: crate::net::DEFAULT_COALESCE_MAX,
             tls: None,
+            cluster: None,
         }
     }
 }

@@ -11,6 +11,7 @@
 //!   counts, secret comparison), `config` (settings and the reason for each limit).
 
 pub mod chat;
+pub mod cluster;
 mod config;
 mod folder;
 mod limits;

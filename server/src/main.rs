@@ -87,6 +87,29 @@ struct Args {
     /// The PEM private key for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Join a cluster: several natterd nodes that act as one chat through this Redis,
+    /// redis://[USER:PASSWORD@]HOST:PORT[/DB], or rediss://... for TLS. Better give
+    /// the password with --cluster-password-file or NATTER_CLUSTER_PASSWORD: other
+    /// users of this machine can read a command line.
+    #[arg(long, value_name = "URL")]
+    cluster: Option<String>,
+    /// File holding the cluster Redis's password (one trailing newline is ignored);
+    /// also taken from NATTER_CLUSTER_PASSWORD. Overrides a password in the URL.
+    #[arg(long, requires = "cluster")]
+    cluster_password_file: Option<PathBuf>,
+    /// For rediss://: trust only the certificate authorities in this PEM file (a
+    /// private CA, or Redis's self-signed certificate) instead of the system's.
+    #[arg(long, requires = "cluster")]
+    cluster_ca: Option<PathBuf>,
+    /// This node's name in the cluster, shown in STATUS; each node needs its own.
+    /// Default: HOSTNAME:PORT (with --reuse-port, HOSTNAME:PORT-PID).
+    #[arg(long, requires = "cluster")]
+    node_name: Option<String>,
+    /// Let several natterd processes listen on the same port (SO_REUSEPORT): the
+    /// kernel spreads new connections over them; with --cluster they act as one chat,
+    /// one core each.
+    #[arg(long)]
+    reuse_port: bool,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log_level: LevelFilter,
@@ -164,23 +187,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let fd_limit = raise_fd_limit();
-    let (clients, files) = natter_server::descriptor_budget(fd_limit, config.max_clients);
-    if clients < config.max_clients {
-        log::warn!(
-            "--max-clients {} is more than the descriptor limit ({}) allows; using {clients}",
-            config.max_clients,
-            fd_limit.unwrap_or_default()
-        );
-    }
-    config.max_clients = clients;
-    config.max_open_files = files;
-
     let addr = SocketAddr::new(config.bind, config.port);
-    let listener = match std::net::TcpListener::bind(addr) {
+    let listener = match listen(addr, args.reuse_port) {
         Ok(l) => l,
         Err(e) => {
             let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse if args.reuse_port => {
+                    " (a process without --reuse-port has it; every natterd sharing a port needs the flag)"
+                }
                 std::io::ErrorKind::AddrInUse => {
                     " (is another natterd running? pick another port, or 0 for any free one)"
                 }
@@ -195,6 +209,27 @@ fn main() -> ExitCode {
         }
     };
     let local = listener.local_addr().unwrap_or(addr);
+    if let Some(url) = &args.cluster {
+        match cluster_config(&args, url, local.port()) {
+            Ok(c) => config.cluster = Some(c),
+            Err(e) => {
+                log::error!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let fd_limit = raise_fd_limit();
+    let (clients, files) = natter_server::descriptor_budget(fd_limit, config.max_clients);
+    if clients < config.max_clients {
+        log::warn!(
+            "--max-clients {} is more than the descriptor limit ({}) allows; using {clients}",
+            config.max_clients,
+            fd_limit.unwrap_or_default()
+        );
+    }
+    config.max_clients = clients;
+    config.max_open_files = files;
+
     // The one line scripts and tests wait for; on stdout so it is there whatever the log level.
     println!("natterd listening on {local}");
     let _ = std::io::stdout().flush();
@@ -236,6 +271,91 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Binds the listener; with `reuse_port`, SO_REUSEPORT first, so several natterd
+/// processes can share the port.
+fn listen(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::TcpListener> {
+    if !reuse_port {
+        return std::net::TcpListener::bind(addr);
+    }
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// --cluster and its companions, checked before anything is served.
+fn cluster_config(
+    args: &Args,
+    url: &str,
+    port: u16,
+) -> Result<natter_server::cluster::ClusterConfig, String> {
+    use natter_server::cluster::{ClusterConfig, NodeName, RedisUrl};
+    let mut url = RedisUrl::parse(url).map_err(|e| format!("--cluster: {e}"))?;
+    let password = match (
+        &args.cluster_password_file,
+        std::env::var("NATTER_CLUSTER_PASSWORD"),
+    ) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "cannot read the cluster password file {}: {}",
+                    path.display(),
+                    describe_io(&e)
+                )
+            })?;
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            if text.is_empty() {
+                return Err(format!(
+                    "the cluster password file {} is empty",
+                    path.display()
+                ));
+            }
+            Some(text.to_string())
+        }
+        (None, Ok(v)) if !v.is_empty() => Some(v),
+        _ => None,
+    };
+    if password.is_some() {
+        url.password = password;
+    }
+    if args.cluster_ca.is_some() && !url.tls {
+        return Err("--cluster-ca is for a rediss:// (TLS) cluster URL".into());
+    }
+    let node = match &args.node_name {
+        Some(n) => NodeName::new(n).map_err(|e| format!("--node-name: {e}"))?,
+        None => {
+            let host: String = natter_server::hostname()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || "-._".contains(*c))
+                .take(40)
+                .collect();
+            let host = if host.is_empty() {
+                "natterd".into()
+            } else {
+                host
+            };
+            // Nodes sharing a port through --reuse-port share host and port too.
+            let name = if args.reuse_port {
+                format!("{host}:{port}-{}", std::process::id())
+            } else {
+                format!("{host}:{port}")
+            };
+            NodeName::new(&name).map_err(|e| {
+                format!("the default node name {name:?}: {e} (give one with --node-name)")
+            })?
+        }
+    };
+    Ok(ClusterConfig {
+        url,
+        node,
+        ca_file: args.cluster_ca.clone(),
+    })
 }
 
 /// The shared secret from --secret-file or NATTER_SECRET, if either is given.

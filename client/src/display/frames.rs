@@ -148,9 +148,10 @@ pub fn reply(
                 active,
                 max_clients,
                 uptime_s,
+                note,
             },
             _,
-        ) => return status_table((*active, *max_clients, *uptime_s), items, v),
+        ) => return status_table((*active, *max_clients, *uptime_s), note, items, v),
         (Reply::Say { delivered }, Request::Say { text }) => Line::plain(format!(
             "{} <{}> {} {}",
             v.stamp(),
@@ -164,7 +165,7 @@ pub fn reply(
             s.paint(&format!("{BOLD};{MAGENTA}"), &format!("[you → {name}]")),
             sanitize(text)
         )),
-        (Reply::Who { count }, _) => {
+        (Reply::Who { count, note }, _) => {
             let names: Vec<String> = items
                 .iter()
                 .filter_map(|f| match f {
@@ -176,10 +177,14 @@ pub fn reply(
                 })
                 .collect();
             let people = if *count == 1 { "user" } else { "users" };
+            let note = cluster_note(note);
             if names.is_empty() {
-                Line::info(s, &format!("{count} {people} online"))
+                Line::info(s, &format!("{count} {people} online{note}"))
             } else {
-                Line::info(s, &format!("{count} {people} online: {}", names.join(", ")))
+                Line::info(
+                    s,
+                    &format!("{count} {people} online{note}: {}", names.join(", ")),
+                )
             }
         }
         (Reply::Ping { .. }, _) => Line::info(
@@ -215,20 +220,36 @@ pub fn reply(
     vec![line]
 }
 
+/// What a cluster node says of the cluster after a listing's count: ` (cluster of 3
+/// nodes)`; nothing from a lone server.
+fn cluster_note(note: &str) -> String {
+    if note.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", sanitize(note))
+    }
+}
+
 /// `* 3 connected of at most 1000; up 2 h 5 min`, then a header and one row per
 /// session: live ones (marked `●`) with how long ago they connected, ended ones with
-/// when they began and ended, and the traffic the server counted each way.
-fn status_table(summary: (u64, u64, u64), items: &[ServerFrame], v: &View) -> Vec<Line> {
+/// when they began and ended, and the traffic the server counted each way; on a
+/// cluster, the node each session is on.
+fn status_table(
+    summary: (u64, u64, u64),
+    note: &str,
+    items: &[ServerFrame],
+    v: &View,
+) -> Vec<Line> {
     let (active, max, uptime) = summary;
     let s = v.style;
-    let mut rows = vec![[
-        " ".to_string(),
-        "name".to_string(),
-        "address".to_string(),
-        "connected".to_string(),
-        "in".to_string(),
-        "out".to_string(),
-    ]];
+    let nodes = items
+        .iter()
+        .any(|f| matches!(f, ServerFrame::Session(x) if x.node.is_some()));
+    let mut header = vec![" ", "name", "address", "connected", "in", "out"];
+    if nodes {
+        header.push("node");
+    }
+    let mut rows: Vec<Vec<String>> = vec![header.into_iter().map(String::from).collect()];
     for f in items {
         let ServerFrame::Session(x) = f else {
             continue;
@@ -253,16 +274,20 @@ fn status_table(summary: (u64, u64, u64), items: &[ServerFrame], v: &View) -> Ve
                 None => format!("{} to {}", v.when(x.connected), v.when(end)),
             },
         };
-        rows.push([
+        let mut row = vec![
             if live { "●" } else { " " }.to_string(),
             name,
             x.addr.to_string(),
             when,
             human_size(x.bytes_in),
             human_size(x.bytes_out),
-        ]);
+        ];
+        if nodes {
+            row.push(x.node.clone().unwrap_or_else(|| "-".into()));
+        }
+        rows.push(row);
     }
-    let mut widths = [0usize; 6];
+    let mut widths = vec![0usize; rows[0].len()];
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
@@ -271,13 +296,14 @@ fn status_table(summary: (u64, u64, u64), items: &[ServerFrame], v: &View) -> Ve
     let mut lines = vec![Line::info(
         s,
         &format!(
-            "{active} connected of at most {max}; up {}; ● live",
-            duration_words(Duration::from_secs(uptime))
+            "{active} connected of at most {max}; up {}{}; ● live",
+            duration_words(Duration::from_secs(uptime)),
+            cluster_note(note)
         ),
     )];
     for (i, r) in rows.iter().enumerate() {
         let mut text = format!("  {}", r[0]);
-        for (cell, w) in r.iter().zip(widths).skip(1) {
+        for (cell, &w) in r.iter().zip(&widths).skip(1) {
             text.push_str(&format!("  {cell:<w$}"));
         }
         let text = text.trim_end().to_string();

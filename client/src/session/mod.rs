@@ -500,7 +500,10 @@ mod tests {
         tx.send(Outcome::Reply {
             id: 1,
             req: Request::Who,
-            result: Ok(Reply::Who { count: 1 }),
+            result: Ok(Reply::Who {
+                count: 1,
+                note: String::new(),
+            }),
         })
         .unwrap();
         tx.send(Outcome::Reply {

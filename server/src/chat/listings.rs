@@ -11,7 +11,9 @@
 //! the final reply counts what was sent.
 
 use super::{ConnRef, Outbox, Room};
+use crate::cluster::NodeName;
 use natter_protocol::{FileName, Reply, ServerFrame, SessionInfo, UserName};
+use std::ops::Bound;
 
 /// Items queued per pull: enough that a small listing goes out in one, few enough
 /// that one pull queues tens of KiB at most (a FILE line is under 1 KiB).
@@ -30,6 +32,9 @@ pub(super) enum Listing {
         /// The order of the last ended session sent (they go most recent first).
         ended_before: Option<u64>,
         live_done: bool,
+        /// On a cluster: the last session of another node sent (node, folded name).
+        remote_after: Option<(NodeName, UserName)>,
+        remote_done: bool,
         ended_sent: usize,
     },
     Files {
@@ -64,10 +69,15 @@ impl Room {
                 live_after,
                 ended_before,
                 live_done,
+                remote_after,
+                remote_done,
                 ended_sent,
             } => {
                 if !*live_done {
                     *live_done = !self.pull_live(out, conn, live_after);
+                    true
+                } else if !*remote_done {
+                    *remote_done = !self.pull_remote(out, conn, remote_after);
                     true
                 } else {
                     self.pull_ended(out, conn, ended_before, ended_sent)
@@ -89,27 +99,103 @@ impl Room {
         after: &mut Option<UserName>,
         sent: &mut u64,
     ) -> bool {
-        let mut last = None;
-        for (n, (key, holder)) in self.names.after(after.as_ref()).enumerate() {
-            let holder = *holder;
-            if n == PULL_ITEMS {
-                *after = last;
-                return true;
-            }
-            if let Some(c) = self.client(holder).filter(|c| c.is_member()) {
+        // This node's members and, on a cluster, every other node's users as known,
+        // merged in name order; a batch's worth of each is enough to fill a batch.
+        let mut batch: Vec<(UserName, ServerFrame)> = Vec::new();
+        for (key, holder) in self.names.after(after.as_ref()).take(PULL_ITEMS + 1) {
+            if let Some(c) = self.client(*holder).filter(|c| c.is_member()) {
                 if let Some(name) = c.name.clone() {
                     let user = ServerFrame::User {
                         name,
                         addr: c.addr,
                         since: c.named_at,
                     };
-                    out.send(conn, &user);
-                    *sent += 1;
+                    batch.push((key.clone(), user));
                 }
             }
-            last = Some(key.clone());
         }
-        out.send(conn, &ServerFrame::Ok(Reply::Who { count: *sent }));
+        if let Some(cl) = &self.cluster {
+            let from = after.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+            for node in cl.nodes.values() {
+                for (key, u) in node
+                    .users
+                    .range((from.cloned(), Bound::Unbounded))
+                    .take(PULL_ITEMS + 1)
+                {
+                    let user = ServerFrame::User {
+                        name: u.name.clone(),
+                        addr: u.addr,
+                        since: u.since,
+                    };
+                    batch.push((key.clone(), user));
+                }
+            }
+            batch.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        let more = batch.len() > PULL_ITEMS;
+        batch.truncate(PULL_ITEMS);
+        if more {
+            // Sent up to the last name of the batch: the next starts after it.
+            *after = batch.last().map(|(k, _)| k.clone());
+        }
+        for (_, user) in &batch {
+            out.send(conn, user);
+            *sent += 1;
+        }
+        if more {
+            return true;
+        }
+        let note = self.cluster_note();
+        out.send(conn, &ServerFrame::Ok(Reply::Who { count: *sent, note }));
+        false
+    }
+
+    /// What WHO and STATUS say of the cluster; nothing on a lone server.
+    fn cluster_note(&self) -> String {
+        self.cluster
+            .as_ref()
+            .map_or_else(String::new, |cl| cl.note())
+    }
+
+    /// On a cluster, the live sessions of other nodes (their users, as known), by
+    /// node and name. Returns whether more are left.
+    fn pull_remote(
+        &mut self,
+        out: &mut impl Outbox,
+        conn: ConnRef,
+        after: &mut Option<(NodeName, UserName)>,
+    ) -> bool {
+        let Some(cl) = &self.cluster else {
+            return false;
+        };
+        let mut n = 0;
+        for (node_name, node) in &cl.nodes {
+            let from = match after.as_ref() {
+                Some((an, _)) if an > node_name => continue,
+                Some((an, key)) if an == node_name => Bound::Excluded(key.clone()),
+                _ => Bound::Unbounded,
+            };
+            for (key, u) in node.users.range((from, Bound::Unbounded)) {
+                if n == PULL_ITEMS {
+                    return true;
+                }
+                let session = SessionInfo {
+                    conn_id: u.conn_id,
+                    name: Some(u.name.clone()),
+                    addr: u.addr,
+                    connected: u.connected,
+                    ended: None,
+                    // Counted by the node that carries them, not known here.
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    reason: None,
+                    node: Some(node_name.to_string()),
+                };
+                out.send(conn, &ServerFrame::Session(session));
+                n += 1;
+                *after = Some((node_name.clone(), key.clone()));
+            }
+        }
         false
     }
 
@@ -146,7 +232,11 @@ impl Room {
                 return true;
             }
             if let Some(c) = self.client(live) {
-                out.send(conn, &ServerFrame::Session(c.session(out.traffic(live))));
+                let node = super::cluster::node_of(self);
+                out.send(
+                    conn,
+                    &ServerFrame::Session(c.session(out.traffic(live), node)),
+                );
             }
             *after = Some(id);
         }
@@ -183,7 +273,10 @@ impl Room {
                     break;
                 };
                 match self.client(c) {
-                    Some(client) => (seq, client.session(out.traffic(c))),
+                    Some(client) => (
+                        seq,
+                        client.session(out.traffic(c), super::cluster::node_of(self)),
+                    ),
                     None => continue,
                 }
             } else {
@@ -201,6 +294,7 @@ impl Room {
             active: self.live.len() as u64,
             max_clients: self.settings.max_clients as u64,
             uptime_s: self.started.elapsed().as_secs(),
+            note: self.cluster_note(),
         };
         out.send(conn, &ServerFrame::Ok(status));
         false

@@ -13,6 +13,7 @@
 //! - [`share`]: FILES GET PUT DATA ABORT DELETE RENAME, and the end of a download.
 //! - [`outbox`]: the seam to the loop. [`sessions`]: ended sessions for STATUS.
 
+mod cluster;
 mod listings;
 mod outbox;
 mod sessions;
@@ -22,6 +23,7 @@ mod talk;
 #[cfg(test)]
 mod recorder;
 
+pub use cluster::{Claim, Identity};
 pub use outbox::{ConnRef, Outbox, Traffic};
 pub use share::MAX_TRANSFERS;
 
@@ -55,6 +57,8 @@ pub struct Settings {
     pub on_duplicate: OnDuplicate,
     /// Files (downloads and uploads) open at once, across all connections.
     pub max_open_files: usize,
+    /// This node's place in a cluster; `None` for a lone server.
+    pub cluster: Option<Identity>,
 }
 
 impl Settings {
@@ -68,6 +72,7 @@ impl Settings {
             max_file_size: c.max_file_size,
             on_duplicate: c.on_duplicate,
             max_open_files: c.max_open_files,
+            cluster: None,
         }
     }
 }
@@ -117,7 +122,7 @@ impl Client {
         }
     }
 
-    fn session(&self, traffic: Traffic) -> SessionInfo {
+    fn session(&self, traffic: Traffic, node: Option<String>) -> SessionInfo {
         SessionInfo {
             conn_id: self.id,
             name: self.name.clone(),
@@ -127,6 +132,7 @@ impl Client {
             bytes_in: traffic.bytes_in,
             bytes_out: traffic.bytes_out,
             reason: self.reason.clone(),
+            node,
         }
     }
 }
@@ -206,11 +212,15 @@ pub struct Room {
     open_files: usize,
     next_xfer: u64,
     started: Instant,
+    /// The cluster as this node knows it; `None` for a lone server, whose room then
+    /// runs no cluster code at all.
+    cluster: Option<cluster::Cluster>,
 }
 
 impl Room {
     pub fn new(settings: Settings, folder: SharedFolder) -> Room {
         Room {
+            cluster: settings.cluster.clone().map(cluster::Cluster::new),
             history: SessionHistory::new(settings.session_history),
             settings,
             clients: Vec::new(),
@@ -253,7 +263,8 @@ impl Room {
             listing: None,
         });
         self.live.insert(id, conn);
-        let online = self.names.len();
+        let online =
+            self.names.len() as u64 + self.cluster.as_ref().map_or(0, |cl| cl.remote_count());
         let text = format!(
             "{} - {online} user{} online",
             self.settings.motd,
@@ -314,14 +325,21 @@ impl Room {
         reason: LeaveReason,
         text: &str,
     ) {
-        if let Some(name) = self.end_session(conn, &reason, text) {
-            let leave = ServerFrame::Leave {
-                name,
-                reason,
-                text: text.to_string(),
-            };
-            out.broadcast(&self.members, None, &leave);
+        let Some(name) = self.end_session(conn, &reason, text) else {
+            if self.cluster.is_some() {
+                self.release_on_cluster(out, conn, None);
+            }
+            return;
+        };
+        if self.cluster.is_some() {
+            self.release_on_cluster(out, conn, Some(&name));
         }
+        let leave = ServerFrame::Leave {
+            name,
+            reason,
+            text: text.to_string(),
+        };
+        self.announce(out, None, leave);
     }
 
     /// The loop has let the connection go: its session moves into the history.
@@ -339,7 +357,8 @@ impl Room {
             c.ended_seq = self.ended_count;
             c.reason = Some(LeaveReason::Lost);
         }
-        self.history.push(c.ended_seq, c.session(traffic));
+        let node = cluster::node_of(self);
+        self.history.push(c.ended_seq, c.session(traffic, node));
     }
 
     /// The server is stopping: every session ends, and nobody is told that anybody

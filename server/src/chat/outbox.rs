@@ -7,8 +7,9 @@
 //! (a queue past its cap is marked, never written to or dropped mid-handler). The
 //! room's unit tests implement it as a recorder.
 
+use crate::cluster::NodeName;
 use crate::folder::FileSend;
-use natter_protocol::ServerFrame;
+use natter_protocol::{ServerFrame, UserName};
 
 /// A connection as the room knows it. Opaque to the room: the loop decides what it
 /// stands for, and the same value is used for one connection from its first byte to
@@ -54,4 +55,24 @@ pub trait Outbox {
 
     /// What the connection has carried so far.
     fn traffic(&self, conn: ConnRef) -> Traffic;
+
+    // A cluster node's room also asks these of the loop; a lone server's never does.
+
+    /// Hands a message to the bus: for every other node (`to` = `None`), or for one.
+    /// Dropped if the link is down (the room checks first; the loop checks again).
+    fn publish(&mut self, to: Option<&NodeName>, payload: Vec<u8>) {
+        let _ = (to, payload);
+    }
+
+    /// Claims the name `folded` cluster-wide for `conn` (whose connection id is
+    /// `conn_id`). The loop hands the room no further request from `conn` until it
+    /// has said how it went, through [`crate::chat::Room::claimed`].
+    fn claim(&mut self, conn: ConnRef, conn_id: u64, folded: &UserName) {
+        let _ = (conn, conn_id, folded);
+    }
+
+    /// Gives this node's claim on `folded` back (and only this node's).
+    fn release(&mut self, folded: &UserName) {
+        let _ = folded;
+    }
 }

@@ -19,6 +19,10 @@ pub enum Event {
     Closed(ConnRef),
     DownloadStarted(ConnRef, u64),
     DownloadStopped(ConnRef, u64),
+    /// A bus message, for one node or (`None`) all.
+    Published(Option<String>, String),
+    Claim(ConnRef, u64, String),
+    Release(String),
 }
 
 #[derive(Default)]
@@ -104,6 +108,21 @@ impl Outbox for Recorder {
 
     fn traffic(&self, conn: ConnRef) -> Traffic {
         self.traffic.get(&conn).copied().unwrap_or_default()
+    }
+
+    fn publish(&mut self, to: Option<&crate::cluster::NodeName>, payload: Vec<u8>) {
+        let text = String::from_utf8_lossy(&payload).into_owned();
+        self.events
+            .push(Event::Published(to.map(|n| n.to_string()), text));
+    }
+
+    fn claim(&mut self, conn: ConnRef, conn_id: u64, folded: &natter_protocol::UserName) {
+        self.events
+            .push(Event::Claim(conn, conn_id, folded.to_string()));
+    }
+
+    fn release(&mut self, folded: &natter_protocol::UserName) {
+        self.events.push(Event::Release(folded.to_string()));
     }
 }
 

@@ -54,6 +54,7 @@ mod tests {
             bytes_in: 0,
             bytes_out: 0,
             reason: Some(natter_protocol::LeaveReason::Quit),
+            node: None,
         }
     }
 

@@ -272,7 +272,7 @@ impl Room {
                     file: name,
                     size,
                 };
-                out.broadcast(&self.members, Some(from), &shared);
+                self.announce(out, Some(from), shared);
             }
             Err(e) => {
                 log::warn!(
@@ -333,7 +333,7 @@ impl Room {
                 reply(out, from, Reply::Delete { file: file.clone() });
                 if let Some(name) = self.member_name(from) {
                     let deleted = ServerFrame::Deleted { name, file };
-                    out.broadcast(&self.members, Some(from), &deleted);
+                    self.announce(out, Some(from), deleted);
                 }
             }
             Err(e) => refuse(out, from, e),
@@ -366,7 +366,7 @@ impl Room {
                 );
                 if let Some(name) = self.member_name(from) {
                     let renamed = ServerFrame::Renamed { name, old, new };
-                    out.broadcast(&self.members, Some(from), &renamed);
+                    self.announce(out, Some(from), renamed);
                 }
             }
             Err(e) => refuse(out, from, e),

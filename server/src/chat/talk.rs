@@ -83,7 +83,22 @@ impl Room {
             );
             return error(out, from, ErrorCode::NameTaken, &text);
         }
-        self.names.insert(key, from);
+        let id = c.id;
+        if self.cluster.is_some() && self.hello_on_cluster(out, from, id, &name) {
+            return;
+        }
+        self.named(out, from, name);
+    }
+
+    /// The name is `from`'s: it is a member from now on.
+    pub(super) fn named(&mut self, out: &mut impl Outbox, from: ConnRef, name: UserName) {
+        if self.names.get(&name.folded()).is_some() {
+            // Taken here while a claim was out (the link dropped, the node decided
+            // alone): first come, first served.
+            let text = format!("{name} is taken; choose another name");
+            return error(out, from, ErrorCode::NameTaken, &text);
+        }
+        self.names.insert(name.folded(), from);
         let Some(c) = self.client_mut(from) else {
             return;
         };
@@ -94,13 +109,16 @@ impl Room {
         reply(out, from, Reply::Hello { name: name.clone() });
         // To everyone, the newcomer too: its JOIN says it is in the room.
         out.broadcast(&self.members, None, &ServerFrame::Join { name });
+        if self.cluster.is_some() {
+            self.announce_user(out, from);
+        }
     }
 
     pub(super) fn say(&mut self, out: &mut impl Outbox, from: ConnRef, text: String) {
         let Some(name) = self.member_name(from) else {
             return;
         };
-        let delivered = out.broadcast(&self.members, Some(from), &ServerFrame::From { name, text });
+        let delivered = self.announce(out, Some(from), ServerFrame::From { name, text });
         reply(out, from, Reply::Say { delivered });
     }
 
@@ -115,6 +133,13 @@ impl Room {
             return;
         };
         let Some(&target) = self.names.get(&to.folded()) else {
+            if self.cluster.is_some() {
+                match self.tell_on_cluster(out, from, sender, &to, text) {
+                    Ok(Some(to)) => return reply(out, from, Reply::Tell { name: to }),
+                    Err(()) => return,
+                    Ok(None) => {}
+                }
+            }
             return error(
                 out,
                 from,
@@ -142,6 +167,8 @@ impl Room {
             live_after: None,
             ended_before: None,
             live_done: false,
+            remote_after: None,
+            remote_done: false,
             ended_sent: 0,
         };
         self.start_listing(out, from, listing);

@@ -117,6 +117,8 @@ impl Server {
         self.shutting_down = Some(Instant::now() + Duration::from_millis(CLOSE_DEADLINE_MS));
         let _ = self.poll.registry().deregister(&mut self.listener);
         // Nobody is told that anybody left: everybody is told the server is going.
+        // Other nodes hear that this one's users are gone.
+        self.room.bus_stop(&mut self.conns);
         self.room.shutdown();
         let frame = ServerFrame::Shutdown { text: text.into() };
         let open: Vec<usize> = self

@@ -42,6 +42,9 @@ pub struct Conn {
     /// The room has more to send it (a listing), pulled at the socket's pace like a
     /// download; until the room says it is done, no further request is read.
     pub pulling: bool,
+    /// Its name's claim is out to Redis (cluster only): its next requests wait for
+    /// the answer, so replies keep their order.
+    pub held: bool,
     pub phase: Phase,
     /// Already on the loop's dirty list this turn.
     pub dirty: bool,
@@ -102,6 +105,7 @@ impl Conn {
             downloads: Vec::new(),
             sending: Vec::new(),
             pulling: false,
+            held: false,
             phase: Phase::Open,
             dirty: false,
             over_cap: false,

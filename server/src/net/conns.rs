@@ -9,9 +9,10 @@
 
 use super::conn::{Conn, Phase};
 use crate::chat::{ConnRef, Outbox, Traffic};
+use crate::cluster::NodeName;
 use crate::config::CLOSE_DEADLINE_MS;
 use crate::folder::FileSend;
-use natter_protocol::ServerFrame;
+use natter_protocol::{ServerFrame, UserName};
 use slab::Slab;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -30,6 +31,15 @@ pub struct Conns {
     pub max_queue: usize,
     /// Messages queued since the pacer last asked.
     pub queued: u64,
+    /// What the room asked of the cluster's bus this turn (a lone server: never).
+    pub bus_ops: Vec<BusOp>,
+}
+
+/// The room's requests of the bus, handed to the link after the handlers.
+pub enum BusOp {
+    Publish(Option<NodeName>, Vec<u8>),
+    Claim(ConnRef, u64, UserName),
+    Release(UserName),
 }
 
 impl Conns {
@@ -42,6 +52,7 @@ impl Conns {
             dead: Vec::new(),
             max_queue,
             queued: 0,
+            bus_ops: Vec::new(),
         }
     }
 
@@ -190,5 +201,21 @@ impl Outbox for Conns {
         self.slab
             .get(conn.0)
             .map_or_else(Traffic::default, Conn::traffic)
+    }
+
+    fn publish(&mut self, to: Option<&NodeName>, payload: Vec<u8>) {
+        self.bus_ops.push(BusOp::Publish(to.cloned(), payload));
+    }
+
+    fn claim(&mut self, conn: ConnRef, conn_id: u64, folded: &UserName) {
+        if let Some(c) = self.open(conn.0) {
+            c.held = true;
+        }
+        self.bus_ops
+            .push(BusOp::Claim(conn, conn_id, folded.clone()));
+    }
+
+    fn release(&mut self, folded: &UserName) {
+        self.bus_ops.push(BusOp::Release(folded.clone()));
     }
 }

@@ -22,6 +22,7 @@
 //! `WouldBlock`, and WRITABLE is asked for only while output waits.
 
 mod accept;
+mod bus;
 mod close;
 mod conn;
 mod conns;
@@ -87,6 +88,8 @@ pub struct Server {
     /// When queued output goes out: at once when quiet, gathered a little when busy.
     pacer: pace::Pacer,
     shutting_down: Option<Instant>,
+    /// The link to the cluster's Redis; `None` for a lone server.
+    bus: Option<bus::Link>,
 }
 
 impl Server {
@@ -132,12 +135,35 @@ impl Server {
                 .register(&mut mio::unix::SourceFd(&fd), WATCH, Interest::READABLE)?;
         }
         let pacer = pace::Pacer::new(config.coalesce_max, Instant::now());
+        let mut settings = Settings::from_config(&config);
+        let bus = match &config.cluster {
+            None => None,
+            Some(c) => {
+                let instance = crate::services::random_seed();
+                let link = bus::Link::new(c.clone(), instance)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+                let folder_id = crate::cluster::folder_id(folder.root());
+                log::info!(
+                    "cluster: node {} joins through {} (shared folder {folder_id})",
+                    c.node,
+                    c.url
+                );
+                settings.cluster = Some(crate::chat::Identity {
+                    node: c.node.clone(),
+                    redis: c.url.to_string(),
+                    folder: folder_id,
+                    instance,
+                });
+                Some(link)
+            }
+        };
         Ok(Server {
+            bus,
             poll,
             listener,
             signals,
             conns: Conns::new(config.max_queue),
-            room: Room::new(Settings::from_config(&config), folder),
+            room: Room::new(settings, folder),
             config,
             next_conn_id: 1,
             still_readable: Vec::new(),
@@ -212,6 +238,11 @@ impl Server {
                 LISTENER => self.accept_all(),
                 SIGNALS => self.on_signal(),
                 WATCH => {}
+                bus::CMD | bus::SUB => {
+                    if let Some(link) = self.bus.as_mut() {
+                        link.ready(self.poll.registry(), event.token(), &mut self.scratch);
+                    }
+                }
                 Token(t) => {
                     // Tokens are slab keys and keys are reused: check it is still there.
                     if !self.conns.slab.contains(t) {
@@ -235,6 +266,9 @@ impl Server {
         self.resume_paused();
         self.sweep_timeouts();
         self.resume_accepting();
+        if self.bus.is_some() {
+            self.bus_turn();
+        }
         self.flush_dirty();
         self.reap();
     }
@@ -278,6 +312,9 @@ impl Server {
         }
         if let Some(t) = self.pacer.next() {
             consider(t);
+        }
+        if let Some(link) = &self.bus {
+            consider(link.deadline());
         }
         // With no connections left there is nothing to sweep, but memory freed by the
         // last ones to go is still to be given back once the loop is quiet.
@@ -331,6 +368,9 @@ impl Server {
         }
         self.next_sweep = now + SWEEP_EVERY;
         self.room.tick();
+        if self.bus.is_some() {
+            self.room.cluster_tick(&mut self.conns);
+        }
         let (reg, idle) = (self.config.register_timeout, self.config.idle_timeout);
         let handshake = tls::HANDSHAKE_TIMEOUT.min(reg);
         let mut expired = Vec::new();
@@ -365,6 +405,60 @@ impl Server {
             self.conns.send(ConnRef(t), &frame);
             self.close(t, LeaveReason::Timeout, &why);
         }
+        self.settle_caps();
+    }
+}
+
+impl Server {
+    /// The cluster's part of a turn: the link's timers, what the room asked of the
+    /// bus, and what the bus brought for the room, until neither has more; then the
+    /// link's writes. Runs after the turn's requests, before the flush, so whatever
+    /// it queues for clients goes out in this turn's writes.
+    fn bus_turn(&mut self) {
+        let Some(link) = self.bus.as_mut() else {
+            return;
+        };
+        let room = &self.room;
+        link.tick(self.poll.registry(), || room.claimed_names());
+        loop {
+            for op in std::mem::take(&mut self.conns.bus_ops) {
+                match op {
+                    conns::BusOp::Publish(to, payload) => link.publish(to.as_ref(), &payload),
+                    conns::BusOp::Claim(conn, id, name) => link.claim(conn, id, &name),
+                    conns::BusOp::Release(name) => link.release(&name),
+                }
+            }
+            let events = std::mem::take(&mut link.events);
+            if events.is_empty() {
+                break;
+            }
+            for e in events {
+                match e {
+                    bus::LinkEvent::Up => self.room.bus_up(&mut self.conns),
+                    bus::LinkEvent::Down => self.room.bus_down(),
+                    bus::LinkEvent::Message(payload) => {
+                        self.room.bus_message(&mut self.conns, &payload)
+                    }
+                    bus::LinkEvent::Claimed {
+                        conn,
+                        conn_id,
+                        claim,
+                    } => {
+                        self.room.claimed(&mut self.conns, conn, conn_id, claim);
+                        if let Some(c) = self.conns.slab.get_mut(conn.0) {
+                            if c.id == conn_id && c.held {
+                                c.held = false;
+                                // What it sent meanwhile waits in its buffer or socket.
+                                self.paused.push(conn.0);
+                                c.paused_until = Some(Instant::now());
+                            }
+                        }
+                    }
+                    bus::LinkEvent::Lost(names) => self.room.claims_lost(&mut self.conns, &names),
+                }
+            }
+        }
+        link.flush(self.poll.registry());
         self.settle_caps();
     }
 }

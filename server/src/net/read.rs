@@ -38,7 +38,7 @@ impl Server {
                     }
                     break;
                 }
-                Phase::Open if conn.paused_until.is_some() || conn.pulling => break,
+                Phase::Open if conn.paused_until.is_some() || conn.pulling || conn.held => break,
                 Phase::Open => {}
             }
             if budget == 0 {
@@ -151,7 +151,7 @@ impl Server {
             .conns
             .slab
             .get(t)
-            .is_some_and(|c| c.is_open() && !c.pulling)
+            .is_some_and(|c| c.is_open() && !c.pulling && !c.held)
         {
             match natter_protocol::decode_request(&bytes[used..]) {
                 Ok(Decoded::Frame(req, n)) => {

@@ -135,3 +135,45 @@ pub fn looks_like_client_hello(bytes: &[u8]) -> bool {
 pub fn plaintext(tls: &mut ServerConnection) -> impl Write + '_ {
     tls.writer()
 }
+
+/// The TLS client side for `rediss://`: the system's roots, or only the
+/// certificates of `ca_file` (a private CA, or Redis's own self-signed certificate).
+pub fn redis_client_config(
+    ca_file: Option<&std::path::Path>,
+) -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let shown = path.display();
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<_, _>>())
+                .map_err(|e| format!("cannot read the --cluster-ca file {shown}: {e}"))?;
+            if certs.is_empty() {
+                return Err(format!(
+                    "the --cluster-ca file {shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+                ));
+            }
+            for c in certs {
+                roots
+                    .add(c)
+                    .map_err(|e| format!("the --cluster-ca file {shown}: {e}"))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err("this machine has no trusted certificate authorities to check Redis's certificate against; install them (the ca-certificates package) or give Redis's CA with --cluster-ca".into());
+            }
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
+}

@@ -1,0 +1,522 @@
+//! The room on a node of a cluster: what other nodes' messages mean for the chat,
+//! and the copy of their users that WHO, STATUS, TELL and name checks read.
+//!
+//! The room never waits for Redis: what it tells other nodes it hands the outbox
+//! (`publish`), and the one thing it must ask first, a name's cluster-wide claim, is
+//! answered later through [`Room::claimed`], the connection's next requests held by
+//! the loop meanwhile. While the node cannot reach Redis the room keeps serving its
+//! own users, says so in WHO and STATUS, and takes names on its own word; the claims
+//! are made when the link is back, and a name taken twice meanwhile goes to whoever
+//! Redis gave it to, the other's user told and let go.
+
+use super::{error, ConnRef, Outbox, Room};
+use crate::cluster::bus::{self, Msg, RemoteUser};
+use crate::cluster::{NodeName, NODE_TIMEOUT};
+use natter_protocol::{ErrorCode, LeaveReason, ServerFrame, Time, UserName};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Who this node is in its cluster.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub node: NodeName,
+    /// Where Redis is, as people are told (never with its password).
+    pub redis: String,
+    /// The shared folder's identity (`cluster::folder_id`): nodes with the same one
+    /// serve the same files and hear each other's SHARED, DELETED and RENAMED.
+    pub folder: String,
+    /// This run of the node: two live processes with one node name tell each other
+    /// apart by it.
+    pub instance: u64,
+}
+
+/// How a claim on a name went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    Won,
+    /// Another node holds it.
+    Taken,
+    /// Redis could not be asked (the link went down): the node decides alone.
+    Unknown,
+}
+
+pub(super) struct Cluster {
+    pub(super) me: Identity,
+    pub(super) up: bool,
+    /// When the link was lost; `None` while up (and before the first link).
+    down_since: Option<Time>,
+    /// Other nodes, as last heard.
+    pub(super) nodes: BTreeMap<NodeName, Node>,
+    /// Names asked of Redis and not yet answered: folded name, who asked, as asked.
+    claiming: Vec<(UserName, ConnRef, UserName)>,
+    twin_logged: Option<Instant>,
+}
+
+pub(super) struct Node {
+    heard: Instant,
+    /// By folded name.
+    pub(super) users: BTreeMap<UserName, RemoteUser>,
+}
+
+impl Cluster {
+    pub(super) fn new(me: Identity) -> Cluster {
+        Cluster {
+            me,
+            up: false,
+            down_since: Some(Time::now()),
+            nodes: BTreeMap::new(),
+            claiming: Vec::new(),
+            twin_logged: None,
+        }
+    }
+
+    /// Who holds `folded` on another node.
+    pub(super) fn remote_user(&self, folded: &UserName) -> Option<(&NodeName, &RemoteUser)> {
+        self.nodes
+            .iter()
+            .find_map(|(n, node)| node.users.get(folded).map(|u| (n, u)))
+    }
+
+    pub(super) fn remote_count(&self) -> u64 {
+        self.nodes.values().map(|n| n.users.len() as u64).sum()
+    }
+
+    /// What WHO and STATUS say of the cluster after their count.
+    pub(super) fn note(&self) -> String {
+        if self.up {
+            let n = self.nodes.len() + 1;
+            format!(
+                "cluster of {n} node{}; this is {}",
+                if n == 1 { "" } else { "s" },
+                self.me.node
+            )
+        } else {
+            let since = self
+                .down_since
+                .map_or_else(String::new, |t| format!(" since {t}"));
+            format!(
+                "cluster degraded: node {} cannot reach {}{since}; other nodes' users as last known",
+                self.me.node, self.me.redis
+            )
+        }
+    }
+
+    fn publish(&self, out: &mut impl Outbox, to: Option<&NodeName>, msg: &Msg) {
+        if self.up {
+            out.publish(to, bus::encode(&self.me.node, msg));
+        }
+    }
+}
+
+impl Room {
+    // ---- what the loop tells the room about the bus ---------------------------------
+
+    /// The link to Redis is up (again): others learn who is here, and are asked who
+    /// is there.
+    pub fn bus_up(&mut self, out: &mut impl Outbox) {
+        let roster = Msg::Roster(self.roster());
+        let Some(cl) = self.cluster.as_mut() else {
+            return;
+        };
+        cl.up = true;
+        cl.down_since = None;
+        cl.publish(out, None, &roster);
+        cl.publish(out, None, &Msg::Sync);
+    }
+
+    /// The link to Redis is lost: the room serves its own users and says the cluster
+    /// is degraded. Other nodes' users stay as last known until [`NODE_TIMEOUT`]
+    /// passes without word from their node.
+    pub fn bus_down(&mut self) {
+        if let Some(cl) = self.cluster.as_mut() {
+            if cl.up {
+                cl.up = false;
+                cl.down_since = Some(Time::now());
+            }
+        }
+    }
+
+    /// The server is stopping: other nodes hear its users are gone.
+    pub fn bus_stop(&mut self, out: &mut impl Outbox) {
+        if let Some(cl) = &self.cluster {
+            cl.publish(out, None, &Msg::Stop);
+        }
+    }
+
+    /// The folded names of this node's users, for the loop to refresh their claims.
+    pub fn claimed_names(&self) -> Vec<UserName> {
+        self.names.0.iter().map(|(k, _)| k.clone()).collect()
+    }
+
+    /// One message from the bus.
+    pub fn bus_message(&mut self, out: &mut impl Outbox, payload: &[u8]) {
+        let Some(cl) = self.cluster.as_mut() else {
+            return;
+        };
+        let (from, msg) = match bus::decode(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                log::warn!(
+                    "cluster: dropped a message natterd cannot read ({e}): {:?}",
+                    String::from_utf8_lossy(&payload[..payload.len().min(200)])
+                );
+                return;
+            }
+        };
+        if from == cl.me.node {
+            if let Msg::Beat { instance } = msg {
+                let now = Instant::now();
+                let quiet = cl
+                    .twin_logged
+                    .is_none_or(|t| now.duration_since(t).as_secs() >= 60);
+                if instance != cl.me.instance && quiet {
+                    cl.twin_logged = Some(now);
+                    log::error!(
+                        "cluster: another natterd also calls itself node {}; each node needs its own --node-name, or each drops the other's messages as its own",
+                        cl.me.node
+                    );
+                }
+            }
+            return;
+        }
+        let known = cl.nodes.contains_key(&from);
+        let node = cl.nodes.entry(from.clone()).or_insert_with(|| Node {
+            heard: Instant::now(),
+            users: BTreeMap::new(),
+        });
+        node.heard = Instant::now();
+        if !known {
+            log::info!("cluster: node {from} is here");
+            if !matches!(msg, Msg::Roster(_) | Msg::Stop) {
+                // Joined while this node was not listening: ask it who it has.
+                cl.publish(out, Some(&from), &Msg::Sync);
+            }
+        }
+        match msg {
+            Msg::User(u) => self.remote_joined(out, &from, u),
+            Msg::Event(frame) => self.remote_event(out, &from, frame),
+            Msg::Folder { folder, frame } => {
+                let ours = self
+                    .cluster
+                    .as_ref()
+                    .is_some_and(|cl| cl.me.folder == folder);
+                if ours
+                    && matches!(
+                        frame,
+                        ServerFrame::Shared { .. }
+                            | ServerFrame::Deleted { .. }
+                            | ServerFrame::Renamed { .. }
+                    )
+                {
+                    out.broadcast(&self.members, None, &frame);
+                }
+            }
+            Msg::Private { to, frame } => {
+                if !matches!(frame, ServerFrame::Private { .. }) {
+                    return;
+                }
+                match self.names.get(&to.folded()) {
+                    Some(&c) if self.is_named(c) => out.send(c, &frame),
+                    _ => log::info!("cluster: a private message from node {from} for {to}, who is not here (any more)"),
+                }
+            }
+            Msg::Beat { .. } => {}
+            Msg::Roster(users) => self.remote_roster(out, &from, users),
+            Msg::Sync => {
+                let roster = Msg::Roster(self.roster());
+                if let Some(cl) = &self.cluster {
+                    cl.publish(out, Some(&from), &roster);
+                }
+            }
+            Msg::Stop => self.node_gone(out, &from, "stopped"),
+        }
+    }
+
+    /// Once a second: nodes not heard for [`NODE_TIMEOUT`] are gone.
+    pub fn cluster_tick(&mut self, out: &mut impl Outbox) {
+        let Some(cl) = &self.cluster else { return };
+        let now = Instant::now();
+        let silent: Vec<NodeName> = cl
+            .nodes
+            .iter()
+            .filter(|(_, n)| now.duration_since(n.heard) >= NODE_TIMEOUT)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for node in silent {
+            self.node_gone(out, &node, "unreachable");
+        }
+    }
+
+    /// Redis answered `conn`'s claim on a name (asked by `hello`).
+    pub fn claimed(&mut self, out: &mut impl Outbox, conn: ConnRef, conn_id: u64, claim: Claim) {
+        let Some(cl) = self.cluster.as_mut() else {
+            return;
+        };
+        let Some(i) = cl.claiming.iter().position(|(_, c, _)| *c == conn) else {
+            return;
+        };
+        let (_, _, name) = cl.claiming.remove(i);
+        let still_here = self
+            .client(conn)
+            .is_some_and(|c| c.id == conn_id && c.ended.is_none());
+        if !still_here {
+            if claim == Claim::Won {
+                out.release(&name.folded());
+            }
+            return;
+        }
+        match claim {
+            Claim::Won | Claim::Unknown => self.named(out, conn, name),
+            Claim::Taken => {
+                let text = format!("{name} is taken on another node; choose another name");
+                error(out, conn, ErrorCode::NameTaken, &text);
+            }
+        }
+    }
+
+    /// Redis gave these names (folded) to other nodes while this node held them
+    /// without a claim (it could not reach Redis): their users here are told and let
+    /// go, so every node agrees who the name is.
+    pub fn claims_lost(&mut self, out: &mut impl Outbox, names: &[UserName]) {
+        for key in names {
+            let Some(&conn) = self.names.get(key) else {
+                continue;
+            };
+            let Some(name) = self.member_name(conn) else {
+                continue;
+            };
+            log::warn!(
+                "cluster: {name} was taken on another node while this node could not reach Redis; its session here ends"
+            );
+            let text = format!(
+                "another node of the cluster holds the name {name} (taken there while this node could not reach it); connect again with another name"
+            );
+            error(out, conn, ErrorCode::NameTaken, &text);
+            self.depart(out, conn, LeaveReason::Error, "name held on another node");
+            out.close(conn);
+        }
+    }
+
+    // ---- what the handlers ask -------------------------------------------------------
+
+    /// `hello`'s cluster part: whether the name is free here and elsewhere. Returns
+    /// `true` if the handler is done (refused, or claim asked of Redis).
+    pub(super) fn hello_on_cluster(
+        &mut self,
+        out: &mut impl Outbox,
+        from: ConnRef,
+        conn_id: u64,
+        name: &UserName,
+    ) -> bool {
+        let Some(cl) = self.cluster.as_mut() else {
+            return false;
+        };
+        let key = name.folded();
+        if cl.claiming.iter().any(|(k, _, _)| *k == key) {
+            let text = format!("{name} is taken; choose another name");
+            error(out, from, ErrorCode::NameTaken, &text);
+            return true;
+        }
+        if let Some((node, u)) = cl.remote_user(&key) {
+            let text = format!("{} is taken (on node {node}); choose another name", u.name);
+            error(out, from, ErrorCode::NameTaken, &text);
+            return true;
+        }
+        if !cl.up {
+            return false;
+        }
+        cl.claiming.push((key.clone(), from, name.clone()));
+        out.claim(from, conn_id, &key);
+        true
+    }
+
+    /// A member just took its name: other nodes hear of it.
+    pub(super) fn announce_user(&mut self, out: &mut impl Outbox, conn: ConnRef) {
+        let Some(cl) = &self.cluster else { return };
+        if let Some(u) = self.client(conn).and_then(remote_view) {
+            cl.publish(out, None, &Msg::User(u));
+        }
+    }
+
+    /// A frame for every member, here and on every other node; returns how many it
+    /// reaches (on other nodes: their users as known, while the link is up).
+    pub(super) fn announce(
+        &mut self,
+        out: &mut impl Outbox,
+        except: Option<ConnRef>,
+        frame: ServerFrame,
+    ) -> u64 {
+        let mut n = out.broadcast(&self.members, except, &frame);
+        if let Some(cl) = self.cluster.as_ref().filter(|cl| cl.up) {
+            n += cl.remote_count();
+            let msg = match frame {
+                ServerFrame::Shared { .. }
+                | ServerFrame::Deleted { .. }
+                | ServerFrame::Renamed { .. } => Msg::Folder {
+                    folder: cl.me.folder.clone(),
+                    frame,
+                },
+                frame => Msg::Event(frame),
+            };
+            cl.publish(out, None, &msg);
+        }
+        n
+    }
+
+    /// `tell`'s cluster part, for a name nobody here has: the private goes to its node.
+    pub(super) fn tell_on_cluster(
+        &mut self,
+        out: &mut impl Outbox,
+        from: ConnRef,
+        sender: UserName,
+        to: &UserName,
+        text: String,
+    ) -> Result<Option<UserName>, ()> {
+        let Some(cl) = self.cluster.as_ref() else {
+            return Ok(None);
+        };
+        let Some((node, user)) = cl.remote_user(&to.folded()) else {
+            return Ok(None);
+        };
+        if !cl.up {
+            let text = format!(
+                "{} is on node {node}, which this node cannot reach: the cluster is degraded ({} is unreachable)",
+                user.name, cl.me.redis
+            );
+            error(out, from, ErrorCode::Other("cluster-down".into()), &text);
+            return Err(());
+        }
+        let msg = Msg::Private {
+            to: user.name.clone(),
+            frame: ServerFrame::Private { name: sender, text },
+        };
+        let spelled = user.name.clone();
+        out.publish(Some(node), bus::encode(&cl.me.node, &msg));
+        Ok(Some(spelled))
+    }
+
+    /// A session ended here: if it had a name, its claim goes back.
+    pub(super) fn release_on_cluster(
+        &mut self,
+        out: &mut impl Outbox,
+        conn: ConnRef,
+        name: Option<&UserName>,
+    ) {
+        let Some(cl) = self.cluster.as_mut() else {
+            return;
+        };
+        // A claim still being asked: its answer will find the session gone.
+        cl.claiming.retain(|(_, c, _)| *c != conn);
+        if let (Some(name), true) = (name, cl.up) {
+            out.release(&name.folded());
+        }
+    }
+
+    // ---- inside ----------------------------------------------------------------------
+
+    fn roster(&self) -> Vec<RemoteUser> {
+        self.members
+            .iter()
+            .filter_map(|&m| self.client(m).and_then(remote_view))
+            .collect()
+    }
+
+    fn remote_joined(&mut self, out: &mut impl Outbox, from: &NodeName, u: RemoteUser) {
+        let Some(node) = self.cluster.as_mut().and_then(|cl| cl.nodes.get_mut(from)) else {
+            return;
+        };
+        let name = u.name.clone();
+        if node.users.insert(name.folded(), u).is_none() {
+            out.broadcast(&self.members, None, &ServerFrame::Join { name });
+        }
+    }
+
+    fn remote_event(&mut self, out: &mut impl Outbox, from: &NodeName, frame: ServerFrame) {
+        match &frame {
+            ServerFrame::From { .. } => {}
+            ServerFrame::Leave { name, .. } => {
+                let Some(node) = self.cluster.as_mut().and_then(|cl| cl.nodes.get_mut(from)) else {
+                    return;
+                };
+                if node.users.remove(&name.folded()).is_none() {
+                    // Someone this node never heard join: nobody here knows them.
+                    return;
+                }
+            }
+            other => {
+                log::debug!("cluster: node {from} sent an event natterd does not relay: {other:?}");
+                return;
+            }
+        }
+        out.broadcast(&self.members, None, &frame);
+    }
+
+    /// Everyone `from` has: who is new joins, who is missing left.
+    fn remote_roster(&mut self, out: &mut impl Outbox, from: &NodeName, users: Vec<RemoteUser>) {
+        let Some(node) = self.cluster.as_mut().and_then(|cl| cl.nodes.get_mut(from)) else {
+            return;
+        };
+        let mut fresh: BTreeMap<UserName, RemoteUser> =
+            users.into_iter().map(|u| (u.name.folded(), u)).collect();
+        std::mem::swap(&mut node.users, &mut fresh);
+        let (now, before) = (&node.users, fresh);
+        let joined: Vec<UserName> = now
+            .iter()
+            .filter(|(k, _)| !before.contains_key(*k))
+            .map(|(_, u)| u.name.clone())
+            .collect();
+        let left: Vec<UserName> = before
+            .iter()
+            .filter(|(k, _)| !now.contains_key(*k))
+            .map(|(_, u)| u.name.clone())
+            .collect();
+        for name in left {
+            let leave = ServerFrame::Leave {
+                name,
+                reason: LeaveReason::Lost,
+                text: String::new(),
+            };
+            out.broadcast(&self.members, None, &leave);
+        }
+        for name in joined {
+            out.broadcast(&self.members, None, &ServerFrame::Join { name });
+        }
+    }
+
+    /// A node stopped or fell silent: its users left, as far as this node can tell.
+    fn node_gone(&mut self, out: &mut impl Outbox, node: &NodeName, how: &str) {
+        let Some(gone) = self.cluster.as_mut().and_then(|cl| cl.nodes.remove(node)) else {
+            return;
+        };
+        log::info!(
+            "cluster: node {node} {how}; its {} user{} left",
+            gone.users.len(),
+            if gone.users.len() == 1 { "" } else { "s" }
+        );
+        let text = format!("node {node} {how}");
+        for (_, u) in gone.users {
+            let leave = ServerFrame::Leave {
+                name: u.name,
+                reason: LeaveReason::Lost,
+                text: text.clone(),
+            };
+            out.broadcast(&self.members, None, &leave);
+        }
+    }
+}
+
+/// A member as other nodes know it.
+fn remote_view(c: &super::Client) -> Option<RemoteUser> {
+    Some(RemoteUser {
+        conn_id: c.id,
+        name: c.name.clone().filter(|_| c.is_member())?,
+        addr: c.addr,
+        connected: c.connected,
+        since: c.named_at,
+    })
+}
+
+/// Sends `to` the session's node name in STATUS.
+pub(super) fn node_of(room: &Room) -> Option<String> {
+    room.cluster.as_ref().map(|cl| cl.me.node.to_string())
+}
