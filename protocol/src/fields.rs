@@ -564,6 +564,7 @@ code_enum! {
         Timeout = "timeout",
         Calc = "calc",
         Internal = "internal",
+        ClusterDown = "cluster-down",
     }
 }
 

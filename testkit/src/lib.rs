@@ -3,6 +3,7 @@
 //! - [`Natterd`]: a real natterd process on a free loopback port (port 0), with its own
 //!   temporary shared folder and its log collected, stopped when dropped.
 //! - [`Peer`]: a raw TCP peer that speaks the protocol line by line, as `nc` would.
+//! - [`Redis`]: a real redis-server on a free loopback port, for the cluster.
 //! - [`FakeServer`]: a listener whose connections the test answers by hand, as a
 //!   natterd that says exactly what the test wants, when it wants.
 //! - [`temp_dir`], [`TempPath`]: fresh folders and paths under the system's temp dir.
@@ -13,10 +14,12 @@
 mod fake;
 mod natterd;
 mod peer;
+mod redis;
 
 pub use fake::FakeServer;
 pub use natterd::{natterd_bin, Natterd};
 pub use peer::Peer;
+pub use redis::{redis_server_bin, Redis};
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

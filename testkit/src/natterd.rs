@@ -101,15 +101,27 @@ impl Natterd {
     /// environment variables. Nothing of the caller's environment that natterd reads
     /// (a secret, a shared folder) leaks in.
     pub fn start_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Natterd {
-        Natterd::launch(dir, args, env, None)
+        Natterd::launch(dir, args, env, None, 0)
+    }
+
+    /// natterd on `port` (for `--reuse-port`, where several share one) with `dir` as
+    /// its shared folder.
+    pub fn start_on(port: u16, dir: &Path, args: &[&str]) -> Natterd {
+        Natterd::launch(dir, args, &[], None, port)
     }
 
     /// As [`Natterd::start_in`], under a descriptor limit (`ulimit -n`), soft and hard.
     pub fn start_with_fd_limit(dir: &Path, args: &[&str], limit: u64) -> Natterd {
-        Natterd::launch(dir, args, &[], Some(limit))
+        Natterd::launch(dir, args, &[], Some(limit), 0)
     }
 
-    fn launch(dir: &Path, args: &[&str], env: &[(&str, &str)], fd_limit: Option<u64>) -> Natterd {
+    fn launch(
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        fd_limit: Option<u64>,
+        port: u16,
+    ) -> Natterd {
         let mut cmd = Command::new(natterd_bin());
         if let Some(limit) = fd_limit {
             use std::os::unix::process::CommandExt;
@@ -129,7 +141,7 @@ impl Natterd {
                 });
             }
         }
-        cmd.arg("0").args(args);
+        cmd.arg(port.to_string()).args(args);
         let folder_given = args.contains(&"--shared-dir")
             || env
                 .iter()
@@ -139,6 +151,7 @@ impl Natterd {
         }
         let mut child = cmd
             .env_remove("NATTER_SECRET")
+            .env_remove("NATTER_CLUSTER_PASSWORD")
             .env_remove("SERVER_SHARED_FILES")
             .env_remove("SERVERSHAREDFILES")
             .envs(env.iter().copied())

@@ -41,7 +41,11 @@ impl Peer {
 
     /// The next line (without `\n`), or None at EOF; panics after [`WAIT`].
     pub fn line(&mut self) -> Option<String> {
-        let end = Instant::now() + WAIT;
+        self.line_before(Instant::now() + WAIT)
+    }
+
+    /// The next line, or None at EOF; panics at `end`.
+    pub fn line_before(&mut self, end: Instant) -> Option<String> {
         loop {
             if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=i).collect();
@@ -50,7 +54,7 @@ impl Peer {
             let left = end.saturating_duration_since(Instant::now());
             assert!(
                 !left.is_zero(),
-                "no line within {WAIT:?}; have {:?}",
+                "no line in time; have {:?}",
                 String::from_utf8_lossy(&self.buf)
             );
             self.stream.set_read_timeout(Some(left)).expect("timeout");
@@ -176,6 +180,24 @@ impl Peer {
         let mut skipped = Vec::new();
         loop {
             match self.line() {
+                Some(l) if l == want => return skipped,
+                Some(l) => skipped.push(l),
+                None => panic!("EOF while waiting for {want:?}; saw {skipped:?}"),
+            }
+        }
+    }
+
+    /// As [`Peer::expect_eventually`], waiting up to `within` in all (for what a
+    /// timer brings, like a cluster node declared gone).
+    pub fn expect_eventually_within(
+        &mut self,
+        want: &str,
+        within: std::time::Duration,
+    ) -> Vec<String> {
+        let end = Instant::now() + within;
+        let mut skipped = Vec::new();
+        loop {
+            match self.line_before(end) {
                 Some(l) if l == want => return skipped,
                 Some(l) => skipped.push(l),
                 None => panic!("EOF while waiting for {want:?}; saw {skipped:?}"),

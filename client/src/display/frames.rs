@@ -423,6 +423,7 @@ fn code_words(code: &ErrorCode) -> &str {
         ErrorCode::Timeout => "timed out",
         ErrorCode::Calc => "cannot calculate that",
         ErrorCode::Internal => "the server failed",
+        ErrorCode::ClusterDown => "another node of the cluster is out of reach",
         ErrorCode::Other(code) => code,
     }
 }

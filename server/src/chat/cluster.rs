@@ -383,7 +383,7 @@ impl Room {
                 "{} is on node {node}, which this node cannot reach: the cluster is degraded ({} is unreachable)",
                 user.name, cl.me.redis
             );
-            error(out, from, ErrorCode::Other("cluster-down".into()), &text);
+            error(out, from, ErrorCode::ClusterDown, &text);
             return Err(());
         }
         let msg = Msg::Private {
