@@ -26,6 +26,8 @@ struct Client {
     tx: usize,
     /// Redis: the subscribing connection.
     rx: Option<usize>,
+    /// Which server it is connected to (an index in [`Run::addrs`]).
+    node: usize,
     sent: u64,
     acked: u64,
     /// IRC: message counts at which window probes were sent.
@@ -43,6 +45,7 @@ pub fn run(run: &Run, server: Option<&ServerStats>, plan: Plan) -> Result<bool, 
         .map(|m| Client {
             tx: m.tx,
             rx: m.rx,
+            node: m.node,
             sent: 0,
             acked: 0,
             probes: VecDeque::new(),
@@ -192,6 +195,7 @@ pub fn run(run: &Run, server: Option<&ServerStats>, plan: Plan) -> Result<bool, 
     let lost = expected.saturating_sub(delivered);
     println!("scenario fanout");
     println!("proto {:?}", proto);
+    run.print_ports(clients.iter().map(|c| c.node));
     println!("clients {}", n);
     println!("messages_per_client {}", plan.messages);
     println!(

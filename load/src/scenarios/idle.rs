@@ -52,6 +52,7 @@ pub fn run(
     }
     println!("scenario idle");
     println!("proto {:?}", proto);
+    run.print_ports(clients.iter().map(|c| c.node));
     println!("connections {}", clients.len());
     println!("setup_s {setup:.3}");
     println!("closed_by_server {closed}");
