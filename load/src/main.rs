@@ -5,7 +5,8 @@
 //! paced), `idle` (C registered connections held for T seconds), `churn` (connect,
 //! register, quit, over and over), `download` (K clients fetching one file). It prints
 //! `key value` lines: deliveries/s, latency percentiles, lost messages, errors, and the
-//! server's CPU time and memory when given `--server-pid`.
+//! server's CPU time and memory when given `--server-pid` (several servers': each and
+//! their sum).
 //!
 //! Every run is bounded by `--timeout`, and talks to loopback unless told otherwise.
 //! Given several ports (`--port 7001,7002`), it spreads its clients round robin over
@@ -48,9 +49,10 @@ struct Args {
     /// Protocol to speak.
     #[arg(long, value_enum, default_value_t = Proto::Natter)]
     proto: Proto,
-    /// The server's process id, to report its CPU seconds and memory (Linux /proc).
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's process id, to report its CPU seconds and memory (Linux /proc);
+    /// several (comma-separated, or repeated) are reported each and summed.
+    #[arg(long, value_name = "PID[,PID...]", value_delimiter = ',')]
+    server_pid: Vec<u32>,
     /// Stop and report after this many seconds, whatever the state.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -135,7 +137,7 @@ fn main() -> ExitCode {
         connect_batch: args.connect_batch,
         deadline: Instant::now() + Duration::from_secs(args.timeout),
     };
-    let server = args.server_pid.map(ServerStats::new);
+    let server = ServerStats::new(&args.server_pid);
     let result = match args.scenario {
         Scenario::Fanout {
             clients,

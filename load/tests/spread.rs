@@ -35,6 +35,8 @@ fn one_port_is_one_server_as_ever() {
     let (code, out) = load(&[
         "--port",
         &a.port(),
+        "--server-pid",
+        &a.pid().to_string(),
         "fanout",
         "--clients",
         "3",
@@ -46,15 +48,25 @@ fn one_port_is_one_server_as_ever() {
     assert_eq!(line(&out, "delivered"), Some("30"));
     assert_eq!(line(&out, "lost"), Some("0"));
     assert_eq!(line(&out, "ports"), None, "one port has no ports line");
+    assert!(line(&out, "server_cpu_s").is_some());
+    assert!(line(&out, "server_rss_kib").is_some());
+    assert_eq!(
+        line(&out, "server_pid"),
+        None,
+        "one pid has no server_pid line"
+    );
 }
 
 #[test]
 fn idle_clients_go_round_robin_over_two_servers() {
     let (a, b) = (server(), server());
     let ports = format!("{},{}", a.port(), b.port());
+    let pids = format!("{},{}", a.pid(), b.pid());
     let (code, out) = load(&[
         "--port",
         &ports,
+        "--server-pid",
+        &pids,
         "idle",
         "--connections",
         "5",
@@ -81,4 +93,25 @@ fn idle_clients_go_round_robin_over_two_servers() {
             );
         }
     }
+    // Each server's memory, and their sum.
+    let held = |l: &str| -> u64 {
+        let rest = l.strip_prefix("start ").expect("start KiB");
+        let (_, held) = rest.split_once(" held ").expect("held KiB");
+        held.parse().expect("a number")
+    };
+    let each: Vec<(u32, u64)> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("server_pid "))
+        .map(|l| {
+            let (pid, rest) = l.split_once(" server_rss_kib ").expect("a server_rss_kib");
+            (pid.parse().expect("a pid"), held(rest))
+        })
+        .collect();
+    assert_eq!(
+        each.iter().map(|e| e.0).collect::<Vec<_>>(),
+        [a.pid(), b.pid()]
+    );
+    assert!(each.iter().all(|e| e.1 > 0), "every server has memory");
+    let sum = held(line(&out, "server_rss_kib").expect("the sum"));
+    assert_eq!(sum, each[0].1 + each[1].1);
 }

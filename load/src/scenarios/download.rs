@@ -6,7 +6,7 @@
 use super::{connect_clients, set_owner, Run};
 use crate::net::{Happened, Net};
 use crate::proto::Proto;
-use crate::stats::ServerStats;
+use crate::stats::{self, ServerStats};
 use std::time::{Duration, Instant};
 
 /// Where one download stands: reading a frame header (or HTTP's response head), or
@@ -189,12 +189,15 @@ pub fn run(
     println!("elapsed_s {elapsed:.3}");
     println!("throughput_gb_per_s {:.3}", bytes as f64 / elapsed / 1e9);
     if let Some(s) = server {
-        println!(
-            "server_rss_kib start {} now {} peak {}",
-            s.start_rss,
-            s.kib("VmRSS:"),
-            s.kib("VmHWM:")
-        );
+        let each = s.sample();
+        let rss = |s: &stats::Sample| {
+            format!(
+                "server_rss_kib start {} now {} peak {}",
+                s.start_rss_kib, s.rss_kib, s.peak_kib
+            )
+        };
+        println!("{}", rss(&stats::total(&each)));
+        stats::print_each(&each, rss);
     }
     for e in errors.iter().take(5) {
         eprintln!("natter-load: {e}");

@@ -7,7 +7,7 @@
 use super::{connect_clients, Run};
 use crate::net::{Happened, Net};
 use crate::proto::Event;
-use crate::stats::{now_us, Histogram, ServerStats};
+use crate::stats::{self, now_us, Histogram, ServerStats};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -216,8 +216,13 @@ pub fn run(run: &Run, server: Option<&ServerStats>, plan: Plan) -> Result<bool, 
     println!("deliveries_per_s {:.0}", delivered as f64 / elapsed);
     hist.print();
     if let Some(s) = &server {
-        s.print_cpu(delivered);
-        println!("server_rss_kib {}", s.kib("VmRSS:"));
+        let each = s.sample();
+        let all = stats::total(&each);
+        stats::print_cpu(all.cpu_s, delivered);
+        println!("server_rss_kib {}", all.rss_kib);
+        stats::print_each(&each, |s| {
+            format!("server_cpu_s {:.3} server_rss_kib {}", s.cpu_s, s.rss_kib)
+        });
     }
     for e in errors.iter().take(5) {
         eprintln!("natter-load: {e}");
