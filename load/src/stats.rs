@@ -14,6 +14,7 @@ pub fn now_us(base: Instant) -> u64 {
 }
 
 /// Latency histogram: 1 µs buckets to 10 ms, then 1 ms buckets to 10 s.
+#[derive(Clone)]
 pub struct Histogram {
     fine: Vec<u64>,
     coarse: Vec<u64>,
@@ -40,6 +41,18 @@ impl Histogram {
             let i = ((us / 1000) as usize).min(self.coarse.len() - 1);
             self.coarse[i] += 1;
         }
+    }
+
+    /// Adds `other`'s samples to these, as if each had been recorded here.
+    pub fn merge(&mut self, other: &Histogram) {
+        for (a, b) in self.fine.iter_mut().zip(&other.fine) {
+            *a += b;
+        }
+        for (a, b) in self.coarse.iter_mut().zip(&other.coarse) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.max = self.max.max(other.max);
     }
 
     pub fn percentile(&self, p: f64) -> u64 {
@@ -69,6 +82,21 @@ impl Histogram {
             self.percentile(99.9),
             self.max
         );
+    }
+
+    /// A `KEY count N p50 .. p99 .. max ..` line (just the count when it is 0).
+    pub fn print_part(&self, key: &str) {
+        if self.count == 0 {
+            println!("{key} count 0");
+        } else {
+            println!(
+                "{key} count {} p50 {} p99 {} max {}",
+                self.count,
+                self.percentile(50.0),
+                self.percentile(99.0),
+                self.max
+            );
+        }
     }
 }
 
@@ -220,6 +248,28 @@ mod tests {
         assert_eq!(h.percentile(99.0), 100);
         assert_eq!(h.percentile(100.0), 50_000);
         assert_eq!(h.max, 50_000);
+    }
+
+    #[test]
+    fn merged_is_as_if_recorded_in_one() {
+        let (mut a, mut b, mut one) = (Histogram::new(), Histogram::new(), Histogram::new());
+        for us in [3, 9_999, 10_000, 2_500_000, 12_000_000] {
+            a.record(us);
+            one.record(us);
+        }
+        for us in [1, 4, 70_000] {
+            b.record(us);
+            one.record(us);
+        }
+        let mut merged = a.clone();
+        merged.merge(&b);
+        assert_eq!(merged.count, 8);
+        assert_eq!(merged.max, 12_000_000);
+        for p in [0.0, 12.5, 50.0, 87.5, 99.0, 100.0] {
+            assert_eq!(merged.percentile(p), one.percentile(p), "p{p}");
+        }
+        merged.merge(&Histogram::new());
+        assert_eq!((merged.count, merged.max), (8, 12_000_000));
     }
 
     #[test]

@@ -115,3 +115,33 @@ fn idle_clients_go_round_robin_over_two_servers() {
     let sum = held(line(&out, "server_rss_kib").expect("the sum"));
     assert_eq!(sum, each[0].1 + each[1].1);
 }
+
+/// Two servers that are not a cluster: each client hears only the clients of its own
+/// server, so every message to the other server's clients is lost, and every delivery
+/// that arrives is a same-port one.
+#[test]
+fn fanout_over_two_servers_apart_hears_only_its_own_server() {
+    let (a, b) = (server(), server());
+    let ports = format!("{},{}", a.port(), b.port());
+    let (code, out) = load(&[
+        "--port",
+        &ports,
+        "fanout",
+        "--clients",
+        "5",
+        "--messages",
+        "10",
+    ]);
+    assert_eq!(code, Some(1), "lost messages fail the run");
+    let want = format!("{}:3 {}:2", a.port(), b.port());
+    assert_eq!(line(&out, "ports"), Some(want.as_str()));
+    // Clients 0, 2, 4 on one server hear each other, 1 and 3 on the other.
+    let heard = 3 * 2 * 10 + 2 * 10;
+    assert_eq!(line(&out, "expected"), Some("200"));
+    assert_eq!(line(&out, "delivered"), Some(heard.to_string().as_str()));
+    assert_eq!(line(&out, "lost"), Some((200 - heard).to_string().as_str()));
+    assert_eq!(line(&out, "errors"), Some("0"));
+    let same = line(&out, "latency_same_port_us").expect("same-port latency");
+    assert!(same.starts_with(&format!("count {heard} p50 ")), "{same}");
+    assert_eq!(line(&out, "latency_cross_port_us"), Some("count 0"));
+}
