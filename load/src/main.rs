@@ -5,9 +5,12 @@
 //! paced), `idle` (C registered connections held for T seconds), `churn` (connect,
 //! register, quit, over and over), `download` (K clients fetching one file). It prints
 //! `key value` lines: deliveries/s, latency percentiles, lost messages, errors, and the
-//! server's CPU time and memory when given `--server-pid`.
+//! server's CPU time and memory when given `--server-pid` (several servers': each and
+//! their sum).
 //!
 //! Every run is bounded by `--timeout`, and talks to loopback unless told otherwise.
+//! Given several ports (`--port 7001,7002`), it spreads its clients round robin over
+//! that many servers, or the nodes of one cluster.
 //!
 //! Layout: [`net`] moves bytes (the connection pool on one poll), [`proto`] says what
 //! they mean in each protocol, [`stats`] measures (latency, the server's CPU and
@@ -37,14 +40,19 @@ struct Args {
     /// Server host; loopback unless --allow-remote.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    #[arg(long, default_value_t = natter_protocol::DEFAULT_PORT)]
-    port: u16,
+    /// Server port, or several (comma-separated, or --port repeated) to spread the
+    /// clients over several servers or cluster nodes on the host: client i connects to
+    /// the (i mod N)-th port, round robin.
+    #[arg(long, value_name = "PORT[,PORT...]", value_delimiter = ',',
+          default_values_t = [natter_protocol::DEFAULT_PORT])]
+    port: Vec<u16>,
     /// Protocol to speak.
     #[arg(long, value_enum, default_value_t = Proto::Natter)]
     proto: Proto,
-    /// The server's process id, to report its CPU seconds and memory (Linux /proc).
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's process id, to report its CPU seconds and memory (Linux /proc);
+    /// several (comma-separated, or repeated) are reported each and summed.
+    #[arg(long, value_name = "PID[,PID...]", value_delimiter = ',')]
+    server_pid: Vec<u32>,
     /// Stop and report after this many seconds, whatever the state.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -112,24 +120,24 @@ enum Scenario {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let addr = match resolve(&args.host, args.port) {
-        Ok(a) => a,
+    let ip = match check_ports(&args.port).and_then(|()| resolve(&args.host)) {
+        Ok(ip) => ip,
         Err(e) => {
             eprintln!("natter-load: {e}");
             return ExitCode::from(2);
         }
     };
-    if !addr.ip().is_loopback() && !args.allow_remote {
-        eprintln!("natter-load: {} is not a loopback address; load tests go to machines you run (add --allow-remote)", addr.ip());
+    if !ip.is_loopback() && !args.allow_remote {
+        eprintln!("natter-load: {ip} is not a loopback address; load tests go to machines you run (add --allow-remote)");
         return ExitCode::from(2);
     }
     let run = Run {
-        addr,
+        addrs: args.port.iter().map(|&p| SocketAddr::new(ip, p)).collect(),
         proto: args.proto,
         connect_batch: args.connect_batch,
         deadline: Instant::now() + Duration::from_secs(args.timeout),
     };
-    let server = args.server_pid.map(ServerStats::new);
+    let server = ServerStats::new(&args.server_pid);
     let result = match args.scenario {
         Scenario::Fanout {
             clients,
@@ -169,13 +177,63 @@ fn main() -> ExitCode {
     }
 }
 
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+fn resolve(host: &str) -> Result<IpAddr, String> {
     if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
+        return Ok(ip);
     }
-    (host, port)
+    (host, 0)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
         .next()
+        .map(|a| a.ip())
         .ok_or_else(|| format!("{host} has no address"))
+}
+
+/// A port listed twice would be one server counted as two (and its messages split
+/// between "same port" and "cross port"): refused.
+fn check_ports(ports: &[u16]) -> Result<(), String> {
+    for (i, p) in ports.iter().enumerate() {
+        if ports[..i].contains(p) {
+            return Err(format!("--port {p} is listed twice"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_ports, Args};
+    use clap::Parser;
+
+    fn ports(argv: &[&str]) -> Result<Vec<u16>, String> {
+        let args = Args::try_parse_from(argv.iter().copied().chain(["idle"]))
+            .map_err(|e| e.kind().to_string())?;
+        check_ports(&args.port)?;
+        Ok(args.port)
+    }
+
+    #[test]
+    fn port_lists() {
+        assert_eq!(ports(&["natter-load"]), Ok(vec![7878]));
+        assert_eq!(ports(&["natter-load", "--port", "7001"]), Ok(vec![7001]));
+        assert_eq!(
+            ports(&["natter-load", "--port", "7001,7002,7003"]),
+            Ok(vec![7001, 7002, 7003])
+        );
+        assert_eq!(
+            ports(&["natter-load", "--port", "7001", "--port", "7002,7003"]),
+            Ok(vec![7001, 7002, 7003])
+        );
+        assert_eq!(
+            ports(&["natter-load", "--port=7002,7001"]),
+            Ok(vec![7002, 7001])
+        );
+        assert_eq!(
+            ports(&["natter-load", "--port", "7001,7002,7001"]),
+            Err("--port 7001 is listed twice".into())
+        );
+        assert!(ports(&["natter-load", "--port", "7001,"]).is_err());
+        assert!(ports(&["natter-load", "--port", "7001,x"]).is_err());
+        assert!(ports(&["natter-load", "--port", "70000"]).is_err());
+    }
 }

@@ -1,4 +1,5 @@
 //! `churn`: connect, register and quit, `total` times, `concurrency` at a time.
+//! Connection number i goes to the (i mod N)-th of N servers.
 //! Reports connections completed per second and errors.
 
 use super::Run;
@@ -8,20 +9,24 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 pub fn run(run: &Run, total: u64, concurrency: usize) -> Result<bool, String> {
-    let (proto, addr, deadline) = (run.proto, run.addr, run.deadline);
+    let (proto, deadline) = (run.proto, run.deadline);
     let mut net = Net::new().map_err(|e| e.to_string())?;
     let mut started = 0u64;
     let mut done = 0u64;
     let mut errors = 0u64;
     let mut live: HashMap<usize, bool> = Default::default();
+    // The server of every connection started, for the `ports` line.
+    let mut nodes = Vec::new();
     let mut happened = Vec::new();
     let mut events = Vec::new();
     let base = Instant::now();
     while (done + errors < total) && Instant::now() < deadline {
         while live.len() < concurrency && started < total {
             let name = format!("churn{started}");
+            let node = run.node(started as usize);
             started += 1;
-            match net.connect(addr) {
+            nodes.push(node);
+            match net.connect(run.addrs[node]) {
                 Ok(k) => {
                     let mut hello = proto.register(&name, false);
                     hello.extend_from_slice(proto.quit());
@@ -70,6 +75,7 @@ pub fn run(run: &Run, total: u64, concurrency: usize) -> Result<bool, String> {
     let elapsed = base.elapsed().as_secs_f64();
     println!("scenario churn");
     println!("proto {:?}", proto);
+    run.print_ports(nodes);
     println!("completed {done}");
     println!("errors {}", errors + net.errors);
     println!("elapsed_s {elapsed:.3}");

@@ -6,7 +6,7 @@
 use super::{connect_clients, set_owner, Run};
 use crate::net::{Happened, Net};
 use crate::proto::Proto;
-use crate::stats::ServerStats;
+use crate::stats::{self, ServerStats};
 use std::time::{Duration, Instant};
 
 /// Where one download stands: reading a frame header (or HTTP's response head), or
@@ -99,12 +99,14 @@ pub fn run(
     file: &str,
     http: bool,
 ) -> Result<bool, String> {
-    let (addr, deadline) = (run.addr, run.deadline);
+    let deadline = run.deadline;
     if run.proto != Proto::Natter {
         return Err("the download scenario speaks natter (or HTTP with --http) only".into());
     }
     let mut net = Net::new().map_err(|e| e.to_string())?;
     let mut owner: Vec<Option<usize>> = Vec::new();
+    // Each client's server, for the `ports` line.
+    let mut nodes = Vec::new();
     let request = if http {
         let path: String = file
             .bytes()
@@ -115,19 +117,24 @@ pub fn run(
                 _ => format!("%{b:02X}"),
             })
             .collect();
-        let host = addr.ip();
+        let host = run.addrs[0].ip();
         for i in 0..clients {
+            let node = run.node(i);
+            let addr = run.addrs[node];
             let k = net
                 .connect(addr)
                 .map_err(|e| format!("connect {addr}: {e}"))?;
             set_owner(&mut owner, k, i);
+            nodes.push(node);
         }
         format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
     } else {
         let wire = natter_protocol::FileName::new(file)
             .map_err(|e| e.to_string())?
             .to_wire();
-        owner = connect_clients(&mut net, run, clients, "fetch", false)?.1;
+        let members;
+        (members, owner) = connect_clients(&mut net, run, clients, "fetch", false)?;
+        nodes = members.iter().map(|m| m.node).collect();
         format!("GET {wire}\n")
     };
     let conns: Vec<usize> = (0..owner.len()).filter(|&k| owner[k].is_some()).collect();
@@ -174,6 +181,7 @@ pub fn run(
     let elapsed = base.elapsed().as_secs_f64();
     println!("scenario download");
     println!("proto {}", if http { "http" } else { "natter" });
+    run.print_ports(nodes);
     println!("clients {}", conns.len());
     println!("completed {finished}");
     println!("errors {}", errors.len());
@@ -181,12 +189,15 @@ pub fn run(
     println!("elapsed_s {elapsed:.3}");
     println!("throughput_gb_per_s {:.3}", bytes as f64 / elapsed / 1e9);
     if let Some(s) = server {
-        println!(
-            "server_rss_kib start {} now {} peak {}",
-            s.start_rss,
-            s.kib("VmRSS:"),
-            s.kib("VmHWM:")
-        );
+        let each = s.sample();
+        let rss = |s: &stats::Sample| {
+            format!(
+                "server_rss_kib start {} now {} peak {}",
+                s.start_rss_kib, s.rss_kib, s.peak_kib
+            )
+        };
+        println!("{}", rss(&stats::total(&each)));
+        stats::print_each(&each, rss);
     }
     for e in errors.iter().take(5) {
         eprintln!("natter-load: {e}");

@@ -3,11 +3,17 @@
 //! second; every other client receives each.
 //! Reports deliveries per second, latency from the timestamp each message carries,
 //! lost messages and errors, and with `--server-pid` the server's CPU per delivery.
+//!
+//! Over several servers (`--port A,B`: the nodes of one cluster) every client still
+//! expects every other's messages, and latency is also reported apart for messages
+//! whose sender and receiver are on the same port and on different ports: the cost of
+//! crossing nodes. Each delivery is recorded once, in one of two histograms, merged
+//! for the overall figures at the end.
 
 use super::{connect_clients, Run};
 use crate::net::{Happened, Net};
 use crate::proto::Event;
-use crate::stats::{now_us, Histogram, ServerStats};
+use crate::stats::{self, now_us, Histogram, ServerStats};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -26,6 +32,8 @@ struct Client {
     tx: usize,
     /// Redis: the subscribing connection.
     rx: Option<usize>,
+    /// Which server it is connected to (an index in [`Run::addrs`]).
+    node: usize,
     sent: u64,
     acked: u64,
     /// IRC: message counts at which window probes were sent.
@@ -43,6 +51,7 @@ pub fn run(run: &Run, server: Option<&ServerStats>, plan: Plan) -> Result<bool, 
         .map(|m| Client {
             tx: m.tx,
             rx: m.rx,
+            node: m.node,
             sent: 0,
             acked: 0,
             probes: VecDeque::new(),
@@ -68,7 +77,9 @@ pub fn run(run: &Run, server: Option<&ServerStats>, plan: Plan) -> Result<bool, 
             c.next_send = base + iv.mul_f64(i as f64 / n as f64);
         }
     }
-    let mut hist = Histogram::new();
+    // Latency of deliveries between clients of one server, and across servers.
+    let (mut same, mut cross) = (Histogram::new(), Histogram::new());
+    let nodes: Vec<usize> = clients.iter().map(|c| c.node).collect();
     let mut delivered = 0u64;
     let mut errors = Vec::new();
     let mut happened = Vec::new();
@@ -155,7 +166,12 @@ pub fn run(run: &Run, server: Option<&ServerStats>, plan: Plan) -> Result<bool, 
                         return; // Redis also delivers to the sender's own subscription.
                     }
                     if let Some(t) = sent_us {
-                        hist.record(now.saturating_sub(t));
+                        let h = if crosses(&nodes, from, ci) {
+                            &mut cross
+                        } else {
+                            &mut same
+                        };
+                        h.record(now.saturating_sub(t));
                     }
                     delivered += 1;
                 }
@@ -192,6 +208,7 @@ pub fn run(run: &Run, server: Option<&ServerStats>, plan: Plan) -> Result<bool, 
     let lost = expected.saturating_sub(delivered);
     println!("scenario fanout");
     println!("proto {:?}", proto);
+    run.print_ports(clients.iter().map(|c| c.node));
     println!("clients {}", n);
     println!("messages_per_client {}", plan.messages);
     println!(
@@ -210,15 +227,34 @@ pub fn run(run: &Run, server: Option<&ServerStats>, plan: Plan) -> Result<bool, 
     println!("errors {}", errors.len() as u64 + net.errors);
     println!("elapsed_s {elapsed:.3}");
     println!("deliveries_per_s {:.0}", delivered as f64 / elapsed);
-    hist.print();
+    let mut all = same.clone();
+    all.merge(&cross);
+    all.print();
+    if run.addrs.len() > 1 {
+        same.print_part("latency_same_port_us");
+        cross.print_part("latency_cross_port_us");
+    }
     if let Some(s) = &server {
-        s.print_cpu(delivered);
-        println!("server_rss_kib {}", s.kib("VmRSS:"));
+        let each = s.sample();
+        let all = stats::total(&each);
+        stats::print_cpu(all.cpu_s, delivered);
+        println!("server_rss_kib {}", all.rss_kib);
+        stats::print_each(&each, |s| {
+            format!("server_cpu_s {:.3} server_rss_kib {}", s.cpu_s, s.rss_kib)
+        });
     }
     for e in errors.iter().take(5) {
         eprintln!("natter-load: {e}");
     }
     Ok(lost == 0 && errors.is_empty())
+}
+
+/// Whether a message from client `from` (as its text says) to client `to` crossed from
+/// one server to another, given each client's server. A sender it cannot name is taken
+/// to be on the receiver's server.
+fn crosses(nodes: &[usize], from: Option<u64>, to: usize) -> bool {
+    let sender = from.and_then(|f| nodes.get(usize::try_from(f).ok()?));
+    sender.is_some_and(|&s| Some(&s) != nodes.get(to))
 }
 
 /// The number at the front of a space-separated text, and what follows it.
@@ -229,4 +265,41 @@ fn number(text: &[u8]) -> (Option<u64>, &[u8]) {
     };
     let n = std::str::from_utf8(w).ok().and_then(|w| w.parse().ok());
     (n, rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{crosses, number};
+    use crate::scenarios::node_of;
+
+    #[test]
+    fn same_and_cross_port() {
+        // Five clients round robin over two servers: 0, 2, 4 on one, 1, 3 on the other.
+        let nodes: Vec<usize> = (0..5).map(|i| node_of(i, 2)).collect();
+        assert!(!crosses(&nodes, Some(0), 2));
+        assert!(!crosses(&nodes, Some(4), 0));
+        assert!(!crosses(&nodes, Some(3), 1));
+        assert!(crosses(&nodes, Some(0), 1));
+        assert!(crosses(&nodes, Some(3), 4));
+        // Senders it cannot name count as the receiver's own server.
+        assert!(!crosses(&nodes, None, 1));
+        assert!(!crosses(&nodes, Some(5), 1));
+        assert!(!crosses(&nodes, Some(u64::MAX), 1));
+        // One server: nothing crosses.
+        let one = vec![0; 3];
+        assert!((0..3).all(|f| (0..3).all(|t| !crosses(&one, Some(f), t))));
+    }
+
+    #[test]
+    fn message_fields() {
+        let (from, rest) = number(b"12 7 123456 xxxx");
+        let (seq, rest) = number(rest);
+        let (sent, rest) = number(rest);
+        assert_eq!(
+            (from, seq, sent, rest),
+            (Some(12), Some(7), Some(123456), &b"xxxx"[..])
+        );
+        assert_eq!(number(b"x 1"), (None, &b"1"[..]));
+        assert_eq!(number(b"5"), (Some(5), &b""[..]));
+    }
 }

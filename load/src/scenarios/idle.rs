@@ -5,7 +5,7 @@
 use super::{connect_clients, Run};
 use crate::net::{Happened, Net};
 use crate::proto::Owned;
-use crate::stats::ServerStats;
+use crate::stats::{self, ServerStats};
 use std::time::{Duration, Instant};
 
 pub fn run(
@@ -52,16 +52,25 @@ pub fn run(
     }
     println!("scenario idle");
     println!("proto {:?}", proto);
+    run.print_ports(clients.iter().map(|c| c.node));
     println!("connections {}", clients.len());
     println!("setup_s {setup:.3}");
     println!("closed_by_server {closed}");
     if let Some(s) = server {
-        let rss = s.kib("VmRSS:");
-        println!("server_rss_kib start {} held {rss}", s.start_rss);
+        let each = s.sample();
+        let all = stats::total(&each);
+        let (start, rss) = (all.start_rss_kib, all.rss_kib);
+        println!("server_rss_kib start {start} held {rss}");
         println!(
             "server_rss_per_connection_kib {:.3}",
-            rss.saturating_sub(s.start_rss) as f64 / clients.len() as f64
+            rss.saturating_sub(start) as f64 / clients.len() as f64
         );
+        stats::print_each(&each, |s| {
+            format!(
+                "server_rss_kib start {} held {}",
+                s.start_rss_kib, s.rss_kib
+            )
+        });
     }
     Ok(closed == 0)
 }

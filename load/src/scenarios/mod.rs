@@ -2,6 +2,10 @@
 //! settings every scenario is given, and [`connect_clients`], which opens and
 //! registers the clients a scenario needs before its measured phase.
 //!
+//! With several ports (`--port A,B,C`) client (or connection) number i goes to the
+//! (i mod N)-th, round robin ([`Run::node`]), and each scenario prints a `ports` line
+//! saying how many went to each.
+//!
 //! A scenario drives [`Net`] and reads what arrives through [`Proto`]; it never
 //! touches a socket itself. Only `download` reads frames of its own (DATA headers and
 //! HTTP response heads), to count bodies without copying them. Each prints its own
@@ -17,14 +21,49 @@ use crate::proto::{Owned, Proto};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// Where the server is, how to speak to it, and when to give up.
+/// Where the servers are, how to speak to them, and when to give up.
 pub struct Run {
-    pub addr: SocketAddr,
+    /// One server, or several (`--port A,B,C`): nodes of one cluster, or servers apart.
+    pub addrs: Vec<SocketAddr>,
     pub proto: Proto,
     /// Connections opened before waiting for them to register (`--connect-batch`).
     pub connect_batch: usize,
     /// Every run stops here, whatever the state (`--timeout`).
     pub deadline: Instant,
+}
+
+impl Run {
+    /// Which server (an index in `addrs`) client or connection number `i` goes to.
+    pub fn node(&self, i: usize) -> usize {
+        node_of(i, self.addrs.len())
+    }
+
+    /// The `ports` line, when there are several: how many of the clients whose nodes
+    /// are given went to each port, as `PORT:COUNT` pairs.
+    pub fn print_ports(&self, nodes: impl IntoIterator<Item = usize>) {
+        if self.addrs.len() > 1 {
+            let line: Vec<String> = tally(nodes, self.addrs.len())
+                .iter()
+                .zip(&self.addrs)
+                .map(|(n, a)| format!("{}:{n}", a.port()))
+                .collect();
+            println!("ports {}", line.join(" "));
+        }
+    }
+}
+
+/// Round robin: number `i` of a run's clients or connections goes to node `i mod nodes`.
+pub fn node_of(i: usize, nodes: usize) -> usize {
+    i % nodes.max(1)
+}
+
+/// How many of `nodes` are each of `0..count`.
+fn tally(nodes: impl IntoIterator<Item = usize>, count: usize) -> Vec<usize> {
+    let mut per = vec![0; count];
+    for n in nodes {
+        per[n] += 1;
+    }
+    per
 }
 
 /// One registered client's connections, by their keys in [`Net::peers`].
@@ -33,10 +72,12 @@ pub struct Member {
     pub tx: usize,
     /// Redis: the subscribing connection.
     pub rx: Option<usize>,
+    /// Which server both are connected to (an index in [`Run::addrs`]).
+    pub node: usize,
 }
 
-/// Connects `n` clients and waits until every one is registered (and, with `pair`,
-/// in the room). Returns the clients, and which client each connection belongs to,
+/// Connects `n` clients, round robin over the servers, and waits until every one is
+/// registered (and, with `pair`, in the room). Returns the clients, and which client each connection belongs to,
 /// indexed by connection key.
 pub fn connect_clients(
     net: &mut Net,
@@ -45,7 +86,7 @@ pub fn connect_clients(
     prefix: &str,
     pair: bool,
 ) -> Result<(Vec<Member>, Vec<Option<usize>>), String> {
-    let (proto, addr) = (run.proto, run.addr);
+    let proto = run.proto;
     let batch = run.connect_batch.max(1);
     let mut members = Vec::with_capacity(n);
     // How many of the replies it waits for each client has had.
@@ -61,6 +102,8 @@ pub fn connect_clients(
     let needed: u8 = if pair && proto != Proto::Natter { 2 } else { 1 };
     for i in 0..n {
         let name = format!("{prefix}{i}");
+        let node = run.node(i);
+        let addr = run.addrs[node];
         let tx = net
             .connect(addr)
             .map_err(|e| format!("connect {addr}: {e}"))?;
@@ -76,7 +119,7 @@ pub fn connect_clients(
         } else {
             None
         };
-        members.push(Member { tx, rx });
+        members.push(Member { tx, rx, node });
         progress.push(0);
         // Connect in batches so the listen backlog never overflows.
         if (i + 1) % batch == 0 || i + 1 == n {
@@ -133,4 +176,20 @@ pub fn set_owner(owner: &mut Vec<Option<usize>>, k: usize, i: usize) {
         owner.resize(k + 1, None);
     }
     owner[k] = Some(i);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{node_of, tally};
+
+    #[test]
+    fn round_robin() {
+        let nodes: Vec<usize> = (0..7).map(|i| node_of(i, 3)).collect();
+        assert_eq!(nodes, [0, 1, 2, 0, 1, 2, 0]);
+        assert_eq!(tally(nodes, 3), [3, 2, 2]);
+        assert!((0..5).all(|i| node_of(i, 1) == 0));
+        assert_eq!(tally((0..2).map(|i| node_of(i, 3)), 3), [1, 1, 0]);
+        // No server at all is not a division by zero (main never lets it happen).
+        assert_eq!(node_of(4, 0), 0);
+    }
 }
