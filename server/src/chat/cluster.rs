@@ -150,6 +150,11 @@ impl Room {
 
     /// One message from the bus.
     pub fn bus_message(&mut self, out: &mut impl Outbox, payload: &[u8]) {
+        self.bus_message_at(out, payload, Instant::now());
+    }
+
+    /// One message from the bus, heard at `now`.
+    fn bus_message_at(&mut self, out: &mut impl Outbox, payload: &[u8], now: Instant) {
         let Some(cl) = self.cluster.as_mut() else {
             return;
         };
@@ -165,7 +170,6 @@ impl Room {
         };
         if from == cl.me.node {
             if let Msg::Beat { instance } = msg {
-                let now = Instant::now();
                 let quiet = cl
                     .twin_logged
                     .is_none_or(|t| now.duration_since(t).as_secs() >= 60);
@@ -181,10 +185,10 @@ impl Room {
         }
         let known = cl.nodes.contains_key(&from);
         let node = cl.nodes.entry(from.clone()).or_insert_with(|| Node {
-            heard: Instant::now(),
+            heard: now,
             users: BTreeMap::new(),
         });
-        node.heard = Instant::now();
+        node.heard = now;
         if !known {
             log::info!("cluster: node {from} is here");
             if !matches!(msg, Msg::Roster(_) | Msg::Stop) {
@@ -232,10 +236,9 @@ impl Room {
         }
     }
 
-    /// Once a second: nodes not heard for [`NODE_TIMEOUT`] are gone.
-    pub fn cluster_tick(&mut self, out: &mut impl Outbox) {
+    /// Once a second: nodes not heard for [`NODE_TIMEOUT`] by `now` are gone.
+    pub fn cluster_tick(&mut self, out: &mut impl Outbox, now: Instant) {
         let Some(cl) = &self.cluster else { return };
-        let now = Instant::now();
         let silent: Vec<NodeName> = cl
             .nodes
             .iter()
@@ -396,18 +399,13 @@ impl Room {
     }
 
     /// A session ended here: if it had a name, its claim goes back.
-    pub(super) fn release_on_cluster(
-        &mut self,
-        out: &mut impl Outbox,
-        conn: ConnRef,
-        name: Option<&UserName>,
-    ) {
-        let Some(cl) = self.cluster.as_mut() else {
+    pub(super) fn release_on_cluster(&mut self, out: &mut impl Outbox, name: &UserName) {
+        let Some(cl) = self.cluster.as_ref() else {
             return;
         };
-        // A claim still being asked: its answer will find the session gone.
-        cl.claiming.retain(|(_, c, _)| *c != conn);
-        if let (Some(name), true) = (name, cl.up) {
+        // A claim still being asked stays listed: its answer finds the session gone
+        // and gives the name back.
+        if cl.up {
             out.release(&name.folded());
         }
     }
@@ -519,4 +517,345 @@ fn remote_view(c: &super::Client) -> Option<RemoteUser> {
 /// Sends `to` the session's node name in STATUS.
 pub(super) fn node_of(room: &Room) -> Option<String> {
     room.cluster.as_ref().map(|cl| cl.me.node.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::recorder::{wire, Event, Fixture};
+    use super::{Claim, Identity};
+    use crate::cluster::{NodeName, NODE_TIMEOUT};
+    use natter_protocol::LeaveReason;
+    use std::time::{Duration, Instant};
+
+    const USER: &str = "7 bob 10.0.1.2:5000 2026-12-01T10:00:00Z 2026-12-01T10:00:01Z";
+
+    /// A room that is node n1 of a cluster whose link is up.
+    fn node() -> Fixture {
+        let mut fx = Fixture::with(|s| {
+            s.cluster = Some(Identity {
+                node: NodeName::new("n1").unwrap(),
+                redis: "redis://127.0.0.1:6379".into(),
+                folder: "m.1.2".into(),
+                instance: 42,
+            })
+        });
+        fx.room.bus_up(&mut fx.out);
+        fx.out.take();
+        fx
+    }
+
+    /// A member on node n1: asked, claimed, named.
+    fn member(fx: &mut Fixture, n: usize, name: &str) -> super::ConnRef {
+        let c = fx.connect(n);
+        fx.send(c, &format!("HELLO {name}"));
+        fx.room.claimed(&mut fx.out, c, 100 + n as u64, Claim::Won);
+        assert!(fx.room.is_named(c));
+        fx.out.take();
+        c
+    }
+
+    fn hear(fx: &mut Fixture, msg: &str) {
+        fx.room.bus_message(&mut fx.out, msg.as_bytes());
+    }
+
+    fn published(fx: &Fixture) -> Vec<(Option<String>, String)> {
+        fx.out
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Published(to, m) => Some((to.clone(), m.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_name_is_claimed_before_it_is_given_and_the_node_tells_the_others() {
+        let mut fx = node();
+        let a = fx.connect(1);
+        fx.send(a, "HELLO Alice");
+        assert_eq!(fx.out.take(), [Event::Claim(a, 101, "alice".into())]);
+        assert!(!fx.room.is_named(a), "not a member until Redis says so");
+        fx.room.claimed(&mut fx.out, a, 101, Claim::Won);
+        assert_eq!(
+            fx.out.frames(a).iter().map(wire).collect::<Vec<_>>(),
+            ["OK HELLO Alice", "JOIN Alice"]
+        );
+        let told = published(&fx);
+        assert_eq!(told.len(), 1);
+        assert!(
+            told[0].1.starts_with("n1 U 101 Alice 10.0.0.1:40001 "),
+            "{told:?}"
+        );
+
+        // Taken on another node: refused, nothing published.
+        let b = fx.connect(2);
+        fx.send(b, "HELLO carol");
+        fx.out.take();
+        fx.room.claimed(&mut fx.out, b, 102, Claim::Taken);
+        assert_eq!(
+            fx.lines(b),
+            ["ERR name-taken carol is taken on another node; choose another name"]
+        );
+        assert!(!fx.room.is_named(b));
+        // A second local asker of a name being claimed is refused at once.
+        let c = fx.connect(3);
+        let d = fx.connect(4);
+        fx.send(c, "HELLO dave");
+        fx.out.take();
+        assert_eq!(
+            fx.ask(d, "HELLO DAVE"),
+            "ERR name-taken DAVE is taken; choose another name"
+        );
+        // A claim answered after its asker left gives the name back.
+        fx.room.depart(&mut fx.out, c, LeaveReason::Lost, "");
+        fx.room.claimed(&mut fx.out, c, 103, Claim::Won);
+        assert!(fx.out.take().contains(&Event::Release("dave".into())));
+    }
+
+    #[test]
+    fn a_name_held_on_another_node_is_refused_without_asking() {
+        let mut fx = node();
+        hear(&mut fx, &format!("n2 U {USER}"));
+        let a = fx.connect(1);
+        assert_eq!(
+            fx.ask(a, "HELLO BOB"),
+            "ERR name-taken bob is taken (on node n2); choose another name"
+        );
+    }
+
+    #[test]
+    fn what_other_nodes_say_reaches_members_here_and_a_node_ignores_itself() {
+        let mut fx = node();
+        let a = member(&mut fx, 1, "alice");
+        let lurker = fx.connect(2);
+        hear(&mut fx, &format!("n2 U {USER}"));
+        hear(&mut fx, "n2 E FROM bob hi  there");
+        hear(&mut fx, "n1 E FROM alice an echo of my own");
+        hear(&mut fx, "n2 P alice PRIVATE bob psst");
+        hear(&mut fx, "n2 P zed PRIVATE bob nobody here");
+        hear(&mut fx, "n2 E LEAVE bob quit bye");
+        hear(&mut fx, "n2 E LEAVE bob quit twice");
+        hear(&mut fx, "garbage that is no message");
+        assert_eq!(
+            fx.lines(a),
+            [
+                "JOIN bob",
+                "FROM bob hi  there",
+                "PRIVATE bob psst",
+                "LEAVE bob quit bye"
+            ]
+        );
+        assert!(fx.out.frames(lurker).is_empty());
+    }
+
+    #[test]
+    fn say_and_leave_go_to_the_bus_and_count_other_nodes_users() {
+        let mut fx = node();
+        let a = member(&mut fx, 1, "alice");
+        let b = member(&mut fx, 2, "carol");
+        hear(&mut fx, &format!("n2 U {USER}"));
+        fx.out.take();
+        fx.send(a, "SAY hello");
+        assert_eq!(
+            fx.out.frames(a).iter().map(wire).collect::<Vec<_>>(),
+            ["OK SAY 2"]
+        );
+        assert_eq!(
+            published(&fx),
+            [(None, "n1 E FROM alice hello".to_string())]
+        );
+        fx.out.take();
+        fx.send(b, "QUIT later");
+        let events = fx.out.take();
+        assert!(events.contains(&Event::Published(
+            None,
+            "n1 E LEAVE carol quit later".into()
+        )));
+        assert!(events.contains(&Event::Release("carol".into())));
+        // TELL to a user on another node goes to that node's channel only.
+        fx.send(a, "TELL BOB psst");
+        assert_eq!(fx.lines(a), ["OK TELL bob"]);
+        fx.send(a, "TELL bob again");
+        assert_eq!(
+            published(&fx),
+            [(
+                Some("n2".to_string()),
+                "n1 P bob PRIVATE alice again".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn degraded_the_node_serves_its_own_says_so_and_refuses_a_tell_across() {
+        let mut fx = node();
+        let a = member(&mut fx, 1, "alice");
+        hear(&mut fx, &format!("n2 U {USER}"));
+        fx.room.bus_down();
+        fx.out.take();
+        // A newcomer is named on this node's word alone.
+        let c = fx.connect(2);
+        fx.send(c, "HELLO carol");
+        assert!(fx.room.is_named(c));
+        fx.send(a, "SAY local only");
+        assert!(published(&fx).is_empty(), "nothing to a bus that is down");
+        assert_eq!(
+            fx.out.frames(a).iter().map(wire).next_back().as_deref(),
+            Some("OK SAY 1")
+        );
+        fx.out.take();
+        let refused = fx.ask(a, "TELL bob hi");
+        assert!(
+            refused.starts_with("ERR cluster-down bob is on node n2, which this node cannot reach"),
+            "{refused}"
+        );
+        fx.send(a, "WHO");
+        let who = fx.lines(a);
+        assert!(
+            who.last().unwrap().starts_with(
+                "OK WHO 3 cluster degraded: node n1 cannot reach redis://127.0.0.1:6379 since "
+            ),
+            "{who:?}"
+        );
+        // Back up: the others hear who is here, and are asked who is there.
+        fx.room.bus_up(&mut fx.out);
+        let told = published(&fx);
+        assert_eq!(told.len(), 2);
+        assert!(
+            told[0].1.starts_with("n1 R\n")
+                && told[0].1.contains(" alice ")
+                && told[0].1.contains(" carol ")
+        );
+        assert_eq!(told[1].1, "n1 Y");
+    }
+
+    #[test]
+    fn a_roster_replaces_what_was_known_of_its_node() {
+        let mut fx = node();
+        let a = member(&mut fx, 1, "alice");
+        let dave = USER.replace("7 bob", "8 dave");
+        hear(&mut fx, &format!("n2 R\n{USER}\n{dave}"));
+        assert_eq!(fx.lines(a), ["JOIN bob", "JOIN dave"]);
+        hear(&mut fx, &format!("n2 R\n{dave}"));
+        assert_eq!(fx.lines(a), ["LEAVE bob lost"]);
+        // Asked for its roster, a node answers the asker alone.
+        hear(&mut fx, "n3 Y");
+        let told = published(&fx);
+        // A node never heard before is asked for its own roster too.
+        assert_eq!(told.len(), 2, "{told:?}");
+        assert_eq!(told[0], (Some("n3".to_string()), "n1 Y".to_string()));
+        assert_eq!(told[1].0.as_deref(), Some("n3"));
+        assert!(told[1].1.starts_with("n1 R\n101 alice "), "{told:?}");
+    }
+
+    #[test]
+    fn who_and_status_list_every_node_in_order() {
+        let mut fx = node();
+        let a = member(&mut fx, 1, "carol");
+        member(&mut fx, 2, "alice");
+        hear(&mut fx, &format!("n2 U {USER}"));
+        hear(
+            &mut fx,
+            &format!("n3 U {}", USER.replace("7 bob", "9 Dora")),
+        );
+        fx.out.take();
+        fx.send(a, "WHO");
+        let who = fx.lines(a);
+        let names: Vec<&str> = who
+            .iter()
+            .filter(|l| l.starts_with("USER "))
+            .filter_map(|l| l.split(' ').nth(1))
+            .collect();
+        assert_eq!(names, ["alice", "bob", "carol", "Dora"]);
+        assert_eq!(
+            who.last().map(String::as_str),
+            Some("OK WHO 4 cluster of 3 nodes; this is n1")
+        );
+        fx.send(a, "STATUS");
+        let status = fx.lines(a);
+        let rows: Vec<String> = status
+            .iter()
+            .filter(|l| l.starts_with("SESSION "))
+            .map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                format!("{} {} {}", f[1], f[2], f[f.len() - 1])
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            ["101 carol n1", "102 alice n1", "7 bob n2", "9 Dora n3"]
+        );
+        assert!(status.last().unwrap().starts_with("OK STATUS 2 "));
+    }
+
+    #[test]
+    fn a_silent_or_stopped_node_takes_its_users_with_it() {
+        let mut fx = node();
+        let a = member(&mut fx, 1, "alice");
+        hear(&mut fx, &format!("n2 U {USER}"));
+        hear(
+            &mut fx,
+            &format!("n3 U {}", USER.replace("7 bob", "8 dave")),
+        );
+        fx.out.take();
+        let now = Instant::now();
+        fx.room
+            .cluster_tick(&mut fx.out, now + NODE_TIMEOUT - Duration::from_millis(500));
+        assert!(fx.out.take().is_empty(), "not yet");
+        fx.room
+            .bus_message_at(&mut fx.out, b"n3 B 1", now + Duration::from_secs(1));
+        fx.room
+            .cluster_tick(&mut fx.out, now + NODE_TIMEOUT + Duration::from_millis(100));
+        assert_eq!(fx.lines(a), ["LEAVE bob lost node n2 unreachable"]);
+        hear(&mut fx, "n3 Q");
+        assert_eq!(fx.lines(a), ["LEAVE dave lost node n3 stopped"]);
+        // Gone means forgotten: the name is free here.
+        let c = fx.connect(2);
+        fx.send(c, "HELLO bob");
+        assert_eq!(fx.out.take(), [Event::Claim(c, 102, "bob".into())]);
+    }
+
+    #[test]
+    fn folder_news_crosses_only_between_nodes_of_one_folder() {
+        let mut fx = node();
+        let a = member(&mut fx, 1, "alice");
+        hear(&mut fx, "n2 F m.1.2 SHARED bob a.txt 3");
+        hear(&mut fx, "n2 F other.9.9 SHARED bob b.txt 3");
+        hear(&mut fx, "n2 F m.1.2 FROM bob not folder news");
+        assert_eq!(fx.lines(a), ["SHARED bob a.txt 3"]);
+        fx.file("c.txt", b"x");
+        fx.send(a, "DELETE c.txt");
+        assert_eq!(
+            published(&fx),
+            [(None, "n1 F m.1.2 DELETED alice c.txt".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_name_redis_gave_elsewhere_ends_its_session_here() {
+        let mut fx = node();
+        let a = member(&mut fx, 1, "alice");
+        let b = member(&mut fx, 2, "bob");
+        assert_eq!(fx.room.claimed_names().len(), 2);
+        fx.room.claims_lost(
+            &mut fx.out,
+            &[natter_protocol::UserName::new("alice").unwrap()],
+        );
+        let events = fx.out.take();
+        assert!(events.contains(&Event::Closed(a)));
+        assert!(events.iter().any(|e| matches!(e, Event::Frame(c, f) if *c == a
+            && wire(f).starts_with("ERR name-taken another node of the cluster holds the name alice"))));
+        assert!(events.contains(&Event::Frame(
+            b,
+            natter_protocol::ServerFrame::Leave {
+                name: natter_protocol::UserName::new("alice").unwrap(),
+                reason: LeaveReason::Error,
+                text: "name held on another node".into(),
+            }
+        )));
+        assert!(events.contains(&Event::Published(
+            None,
+            "n1 E LEAVE alice error name held on another node".into()
+        )));
+    }
 }

@@ -326,13 +326,10 @@ impl Room {
         text: &str,
     ) {
         let Some(name) = self.end_session(conn, &reason, text) else {
-            if self.cluster.is_some() {
-                self.release_on_cluster(out, conn, None);
-            }
             return;
         };
         if self.cluster.is_some() {
-            self.release_on_cluster(out, conn, Some(&name));
+            self.release_on_cluster(out, &name);
         }
         let leave = ServerFrame::Leave {
             name,

@@ -369,7 +369,7 @@ impl Server {
         self.next_sweep = now + SWEEP_EVERY;
         self.room.tick();
         if self.bus.is_some() {
-            self.room.cluster_tick(&mut self.conns);
+            self.room.cluster_tick(&mut self.conns, now);
         }
         let (reg, idle) = (self.config.register_timeout, self.config.idle_timeout);
         let handshake = tls::HANDSHAKE_TIMEOUT.min(reg);
