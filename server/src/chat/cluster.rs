@@ -16,6 +16,10 @@ use natter_protocol::{ErrorCode, LeaveReason, ServerFrame, Time, UserName};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+/// The most users natterd keeps of one other node: far above what one node serves
+/// (its descriptor limit), so only a broken or hostile node meets it.
+const MAX_USERS_PER_NODE: usize = 100_000;
+
 /// Who this node is in its cluster.
 #[derive(Debug, Clone)]
 pub struct Identity {
@@ -424,6 +428,10 @@ impl Room {
             return;
         };
         let name = u.name.clone();
+        if node.users.len() >= MAX_USERS_PER_NODE && !node.users.contains_key(&name.folded()) {
+            log::warn!("cluster: node {from} has more than {MAX_USERS_PER_NODE} users; {name} is not listed here");
+            return;
+        }
         if node.users.insert(name.folded(), u).is_none() {
             out.broadcast(&self.members, None, &ServerFrame::Join { name });
         }
@@ -454,8 +462,11 @@ impl Room {
         let Some(node) = self.cluster.as_mut().and_then(|cl| cl.nodes.get_mut(from)) else {
             return;
         };
-        let mut fresh: BTreeMap<UserName, RemoteUser> =
-            users.into_iter().map(|u| (u.name.folded(), u)).collect();
+        let mut fresh: BTreeMap<UserName, RemoteUser> = users
+            .into_iter()
+            .take(MAX_USERS_PER_NODE)
+            .map(|u| (u.name.folded(), u))
+            .collect();
         std::mem::swap(&mut node.users, &mut fresh);
         let (now, before) = (&node.users, fresh);
         let joined: Vec<UserName> = now

@@ -35,6 +35,9 @@ pub const SUB: Token = Token(usize::MAX - 5);
 const MAX_PENDING_OUT: usize = 64 * 1024 * 1024;
 /// Names per refresh script call: one call's keys, reply and work stay small.
 const REFRESH_CHUNK: usize = 500;
+/// Bytes read from one Redis connection per turn: a burst of other nodes' chat is
+/// served in slices, between the turns that serve this node's own clients.
+const READ_BUDGET: usize = 256 * 1024;
 
 /// Claims a name unless another node holds it; refreshes it if this node does;
 /// returns 1 for each name kept, 0 for each held by another node.
@@ -124,9 +127,14 @@ impl Stream {
         Ok(())
     }
 
-    /// Reads what has arrived into `input`. Errs on end of stream.
-    fn read(&mut self, scratch: &mut [u8]) -> io::Result<()> {
+    /// Reads what has arrived into `input`, up to [`READ_BUDGET`] bytes. Errs on end
+    /// of stream; returns whether it stopped on the budget (more may be waiting).
+    fn read(&mut self, scratch: &mut [u8]) -> io::Result<bool> {
+        let start = self.input.len();
         loop {
+            if self.input.len() - start >= READ_BUDGET {
+                return Ok(true);
+            }
             let n = match &mut self.tls {
                 None => match self.sock.read(scratch) {
                     Ok(0) => {
@@ -136,7 +144,7 @@ impl Stream {
                         ))
                     }
                     Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),
                 },
@@ -149,28 +157,29 @@ impl Stream {
                             ))
                         }
                         Ok(_) => {}
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => return Err(e),
                     }
                     tls.process_new_packets().map_err(|e| {
                         io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}"))
                     })?;
-                    let mut got = 0;
                     loop {
                         match tls.reader().read(scratch) {
                             Ok(0) => break,
-                            Ok(n) => {
-                                self.input.extend_from_slice(&scratch[..n]);
-                                got += n;
-                            }
+                            Ok(n) => self.input.extend_from_slice(&scratch[..n]),
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                             Err(e) => return Err(e),
                         }
                     }
                     // A handshake message may need an answer.
                     self.flush()?;
-                    let _ = got;
+                    if self.input.len() > resp::MAX_BULK + 64 * 1024 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "a reply larger than natterd takes",
+                        ));
+                    }
                     continue;
                 }
             };
@@ -213,6 +222,8 @@ pub struct Link {
     next_refresh: Instant,
     /// The last failure, logged once until the link is up again.
     last_error: Option<String>,
+    /// Connections that stopped reading on their budget: read again next turn.
+    pub again: Vec<Token>,
     pub events: Vec<LinkEvent>,
 }
 
@@ -256,6 +267,7 @@ impl Link {
             next_beat: now,
             next_refresh: now,
             last_error: None,
+            again: Vec::new(),
             events: Vec::new(),
         })
     }
@@ -435,8 +447,11 @@ impl Link {
                 Err(e) => return Err(format!("cannot connect to {}: {e}", self.config.url)),
             }
         }
-        s.read(scratch)
-            .map_err(|e| format!("reading from Redis: {e}"))?;
+        if s.read(scratch)
+            .map_err(|e| format!("reading from Redis: {e}"))?
+        {
+            self.again.push(token);
+        }
         s.flush().map_err(|e| format!("writing to Redis: {e}"))?;
         let mut input = std::mem::take(&mut s.input);
         let mut used = 0;

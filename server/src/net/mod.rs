@@ -301,6 +301,7 @@ impl Server {
             || !self.pumping.is_empty()
             || !self.deferred_handshakes.is_empty()
             || self.watch_again
+            || self.bus.as_ref().is_some_and(|b| !b.again.is_empty())
         {
             return Some(Duration::ZERO);
         }
@@ -418,6 +419,9 @@ impl Server {
         let Some(link) = self.bus.as_mut() else {
             return;
         };
+        for token in std::mem::take(&mut link.again) {
+            link.ready(self.poll.registry(), token, &mut self.scratch);
+        }
         let room = &self.room;
         link.tick(self.poll.registry(), || room.claimed_names());
         loop {
