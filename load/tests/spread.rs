@@ -145,3 +145,35 @@ fn fanout_over_two_servers_apart_hears_only_its_own_server() {
     assert!(same.starts_with(&format!("count {heard} p50 ")), "{same}");
     assert_eq!(line(&out, "latency_cross_port_us"), Some("count 0"));
 }
+
+#[test]
+fn fanout_over_two_cluster_nodes_loses_nothing_and_measures_the_crossing() {
+    let redis = natter_testkit::Redis::start();
+    let url = redis.url();
+    let node = |name: &str| {
+        let n = Natterd::start(&["--max-rate", "0", "--cluster", &url, "--node-name", name]);
+        n.wait_log(&format!("node {name} linked"));
+        n
+    };
+    let (a, b) = (node("a"), node("b"));
+    a.wait_log("cluster: node b is here");
+    b.wait_log("cluster: node a is here");
+    let ports = format!("{},{}", a.port(), b.port());
+    let (code, out) = load(&[
+        "--port",
+        &ports,
+        "fanout",
+        "--clients",
+        "6",
+        "--messages",
+        "20",
+        "--rate",
+        "50",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(line(&out, "lost"), Some("0"), "{out}");
+    assert_eq!(line(&out, "delivered"), Some("600"), "{out}");
+    // 6 clients, 3 per node: of each message's 5 receivers, 3 are on the other node.
+    let cross = line(&out, "latency_cross_port_us").unwrap_or("");
+    assert!(cross.starts_with("count 360 "), "{out}");
+}

@@ -756,6 +756,38 @@ mod tests {
     }
 
     #[test]
+    fn on_a_cluster_status_shows_each_sessions_node_and_the_cluster() {
+        let lines = rep_all(
+            Request::Status,
+            &[
+                "SESSION 7 alice 127.0.0.1:51234 2026-11-22T16:51:05Z - 1300 3500 - pi-a",
+                "SESSION 3 bob 10.0.0.2:40000 2026-11-22T17:03:00Z - 0 0 - pi-b",
+                "SESSION 5 carol 127.0.0.1:5555 2026-11-22T13:02:00Z 2026-11-22T13:05:30Z 120 90 quit pi-a",
+            ],
+            "OK STATUS 1 1000 7500 cluster of 2 nodes; this is pi-a",
+        );
+        assert_eq!(
+            lines,
+            [
+                "* 1 connected of at most 1000; up 2 h 5 min (cluster of 2 nodes; this is pi-a); ● live",
+                "     name         address          connected              in       out      node",
+                "  ●  alice (you)  127.0.0.1:51234  12 min ago             1.3 KiB  3.4 KiB  pi-a",
+                "  ●  bob          10.0.0.2:40000   5 s ago                0 B      0 B      pi-b",
+                "     carol        127.0.0.1:5555   14:02 to 14:05 (quit)  120 B    90 B     pi-a",
+            ]
+        );
+        let who = rep(
+            Request::Who,
+            &["USER alice 127.0.0.1:1 2026-11-22T17:03:05Z"],
+            "OK WHO 1 cluster degraded: node pi-a cannot reach redis://r:6379",
+        );
+        assert_eq!(
+            who.unwrap().text,
+            "* 1 user online (cluster degraded: node pi-a cannot reach redis://r:6379): alice (you)"
+        );
+    }
+
+    #[test]
     fn file_commands_in_words() {
         let f = |s: &str| FileName::new(s).unwrap();
         let del = || Request::Delete { file: f("x") };
