@@ -304,10 +304,27 @@ fn a_tls_redis_is_reached_with_rediss_and_a_ca_file() {
     let redis = Redis::with_tls(&c, &k);
     let ca = c.display().to_string();
     let n1 = node(&redis, "n1", &["--cluster-ca", &ca]);
+    let mut a = n1.join("alice");
+    // Enough users that n1's roster is several TLS records (past rustls's 64 KiB of
+    // plaintext at a time).
+    let crowd: Vec<std::net::TcpStream> = (0..800)
+        .map(|i| {
+            let mut s = std::net::TcpStream::connect(n1.addr).unwrap();
+            std::io::Write::write_all(&mut s, format!("HELLO crowd{i:03}\n").as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    let end = Instant::now() + Duration::from_secs(20);
+    while who(&mut a).0.len() < 801 {
+        assert!(Instant::now() < end, "the crowd never joined");
+    }
     let n2 = node(&redis, "n2", &["--cluster-ca", &ca]);
     meshed(&[(&n1, "n1"), (&n2, "n2")]);
-    let mut a = n1.join("alice");
     let mut b = n2.join("bob");
+    let (names, _) = who(&mut b);
+    assert_eq!(names.len(), 802, "n2 knows all of n1's users");
+    assert!(!n1.log().contains("writing to Redis"), "{}", n1.log());
+    drop(crowd);
     a.expect_eventually("JOIN bob");
     b.send("TELL alice over tls\n");
     a.expect_eventually("PRIVATE bob over tls");

@@ -140,11 +140,15 @@ impl Room {
         }
     }
 
-    /// The server is stopping: other nodes hear its users are gone.
+    /// The server is stopping: its users' names are free at once (they may come
+    /// back through another node before a claim would lapse), and other nodes hear
+    /// its users are gone.
     pub fn bus_stop(&mut self, out: &mut impl Outbox) {
-        if let Some(cl) = &self.cluster {
-            cl.publish(out, None, &Msg::Stop);
+        let Some(cl) = &self.cluster else { return };
+        for (key, _) in &self.names.0 {
+            out.release(key);
         }
+        cl.publish(out, None, &Msg::Stop);
     }
 
     /// The folded names of this node's users, for the loop to refresh their claims.
@@ -301,7 +305,28 @@ impl Room {
             error(out, conn, ErrorCode::NameTaken, &text);
             self.depart(out, conn, LeaveReason::Error, "name held on another node");
             out.close(conn);
+            // Who stays under the name, as far as this node knows, is still here.
+            let winner = self
+                .cluster
+                .as_ref()
+                .and_then(|cl| cl.remote_user(key))
+                .map(|(_, u)| u.name.clone());
+            if let Some(name) = winner {
+                out.broadcast(&self.members, None, &ServerFrame::Join { name });
+            }
         }
+    }
+
+    /// Whether someone (here, or on a node other than `except`) holds `folded`: a
+    /// name held twice for a while (the link was down) is announced once, and its
+    /// LEAVE only when nobody holds it any more.
+    fn held_elsewhere(&self, folded: &UserName, except: &NodeName) -> bool {
+        self.names.get(folded).is_some()
+            || self.cluster.as_ref().is_some_and(|cl| {
+                cl.nodes
+                    .iter()
+                    .any(|(n, node)| n != except && node.users.contains_key(folded))
+            })
     }
 
     // ---- what the handlers ask -------------------------------------------------------
@@ -404,12 +429,10 @@ impl Room {
 
     /// A session ended here: if it had a name, its claim goes back.
     pub(super) fn release_on_cluster(&mut self, out: &mut impl Outbox, name: &UserName) {
-        let Some(cl) = self.cluster.as_ref() else {
-            return;
-        };
         // A claim still being asked stays listed: its answer finds the session gone
-        // and gives the name back.
-        if cl.up {
+        // and gives the name back. While the link is down the loop keeps the
+        // release for when it is back.
+        if self.cluster.is_some() {
             out.release(&name.folded());
         }
     }
@@ -424,15 +447,16 @@ impl Room {
     }
 
     fn remote_joined(&mut self, out: &mut impl Outbox, from: &NodeName, u: RemoteUser) {
+        let name = u.name.clone();
+        let known = self.held_elsewhere(&name.folded(), from);
         let Some(node) = self.cluster.as_mut().and_then(|cl| cl.nodes.get_mut(from)) else {
             return;
         };
-        let name = u.name.clone();
         if node.users.len() >= MAX_USERS_PER_NODE && !node.users.contains_key(&name.folded()) {
             log::warn!("cluster: node {from} has more than {MAX_USERS_PER_NODE} users; {name} is not listed here");
             return;
         }
-        if node.users.insert(name.folded(), u).is_none() {
+        if node.users.insert(name.folded(), u).is_none() && !known {
             out.broadcast(&self.members, None, &ServerFrame::Join { name });
         }
     }
@@ -446,6 +470,9 @@ impl Room {
                 };
                 if node.users.remove(&name.folded()).is_none() {
                     // Someone this node never heard join: nobody here knows them.
+                    return;
+                }
+                if self.held_elsewhere(&name.folded(), from) {
                     return;
                 }
             }
@@ -479,6 +506,14 @@ impl Room {
             .filter(|(k, _)| !now.contains_key(*k))
             .map(|(_, u)| u.name.clone())
             .collect();
+        let joined: Vec<UserName> = joined
+            .into_iter()
+            .filter(|n| !self.held_elsewhere(&n.folded(), from))
+            .collect();
+        let left: Vec<UserName> = left
+            .into_iter()
+            .filter(|n| !self.held_elsewhere(&n.folded(), from))
+            .collect();
         for name in left {
             let leave = ServerFrame::Leave {
                 name,
@@ -503,7 +538,10 @@ impl Room {
             if gone.users.len() == 1 { "" } else { "s" }
         );
         let text = format!("node {node} {how}");
-        for (_, u) in gone.users {
+        for (key, u) in gone.users {
+            if self.held_elsewhere(&key, node) {
+                continue;
+            }
             let leave = ServerFrame::Leave {
                 name: u.name,
                 reason: LeaveReason::Lost,
@@ -666,11 +704,15 @@ mod tests {
         let a = member(&mut fx, 1, "alice");
         let b = member(&mut fx, 2, "carol");
         hear(&mut fx, &format!("n2 U {USER}"));
+        hear(
+            &mut fx,
+            &format!("n3 U {}", USER.replace("7 bob", "8 dave")),
+        );
         fx.out.take();
         fx.send(a, "SAY hello");
         assert_eq!(
             fx.out.frames(a).iter().map(wire).collect::<Vec<_>>(),
-            ["OK SAY 2"]
+            ["OK SAY 3"]
         );
         assert_eq!(
             published(&fx),
@@ -824,6 +866,61 @@ mod tests {
         let c = fx.connect(2);
         fx.send(c, "HELLO bob");
         assert_eq!(fx.out.take(), [Event::Claim(c, 102, "bob".into())]);
+    }
+
+    #[test]
+    fn a_stopping_node_tells_the_others_and_a_lone_one_says_nothing() {
+        let mut fx = node();
+        member(&mut fx, 1, "alice");
+        fx.room.bus_stop(&mut fx.out);
+        assert_eq!(
+            fx.out.take(),
+            [
+                Event::Release("alice".into()),
+                Event::Published(None, "n1 Q".into())
+            ]
+        );
+        let mut lone = Fixture::new();
+        lone.room.bus_stop(&mut lone.out);
+        lone.room.bus_message(&mut lone.out, b"n2 E FROM bob hi");
+        assert!(lone.out.take().is_empty());
+    }
+
+    #[test]
+    fn a_name_held_twice_for_a_while_is_announced_once() {
+        let mut fx = node();
+        let a = member(&mut fx, 1, "bob");
+        let c = member(&mut fx, 2, "carol");
+        // n2 had a bob too while the link was down: nobody here hears him join...
+        hear(&mut fx, &format!("n2 U {USER}"));
+        hear(
+            &mut fx,
+            &format!("n3 R\n{}", USER.replace("7 bob", "8 Carol")),
+        );
+        assert!(fx.lines(a).is_empty());
+        // ...nor leave, since bob is still here.
+        hear(&mut fx, "n2 E LEAVE bob error name held on another node");
+        hear(&mut fx, "n3 R");
+        assert!(fx.out.frames(a).is_empty(), "{:?}", fx.out.take());
+        // Redis gave carol to n3: ours is let go, and n3's is still there.
+        hear(
+            &mut fx,
+            &format!("n3 U {}", USER.replace("7 bob", "8 Carol")),
+        );
+        fx.out.take();
+        fx.room.claims_lost(
+            &mut fx.out,
+            &[natter_protocol::UserName::new("carol").unwrap()],
+        );
+        assert_eq!(
+            fx.lines(a),
+            ["LEAVE carol error name held on another node", "JOIN Carol"]
+        );
+        assert!(!fx.room.is_named(c));
+        // A release while the link is down is still asked: the loop keeps it.
+        fx.room.bus_down();
+        fx.send(a, "QUIT");
+        assert!(fx.out.take().contains(&Event::Release("bob".into())));
     }
 
     #[test]

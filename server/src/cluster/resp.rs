@@ -15,8 +15,9 @@ use std::fmt;
 /// The longest string natterd accepts from Redis: a whole roster of 10,000 users is
 /// about 1 MiB.
 pub const MAX_BULK: usize = 16 * 1024 * 1024;
-/// The most elements of one array (a claims refresh answers one per name).
-pub const MAX_ARRAY: usize = 1 << 20;
+/// The most elements of one array (a claims refresh answers one per name, at most
+/// 500 a call); a partial array is parsed again as more arrives, so this stays small.
+pub const MAX_ARRAY: usize = 4096;
 /// Replies natterd gets are at most two deep (pub/sub messages, script results).
 pub const MAX_DEPTH: usize = 4;
 
@@ -222,6 +223,28 @@ mod tests {
                 Value::Array(Some(vec![Value::Int(7)]))
             ]))
         );
+    }
+
+    #[test]
+    fn empty_and_exactly_ended_replies_are_whole() {
+        assert_eq!(
+            decode(b"*0\r\n").unwrap(),
+            Some((Value::Array(Some(vec![])), 4))
+        );
+        // A string ending exactly where the bytes end has arrived.
+        assert_eq!(decode(b"$2\r\nok\r\n").unwrap(), Some((bulk("ok"), 8)));
+        assert_eq!(bulk("ok").as_bytes(), Some(&b"ok"[..]));
+        assert_eq!(Value::Simple("OK".into()).as_bytes(), Some(&b"OK"[..]));
+        assert_eq!(Value::Int(1).as_bytes(), None);
+    }
+
+    #[test]
+    fn a_roster_of_ten_thousand_users_fits() {
+        let big = "u".repeat(2 * 1024 * 1024);
+        let wire = format!("${}\r\n{big}\r\n", big.len());
+        let (v, n) = decode(wire.as_bytes()).unwrap().unwrap();
+        assert_eq!(n, wire.len());
+        assert_eq!(v.as_bytes().map(<[u8]>::len), Some(big.len()));
     }
 
     #[test]

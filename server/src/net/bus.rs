@@ -33,6 +33,12 @@ pub const SUB: Token = Token(usize::MAX - 5);
 /// Output waiting for Redis past this means Redis is not reading: the link is
 /// dropped rather than let grow.
 const MAX_PENDING_OUT: usize = 64 * 1024 * 1024;
+/// Unparsed input one connection may hold: the largest reply natterd takes, and
+/// what one turn may read past the start of it.
+const MAX_INPUT: usize = resp::MAX_BULK + READ_BUDGET + 128 * 1024;
+/// Names released while the link was down that are kept to release later; past it
+/// they simply expire with their TTL.
+const MAX_RELEASES_KEPT: usize = 100_000;
 /// Names per refresh script call: one call's keys, reply and work stay small.
 const REFRESH_CHUNK: usize = 500;
 /// Bytes read from one Redis connection per turn: a burst of other nodes' chat is
@@ -85,7 +91,9 @@ struct Stream {
     sock: TcpStream,
     tls: Option<rustls::ClientConnection>,
     connected: bool,
+    /// Commands not yet written; those before `out_at` are.
     out: Vec<u8>,
+    out_at: usize,
     input: Vec<u8>,
 }
 
@@ -95,36 +103,60 @@ impl Stream {
         if !self.connected {
             return Ok(());
         }
-        match &mut self.tls {
-            None => {
-                while !self.out.is_empty() {
-                    match self.sock.write(&self.out) {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(n) => {
-                            self.out.drain(..n);
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        let result = match &mut self.tls {
+            None => loop {
+                if self.out_at == self.out.len() {
+                    break Ok(());
+                }
+                match self.sock.write(&self.out[self.out_at..]) {
+                    Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => self.out_at += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            },
+            // rustls takes plaintext up to its buffer limit (64 KiB) at a time:
+            // hand it what it takes, send the records, and go on until the socket
+            // is full or nothing is left.
+            Some(tls) => loop {
+                while self.out_at < self.out.len() && !tls.is_handshaking() {
+                    match tls.writer().write(&self.out[self.out_at..]) {
+                        Ok(0) => break,
+                        Ok(n) => self.out_at += n,
                         Err(e) => return Err(e),
                     }
                 }
-            }
-            Some(tls) => {
-                if !self.out.is_empty() && !tls.is_handshaking() {
-                    tls.writer().write_all(&self.out)?;
-                    self.out.clear();
-                }
+                let mut blocked = false;
                 while tls.wants_write() {
                     match tls.write_tls(&mut self.sock) {
                         Ok(_) => {}
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            blocked = true;
+                            break;
+                        }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => return Err(e),
                     }
                 }
-            }
+                if blocked || self.out_at == self.out.len() || tls.is_handshaking() {
+                    break Ok(());
+                }
+            },
+        };
+        // What was written goes, without moving the rest for every write.
+        if self.out_at == self.out.len() {
+            self.out.clear();
+            self.out_at = 0;
+        } else if self.out_at > 1024 * 1024 && self.out_at * 2 > self.out.len() {
+            self.out.drain(..self.out_at);
+            self.out_at = 0;
         }
-        Ok(())
+        result
+    }
+
+    fn pending(&self) -> usize {
+        self.out.len() - self.out_at
     }
 
     /// Reads what has arrived into `input`, up to [`READ_BUDGET`] bytes. Errs on end
@@ -174,7 +206,7 @@ impl Stream {
                     }
                     // A handshake message may need an answer.
                     self.flush()?;
-                    if self.input.len() > resp::MAX_BULK + 64 * 1024 {
+                    if self.input.len() > MAX_INPUT {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
                             "a reply larger than natterd takes",
@@ -184,7 +216,7 @@ impl Stream {
                 }
             };
             self.input.extend_from_slice(&scratch[..n]);
-            if self.input.len() > resp::MAX_BULK + 64 * 1024 {
+            if self.input.len() > MAX_INPUT {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "a reply larger than natterd takes",
@@ -224,6 +256,13 @@ pub struct Link {
     last_error: Option<String>,
     /// Connections that stopped reading on their budget: read again next turn.
     pub again: Vec<Token>,
+    /// Tries to connect so far; picks the address of the next.
+    attempt: usize,
+    /// Names released while the link was down, released once it is back (unless
+    /// their users are here again by then); bounded.
+    released_while_down: Vec<UserName>,
+    /// An error Redis gave a command whose reply nobody waits for, logged once per link.
+    ignored_error_logged: bool,
     pub events: Vec<LinkEvent>,
 }
 
@@ -268,6 +307,9 @@ impl Link {
             next_refresh: now,
             last_error: None,
             again: Vec::new(),
+            attempt: 0,
+            released_while_down: Vec::new(),
+            ignored_error_logged: false,
             events: Vec::new(),
         })
     }
@@ -328,7 +370,13 @@ impl Link {
                 }
                 if now >= self.next_refresh {
                     self.next_refresh = now + REFRESH_EVERY;
-                    self.refresh(names());
+                    let names = names();
+                    for gone in std::mem::take(&mut self.released_while_down) {
+                        if !names.contains(&gone) {
+                            self.release(&gone);
+                        }
+                    }
+                    self.refresh(names);
                 }
                 self.flush(registry);
             }
@@ -337,6 +385,15 @@ impl Link {
 
     /// Queues a PUBLISH (to every node, or one); dropped while the link is down.
     pub fn publish(&mut self, to: Option<&NodeName>, payload: &[u8]) {
+        if payload.len() > resp::MAX_BULK {
+            // No node would take it: every receiver would drop its link.
+            log::error!(
+                "cluster: a message of {} bytes not sent (nodes take at most {})",
+                payload.len(),
+                resp::MAX_BULK
+            );
+            return;
+        }
         let channel = to.map_or_else(|| ALL.to_string(), node_channel);
         self.command(&[b"PUBLISH", channel.as_bytes(), payload], Expect::Ignore);
     }
@@ -352,22 +409,43 @@ impl Link {
             });
             return;
         }
+        // The refresh script, for one name: a claim this node already holds (its
+        // previous run's, say, before a restart) is this node's to give again.
         let key = name_key(folded.as_str());
         let ttl = CLAIM_TTL.as_millis().to_string();
         let node = self.config.node.to_string();
-        let node = node.as_bytes();
         self.command(
-            &[b"SET", key.as_bytes(), node, b"NX", b"PX", ttl.as_bytes()],
+            &[
+                b"EVAL",
+                REFRESH.as_bytes(),
+                b"1",
+                key.as_bytes(),
+                node.as_bytes(),
+                ttl.as_bytes(),
+            ],
             Expect::Claim { conn, conn_id },
         );
     }
 
+    /// Gives the claim on `folded` back, if this node holds it; while the link is
+    /// down, once it is back.
     pub fn release(&mut self, folded: &UserName) {
+        if self.state != State::Up {
+            if self.released_while_down.len() < MAX_RELEASES_KEPT {
+                self.released_while_down.push(folded.clone());
+            }
+            return;
+        }
         let key = name_key(folded.as_str());
         let node = self.config.node.to_string();
-        let node = node.as_bytes();
         self.command(
-            &[b"EVAL", RELEASE.as_bytes(), b"1", key.as_bytes(), node],
+            &[
+                b"EVAL",
+                RELEASE.as_bytes(),
+                b"1",
+                key.as_bytes(),
+                node.as_bytes(),
+            ],
             Expect::Ignore,
         );
     }
@@ -402,7 +480,7 @@ impl Link {
         let too_much = self
             .cmd
             .as_ref()
-            .is_some_and(|c| c.out.len() > MAX_PENDING_OUT);
+            .is_some_and(|c| c.pending() > MAX_PENDING_OUT);
         if too_much {
             return self.fail(registry, "Redis is not reading what natterd sends".into());
         }
@@ -497,11 +575,18 @@ impl Link {
         };
         match (expect, v) {
             (Expect::Setup(what), Value::Error(e)) => Err(refused(what, &e)),
+            (Expect::Ignore, Value::Error(e)) => {
+                if !self.ignored_error_logged {
+                    self.ignored_error_logged = true;
+                    log::warn!("cluster: Redis refused a command: {e} (logged once per link; natterd's Redis user needs PUBLISH, SUBSCRIBE, EVAL, SET, GET, PEXPIRE and DEL)");
+                }
+                Ok(())
+            }
             (Expect::Setup(_), _) | (Expect::Ignore, _) => Ok(()),
             (Expect::Claim { conn, conn_id }, v) => {
                 let claim = match v {
-                    Value::Simple(_) => Claim::Won,
-                    Value::Bulk(None) => Claim::Taken,
+                    Value::Array(Some(r)) if r == [Value::Int(1)] => Claim::Won,
+                    Value::Array(Some(r)) if r == [Value::Int(0)] => Claim::Taken,
                     other => {
                         log::warn!("cluster: a name claim got {other:?} from Redis; the node decides alone");
                         Claim::Unknown
@@ -579,6 +664,7 @@ impl Link {
         {
             self.state = State::Up;
             self.backoff = BACKOFF.0;
+            self.ignored_error_logged = false;
             let now = Instant::now();
             self.next_beat = now;
             // Claims first thing: Redis may have restarted and lost them all.
@@ -599,7 +685,9 @@ impl Link {
     fn connect(&mut self, registry: &Registry) {
         self.started = Instant::now();
         self.state = State::Connecting;
-        let addr = self.addrs[0];
+        // Each try the next address the name gave (IPv6 and IPv4 of localhost, say).
+        self.attempt = self.attempt.wrapping_add(1);
+        let addr = self.addrs[self.attempt % self.addrs.len()];
         let open = |token: Token| -> io::Result<Stream> {
             let mut sock = TcpStream::connect(addr)?;
             registry.register(&mut sock, token, Interest::READABLE | Interest::WRITABLE)?;
@@ -608,6 +696,7 @@ impl Link {
                 tls: None,
                 connected: false,
                 out: Vec::new(),
+                out_at: 0,
                 input: Vec::new(),
             })
         };
@@ -662,6 +751,11 @@ impl Link {
             resp::command(&mut sub.out, args);
             self.sub_setup += 1;
         }
+        // The command connection answers something before the link counts as up,
+        // with or without AUTH and SELECT: it is connected and Redis hears it.
+        resp::command(&mut cmd.out, &[b"PING".as_slice()]);
+        self.expect
+            .push_back((Expect::Setup("PING"), Instant::now()));
         let mine = node_channel(&self.config.node);
         resp::command(
             &mut sub.out,
@@ -706,10 +800,12 @@ impl Link {
     }
 }
 
-/// Redis said no to setup: in words that name the fix.
+/// Redis said no to setup: in words that name the fix. Of an AUTH error only its
+/// code: some errors (an unknown command) repeat the arguments, the password among them.
 fn refused(what: &str, e: &str) -> String {
-    if e.starts_with("WRONGPASS") || e.starts_with("NOAUTH") || e.contains("AUTH") {
-        format!("Redis refused {what}: {e} (check the user and password: --cluster URL, --cluster-password-file or NATTER_CLUSTER_PASSWORD)")
+    let code = e.split(' ').next().unwrap_or("");
+    if what == "AUTH" || code == "WRONGPASS" || code == "NOAUTH" {
+        format!("Redis refused {what}: {code} (check the user and password: --cluster URL, --cluster-password-file or NATTER_CLUSTER_PASSWORD)")
     } else {
         format!("Redis refused {what}: {e}")
     }

@@ -302,6 +302,7 @@ impl Server {
             || !self.deferred_handshakes.is_empty()
             || self.watch_again
             || self.bus.as_ref().is_some_and(|b| !b.again.is_empty())
+            || !self.conns.bus_ops.is_empty()
         {
             return Some(Duration::ZERO);
         }
