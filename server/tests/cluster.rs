@@ -371,6 +371,8 @@ fn nodes_sharing_a_port_and_a_folder_act_as_one_server() {
     meshed(&[(&n1, "p1"), (&n2, "p2")]);
     // The kernel spreads connections over both; every user sees every other.
     let mut peers: Vec<Peer> = (0..16).map(|i| n1.join(&format!("u{i:02}"))).collect();
+    // The last to join is heard of on both nodes (it may have joined the other).
+    peers[0].expect_eventually("JOIN u15");
     let (names, fin) = who(&mut peers[0]);
     assert_eq!(names.len(), 16, "{names:?}");
     assert!(
