@@ -11,8 +11,8 @@
 #                                           (comma list), REDIS_URL and REDIS_PID
 #
 # Extra natterd flags: NATTERD_FLAGS="--max-rate 0 --log-level warn".
-# Example, a load test over three nodes:
-#   scripts/cluster.sh 3 -- sh -c 'target/release/natter-load --port "$PORTS" \
+# Example, a load test over three nodes (flood control off, as for every load run):
+#   NATTERD_FLAGS="--max-rate 0" scripts/cluster.sh 3 -- sh -c 'target/release/natter-load --port "$PORTS" \
 #     --server-pid "$PIDS" fanout --clients 99 --messages 200 --rate 5'
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
