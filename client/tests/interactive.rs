@@ -397,3 +397,38 @@ fn private_talk_is_with_someone_else_who_is_online() {
     tty.type_text("\x04");
     assert_eq!(tty.wait_exit(), 0);
 }
+
+#[test]
+fn joining_shows_what_was_said_before_and_history_shows_more() {
+    let server = Natterd::start(&["--max-rate", "0"]);
+    let port = server.port();
+    let mut bob = server.join("bob");
+    for i in 1..=25 {
+        bob.send(&format!("SAY earlier {i}\n"));
+        bob.expect("OK SAY 0");
+    }
+    let history = TempPath::new("history");
+    let mut tty = Tty::start(&args(&history.0, "alice", &port));
+    tty.wait_for_prompt("alice>");
+    // The last 20, oldest first, before alice's own join; not the 5 before them.
+    tty.wait_for_text("you have joined as alice");
+    let rows = tty.all_rows();
+    let at = |end: &str| rows.iter().position(|r| r.ends_with(end));
+    let joined = rows
+        .iter()
+        .position(|r| r.contains("you have joined as alice"));
+    assert!(
+        matches!((at("<bob> earlier 6"), at("<bob> earlier 25"), joined),
+            (Some(f), Some(l), Some(j)) if f < l && l < j),
+        "{rows:#?}"
+    );
+    assert!(at("<bob> earlier 5").is_none(), "{rows:#?}");
+    tty.type_text("/history 25\r");
+    tty.wait_for_text("25 earlier messages above");
+    assert!(tty
+        .all_rows()
+        .iter()
+        .any(|r| r.ends_with("<bob> earlier 5")));
+    tty.type_text("\x04");
+    assert_eq!(tty.wait_exit(), 0);
+}

@@ -262,7 +262,8 @@ fn split_verb(line: &str) -> (&str, &str) {
 /// One line of usage per request verb, for `bad-request` texts.
 pub const REQUEST_USAGE: &[(&str, &str)] = &[
     ("AUTH", "AUTH <secret>"),
-    ("HELLO", "HELLO <name>"),
+    ("HELLO", "HELLO <name> [history=<n>]"),
+    ("HISTORY", "HISTORY [<n>]"),
     ("SAY", "SAY <text>"),
     ("TELL", "TELL <name> <text>"),
     ("WHO", "WHO"),
@@ -295,7 +296,31 @@ fn parse_request(line: &str) -> Result<Request, LineError> {
         "AUTH" => Request::Auth {
             secret: Secret::decode(f.next()?).map_err(field_err)?,
         },
-        "HELLO" => Request::Hello { name: f.name()? },
+        "HELLO" => {
+            let name = f.name()?;
+            let history = match f.opt() {
+                None => None,
+                Some(opt) => match opt.strip_prefix("history=").map(parse_int) {
+                    Some(Ok(n)) => Some(n),
+                    _ => {
+                        return Err(LineError::new(
+                            ErrorCode::BadRequest,
+                            format!(
+                                "HELLO takes a name and history=<n>, not {:?}",
+                                crate::fields::shown(opt)
+                            ),
+                        ))
+                    }
+                },
+            };
+            Request::Hello { name, history }
+        }
+        "HISTORY" => Request::History {
+            count: match f.opt() {
+                Some(n) => Some(parse_int(n).map_err(field_err)?),
+                None => None,
+            },
+        },
         "SAY" => Request::Say { text: f.text() },
         "TELL" => Request::Tell {
             name: f.name()?,
@@ -407,6 +432,12 @@ fn parse_server_frame(line: &str) -> Result<ServerFrame, LineError> {
             reason: LeaveReason::parse(f.next()?).map_err(field_err)?,
             text: f.text(),
         },
+        "HISTORY" => ServerFrame::History {
+            id: f.int()?,
+            time: f.time()?,
+            name: f.name()?,
+            text: f.text(),
+        },
         "FROM" => ServerFrame::From {
             name: f.name()?,
             text: f.text(),
@@ -464,6 +495,7 @@ fn parse_reply(f: &mut Fields<'_>) -> Result<Reply, LineError> {
             delivered: f.int()?,
         },
         "TELL" => Reply::Tell { name: f.name()? },
+        "HISTORY" => Reply::History { sent: f.int()? },
         "WHO" => Reply::Who {
             count: f.int()?,
             note: f.text(),

@@ -24,6 +24,8 @@ pub enum Request {
     },
     Hello {
         name: UserName,
+        /// `history=N`: the room's last N messages, sent before `OK HELLO`.
+        history: Option<u64>,
     },
     Say {
         text: String,
@@ -35,6 +37,10 @@ pub enum Request {
     Who,
     Status,
     Files,
+    /// The room's last `count` messages (all it keeps, without a count).
+    History {
+        count: Option<u64>,
+    },
     Get {
         file: FileName,
         offset: Option<u64>,
@@ -81,6 +87,7 @@ impl Request {
         match self {
             Request::Auth { .. } => "AUTH",
             Request::Hello { .. } => "HELLO",
+            Request::History { .. } => "HISTORY",
             Request::Say { .. } => "SAY",
             Request::Tell { .. } => "TELL",
             Request::Who => "WHO",
@@ -112,7 +119,17 @@ impl Request {
                 out.push(b' ');
                 secret.encode(out);
             }
-            Request::Hello { name } => field(out, name.as_str()),
+            Request::Hello { name, history } => {
+                field(out, name.as_str());
+                if let Some(n) = history {
+                    let _ = write!(out, " history={n}");
+                }
+            }
+            Request::History { count } => {
+                if let Some(n) = count {
+                    int_field(out, *n);
+                }
+            }
             Request::Say { text }
             | Request::Echo { text }
             | Request::Ping { text }
@@ -178,6 +195,10 @@ pub enum Reply {
     Tell {
         name: UserName,
     },
+    /// How many `HISTORY` items came before it.
+    History {
+        sent: u64,
+    },
     Who {
         count: u64,
         /// How the cluster stands, on a node of one (`""` on a lone server).
@@ -232,6 +253,7 @@ impl Reply {
             Reply::Hello { .. } => "HELLO",
             Reply::Say { .. } => "SAY",
             Reply::Tell { .. } => "TELL",
+            Reply::History { .. } => "HISTORY",
             Reply::Who { .. } => "WHO",
             Reply::Status { .. } => "STATUS",
             Reply::Files { .. } => "FILES",
@@ -302,6 +324,14 @@ pub enum ServerFrame {
         text: String,
     },
     Private {
+        name: UserName,
+        text: String,
+    },
+    /// One message the room kept: its id (rising, per server), when the server
+    /// relayed it, who said it, what.
+    History {
+        id: u64,
+        time: Time,
         name: UserName,
         text: String,
     },
@@ -423,6 +453,18 @@ impl ServerFrame {
                 field(out, name.as_str());
                 text_field(out, text);
             }
+            ServerFrame::History {
+                id,
+                time,
+                name,
+                text,
+            } => {
+                out.extend_from_slice(b"HISTORY");
+                int_field(out, *id);
+                let _ = write!(out, " {time}");
+                field(out, name.as_str());
+                text_field(out, text);
+            }
             ServerFrame::Private { name, text } => {
                 out.extend_from_slice(b"PRIVATE");
                 field(out, name.as_str());
@@ -484,6 +526,7 @@ fn encode_reply_fields(reply: &Reply, out: &mut Vec<u8>) {
         Reply::Auth | Reply::Quit => {}
         Reply::Hello { name } | Reply::Tell { name } => field(out, name.as_str()),
         Reply::Say { delivered: n } | Reply::Files { count: n } => int_field(out, *n),
+        Reply::History { sent } => int_field(out, *sent),
         Reply::Who { count, note } => {
             int_field(out, *count);
             text_field(out, note);

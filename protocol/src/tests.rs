@@ -39,15 +39,26 @@ fn requests_decode() {
     assert_eq!(
         one_req("HELLO alice\n"),
         Request::Hello {
-            name: name("alice")
+            name: name("alice"),
+            history: None
         }
     );
     assert_eq!(
         one_req("hello alice\r\n"),
         Request::Hello {
-            name: name("alice")
+            name: name("alice"),
+            history: None
         }
     );
+    assert_eq!(
+        one_req("HELLO alice history=20\n"),
+        Request::Hello {
+            name: name("alice"),
+            history: Some(20)
+        }
+    );
+    assert_eq!(one_req("HISTORY\n"), Request::History { count: None });
+    assert_eq!(one_req("history 5\n"), Request::History { count: Some(5) });
     assert_eq!(
         one_req("SAY hi  there \n"),
         Request::Say {
@@ -351,7 +362,9 @@ fn arb_request() -> impl Strategy<Value = Request> {
         proptest::collection::vec(any::<u8>(), 1..100).prop_map(|b| Request::Auth {
             secret: Secret::new(&b).unwrap()
         }),
-        arb_name().prop_map(|name| Request::Hello { name }),
+        (arb_name(), proptest::option::of(any::<u64>()))
+            .prop_map(|(name, history)| Request::Hello { name, history }),
+        proptest::option::of(any::<u64>()).prop_map(|count| Request::History { count }),
         arb_text().prop_map(|text| Request::Say { text }),
         (arb_name(), arb_text()).prop_map(|(name, text)| Request::Tell { name, text }),
         Just(Request::Who),
@@ -378,6 +391,7 @@ fn arb_reply() -> impl Strategy<Value = Reply> {
         arb_name().prop_map(|name| Reply::Hello { name }),
         any::<u64>().prop_map(|delivered| Reply::Say { delivered }),
         arb_name().prop_map(|name| Reply::Tell { name }),
+        any::<u64>().prop_map(|sent| Reply::History { sent }),
         (any::<u64>(), arb_text()).prop_map(|(count, note)| Reply::Who { count, note }),
         (any::<u64>(), any::<u64>(), any::<u64>(), arb_text()).prop_map(
             |(active, max_clients, uptime_s, note)| Reply::Status {
@@ -466,6 +480,14 @@ fn arb_server_frame() -> impl Strategy<Value = ServerFrame> {
         }),
         (arb_name(), arb_text()).prop_map(|(name, text)| ServerFrame::From { name, text }),
         (arb_name(), arb_text()).prop_map(|(name, text)| ServerFrame::Private { name, text }),
+        (any::<u64>(), arb_time(), arb_name(), arb_text()).prop_map(|(id, time, name, text)| {
+            ServerFrame::History {
+                id,
+                time,
+                name,
+                text,
+            }
+        }),
         (arb_name(), arb_file(), any::<u64>()).prop_map(|(name, file, size)| ServerFrame::Shared {
             name,
             file,

@@ -53,6 +53,8 @@ pub struct Config {
     pub motd: String,
     /// Ended sessions kept for `STATUS`.
     pub session_history: usize,
+    /// Room messages kept for newcomers (`HELLO ... history=N`, `HISTORY`); 0: none.
+    pub history: usize,
     pub shared_dir: PathBuf,
     /// Largest upload accepted.
     pub max_file_size: u64,
@@ -93,6 +95,9 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// memory never grows with the number of past connections.
 pub const DEFAULT_SESSION_HISTORY: usize = 100;
 
+/// Room messages kept by default: a day of a small group's chat, about 50 KiB.
+pub const DEFAULT_HISTORY: usize = 200;
+
 /// Default upload cap: big enough for a film, small enough for an SD card.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
 
@@ -115,6 +120,7 @@ impl Default for Config {
             max_queue: DEFAULT_MAX_QUEUE,
             motd: format!("Welcome to natter on {}", hostname()),
             session_history: DEFAULT_SESSION_HISTORY,
+            history: DEFAULT_HISTORY,
             shared_dir: default_shared_dir(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             on_duplicate: OnDuplicate::Rename,

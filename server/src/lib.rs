@@ -19,9 +19,9 @@ pub mod net;
 mod services;
 
 pub use config::{
-    default_shared_dir, descriptor_budget, hostname, parse_size, Config, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_CLIENTS, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PER_IP, DEFAULT_MAX_QUEUE,
-    DEFAULT_REGISTER_TIMEOUT, DEFAULT_SESSION_HISTORY,
+    default_shared_dir, descriptor_budget, hostname, parse_size, Config, DEFAULT_HISTORY,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PER_IP,
+    DEFAULT_MAX_QUEUE, DEFAULT_REGISTER_TIMEOUT, DEFAULT_SESSION_HISTORY,
 };
 pub use folder::OnDuplicate;
 pub use limits::{DEFAULT_MAX_BURST, DEFAULT_MAX_RATE};

@@ -34,6 +34,11 @@ struct Args {
     /// Welcome text sent to every connection (natterd adds how many users are online).
     #[arg(long)]
     motd: Option<String>,
+    /// Room messages kept for those who join later (natter shows the last 20 on
+    /// joining, /history more); also bounded to 256 KiB of text. 0 keeps none.
+    /// Private messages are never kept.
+    #[arg(long, default_value_t = natter_server::DEFAULT_HISTORY)]
+    history: usize,
     /// How many ended sessions `STATUS` remembers (live ones are always listed).
     #[arg(long, default_value_t = natter_server::DEFAULT_SESSION_HISTORY)]
     session_history: usize,
@@ -143,6 +148,7 @@ fn main() -> ExitCode {
         max_clients: args.max_clients.max(1),
         max_queue: args.max_queue.min(usize::MAX as u64) as usize,
         session_history: args.session_history,
+        history: args.history,
         shared_dir: args
             .shared_dir
             .clone()

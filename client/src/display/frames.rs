@@ -64,6 +64,14 @@ pub fn event(frame: &ServerFrame, v: &View) -> Option<Line> {
             s.name(name.as_str()),
             sanitize(text)
         )),
+        // What was said before you came (or asked again with /history): dimmed,
+        // with the server's time of it, so it never reads as live.
+        ServerFrame::History {
+            time, name, text, ..
+        } => Line::plain(s.paint(
+            DIM,
+            &format!("[{}] <{name}> {}", v.when(*time), sanitize(text)),
+        )),
         ServerFrame::Private { name, text } => Line::plain(format!(
             "{} {} {}",
             v.stamp(),
@@ -187,6 +195,14 @@ pub fn reply(
                 )
             }
         }
+        (Reply::History { sent }, Request::History { .. }) => Line::info(
+            s,
+            &match sent {
+                0 => "no earlier messages are kept".to_string(),
+                1 => "1 earlier message above".to_string(),
+                n => format!("{n} earlier messages above"),
+            },
+        ),
         (Reply::Ping { .. }, _) => Line::info(
             s,
             &format!("pong: {:.2} ms round trip", rtt.as_secs_f64() * 1000.0),
@@ -370,10 +386,10 @@ pub fn error_words(code: &ErrorCode, text: &str, req: Option<&Request>) -> Strin
         (ErrorCode::BadRequest, Some(Request::Guess { .. })) if !text.is_empty() => {
             text.into_owned()
         }
-        (ErrorCode::NameTaken, Some(Request::Hello { name })) => {
+        (ErrorCode::NameTaken, Some(Request::Hello { name, .. })) => {
             format!("the name {name} is taken")
         }
-        (ErrorCode::BadName, Some(Request::Hello { name })) => {
+        (ErrorCode::BadName, Some(Request::Hello { name, .. })) => {
             format!("{name} is not a valid name: {text}")
         }
         // The server's text tells a protocol speaker to send AUTH; a person needs to
@@ -567,7 +583,10 @@ mod tests {
         .unwrap();
         assert_eq!(l.text, "! no such user: carol");
         assert!(l.is_error);
-        let hello = Request::Hello { name: name("bob") };
+        let hello = Request::Hello {
+            name: name("bob"),
+            history: None,
+        };
         assert_eq!(
             rep(hello, &[], "ERR name-taken bob is taken; choose another")
                 .unwrap()
@@ -646,7 +665,8 @@ mod tests {
         assert_eq!(
             rep(
                 Request::Hello {
-                    name: name("alice")
+                    name: name("alice"),
+                    history: None
                 },
                 &[],
                 "OK HELLO alice"
@@ -752,6 +772,31 @@ mod tests {
                 "     bob          127.0.0.1:5555   14:02 to 14:05             120 B    90 B",
                 "     carol        127.0.0.1:6      2026-11-21 23:30 to 02:00  5 B      2.0 KiB",
             ]
+        );
+    }
+
+    #[test]
+    fn history_is_dimmed_with_the_servers_time_and_counted() {
+        let f = frame("HISTORY 7 2026-11-22T16:51:05Z bob said \x1b[31mthis");
+        let line = event(&f, &PLAIN).unwrap();
+        // Local time (UTC+1 here), and a control character made harmless.
+        assert!(
+            line.text.starts_with("[17:51] <bob> said "),
+            "{}",
+            line.text
+        );
+        assert!(line.text.ends_with("[31mthis") && !line.text.contains('\x1b'));
+        assert_eq!(
+            rep(Request::History { count: Some(50) }, &[], "OK HISTORY 0")
+                .unwrap()
+                .text,
+            "* no earlier messages are kept"
+        );
+        assert_eq!(
+            rep(Request::History { count: None }, &[], "OK HISTORY 12")
+                .unwrap()
+                .text,
+            "* 12 earlier messages above"
         );
     }
 

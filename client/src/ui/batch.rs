@@ -144,7 +144,11 @@ impl Batch {
                 return Ok(Some(Exit::NameRefused));
             }
         }
-        let hello = Request::Hello { name };
+        // A script reads what happens from now on; /history asks for the past.
+        let hello = Request::Hello {
+            name,
+            history: None,
+        };
         match self.quiet_call(hello.clone())? {
             Ok(_) => Ok(None),
             Err((code, text)) => {

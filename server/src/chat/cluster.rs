@@ -463,7 +463,10 @@ impl Room {
 
     fn remote_event(&mut self, out: &mut impl Outbox, from: &NodeName, frame: ServerFrame) {
         match &frame {
-            ServerFrame::From { .. } => {}
+            ServerFrame::From { name, text } => {
+                // Every node keeps the whole room's history.
+                self.said.push(Time::now(), name.clone(), text);
+            }
             ServerFrame::Leave { name, .. } => {
                 let Some(node) = self.cluster.as_mut().and_then(|cl| cl.nodes.get_mut(from)) else {
                     return;
@@ -696,6 +699,11 @@ mod tests {
             ]
         );
         assert!(fx.out.frames(lurker).is_empty());
+        // What other nodes' users said is in this node's history too.
+        fx.send(a, "HISTORY");
+        let kept = fx.lines(a);
+        assert!(kept[0].ends_with(" bob hi  there"), "{kept:?}");
+        assert_eq!(kept.last().map(String::as_str), Some("OK HISTORY 1"));
     }
 
     #[test]

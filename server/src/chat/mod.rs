@@ -14,6 +14,7 @@
 //! - [`outbox`]: the seam to the loop. [`sessions`]: ended sessions for STATUS.
 
 mod cluster;
+mod history;
 mod listings;
 mod outbox;
 mod sessions;
@@ -52,6 +53,8 @@ pub struct Settings {
     pub max_clients: usize,
     /// Ended sessions kept for `STATUS`.
     pub session_history: usize,
+    /// Room messages kept for newcomers.
+    pub history: usize,
     pub read_only: bool,
     pub max_file_size: u64,
     pub on_duplicate: OnDuplicate,
@@ -68,6 +71,7 @@ impl Settings {
             secret: c.secret.clone(),
             max_clients: c.max_clients,
             session_history: c.session_history,
+            history: c.history,
             read_only: c.read_only,
             max_file_size: c.max_file_size,
             on_duplicate: c.on_duplicate,
@@ -101,6 +105,8 @@ struct Client {
     /// Transfer ids of the downloads the loop is sending for it.
     downloads: Vec<u64>,
     uploads: Vec<Upload>,
+    /// `HELLO ... history=N`: messages to replay once it is named (a claim may be out).
+    wants_history: u32,
     /// A listing being streamed to it.
     /// (Boxed: most connections never have one, and each costs its `Client` slot.)
     listing: Option<Box<Listing>>,
@@ -203,6 +209,8 @@ pub struct Room {
     /// The named, live connections: who a broadcast goes to, in one slice.
     members: Vec<ConnRef>,
     history: SessionHistory,
+    /// What was said in the room lately, for newcomers.
+    said: history::History,
     /// Sessions ended so far; numbers them so STATUS can list the most recent first.
     ended_count: u64,
     folder: SharedFolder,
@@ -222,6 +230,7 @@ impl Room {
         Room {
             cluster: settings.cluster.clone().map(cluster::Cluster::new),
             history: SessionHistory::new(settings.session_history),
+            said: history::History::new(settings.history),
             settings,
             clients: Vec::new(),
             names: Sorted::default(),
@@ -260,6 +269,7 @@ impl Room {
             auth_failures: 0,
             downloads: Vec::new(),
             uploads: Vec::new(),
+            wants_history: 0,
             listing: None,
         });
         self.live.insert(id, conn);
@@ -291,7 +301,7 @@ impl Room {
             Request::Ping { text } => reply(out, from, Reply::Ping { text }),
             Request::Quit { text } => self.quit(out, from, text),
             Request::Auth { secret } => self.auth(out, from, secret),
-            Request::Hello { name } => self.hello(out, from, name),
+            Request::Hello { name, history } => self.hello(out, from, name, history),
             Request::Data { xfer, data } => self.data(out, from, xfer, &data),
             _ if !named => error(
                 out,
@@ -302,6 +312,7 @@ impl Room {
             Request::Say { text } => self.say(out, from, text),
             Request::Tell { name, text } => self.tell(out, from, name, text),
             Request::Who => self.who(out, from),
+            Request::History { count } => self.replay(out, from, count),
             Request::Status => self.status(out, from),
             Request::Echo { text } => reply(out, from, Reply::Echo { text }),
             Request::Calc { expr } => self.calc(out, from, &expr),

@@ -60,7 +60,13 @@ impl Room {
         }
     }
 
-    pub(super) fn hello(&mut self, out: &mut impl Outbox, from: ConnRef, name: UserName) {
+    pub(super) fn hello(
+        &mut self,
+        out: &mut impl Outbox,
+        from: ConnRef,
+        name: UserName,
+        history: Option<u64>,
+    ) {
         let Some(c) = self.client(from) else { return };
         if !c.authed {
             return error(
@@ -84,10 +90,23 @@ impl Room {
             return error(out, from, ErrorCode::NameTaken, &text);
         }
         let id = c.id;
+        if let Some(c) = self.client_mut(from) {
+            c.wants_history = history.unwrap_or(0).min(u32::MAX as u64) as u32;
+        }
         if self.cluster.is_some() && self.hello_on_cluster(out, from, id, &name) {
             return;
         }
         self.named(out, from, name);
+    }
+
+    /// The room's last messages, oldest first, then `OK HISTORY n`.
+    pub(super) fn replay(&mut self, out: &mut impl Outbox, from: ConnRef, count: Option<u64>) {
+        let mut sent = 0;
+        for said in self.said.recent(count) {
+            out.send(from, &said.frame());
+            sent += 1;
+        }
+        reply(out, from, Reply::History { sent });
     }
 
     /// The name is `from`'s: it is a member from now on.
@@ -104,7 +123,15 @@ impl Room {
         };
         c.name = Some(name.clone());
         c.named_at = Time::now();
+        let replay = std::mem::take(&mut c.wants_history);
         log::info!("client {} is now {name}", c.id);
+        // What was said before it came, just before it is in the room: no message
+        // is both replayed and heard live, none is missed in between.
+        if replay > 0 {
+            for said in self.said.recent(Some(u64::from(replay))) {
+                out.send(from, &said.frame());
+            }
+        }
         self.add_member(from);
         reply(out, from, Reply::Hello { name: name.clone() });
         // To everyone, the newcomer too: its JOIN says it is in the room.
@@ -118,6 +145,7 @@ impl Room {
         let Some(name) = self.member_name(from) else {
             return;
         };
+        self.said.push(Time::now(), name.clone(), &text);
         let delivered = self.announce(out, Some(from), ServerFrame::From { name, text });
         reply(out, from, Reply::Say { delivered });
     }
@@ -258,6 +286,64 @@ mod tests {
         assert!(lines[1..].contains(&(2, "JOIN bob".to_string())));
         assert_eq!(fx.out.broadcasts, before + 1, "one broadcast per join");
         assert!(fx.room.is_named(b));
+    }
+
+    #[test]
+    fn a_newcomer_asks_for_what_was_said_and_gets_it_just_before_it_joins() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
+        for i in 1..=4 {
+            fx.send(a, &format!("SAY m{i}"));
+        }
+        fx.send(b, "TELL alice private, never kept");
+        fx.out.take();
+        let c = fx.connect(3);
+        fx.send(c, "HELLO carol history=3");
+        let got = fx.lines(c);
+        let shown: Vec<String> = got
+            .iter()
+            .map(|l| {
+                let f: Vec<&str> = l.splitn(5, ' ').collect();
+                match f[0] {
+                    "HISTORY" => format!("{} {} {}", f[1], f[3], f[4]),
+                    _ => l.clone(),
+                }
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "2 alice m2",
+                "3 alice m3",
+                "4 alice m4",
+                "OK HELLO carol",
+                "JOIN carol"
+            ]
+        );
+        // Asked again later: the last n, then how many.
+        assert_eq!(fx.ask(c, "HISTORY 0"), "OK HISTORY 0");
+        fx.send(c, "HISTORY");
+        let all = fx.lines(c);
+        assert_eq!(all.len(), 5);
+        assert!(
+            all[0].starts_with("HISTORY 1 ") && all[0].ends_with(" alice m1"),
+            "{all:?}"
+        );
+        assert_eq!(all[4], "OK HISTORY 4");
+        // Without history=, nothing is replayed.
+        let d = fx.connect(4);
+        fx.send(d, "HELLO dave");
+        assert_eq!(fx.lines(d), ["OK HELLO dave", "JOIN dave"]);
+    }
+
+    #[test]
+    fn with_history_off_nothing_is_kept() {
+        let mut fx = Fixture::with(|s| s.history = 0);
+        let a = fx.join(1, "alice");
+        fx.send(a, "SAY hello");
+        fx.out.take();
+        assert_eq!(fx.ask(a, "HISTORY"), "OK HISTORY 0");
     }
 
     #[test]

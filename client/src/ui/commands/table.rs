@@ -27,6 +27,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |args| no_args(args, Request::Who),
     },
     CommandSpec {
+        name: "history",
+        aliases: &[],
+        args: "[<n>]",
+        help: "show the room's last n messages again (50 unless given)",
+        completion: Completion::Nothing,
+        parse: parse_history,
+    },
+    CommandSpec {
         name: "to",
         aliases: &["query"],
         args: "<name>",
@@ -298,6 +306,21 @@ fn parse_mv(args: &str) -> Result<Command, ArgError> {
     }
 }
 
+fn parse_history(args: &str) -> Result<Command, ArgError> {
+    let args = args.trim();
+    if args.is_empty() {
+        return Ok(Command::Send(Request::History { count: Some(50) }));
+    }
+    match args.parse::<u64>() {
+        Ok(n) if args.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(Command::Send(Request::History { count: Some(n) }))
+        }
+        _ => Err(ArgError::Invalid(format!(
+            "{args:?} is not a whole number; like this: /history 100"
+        ))),
+    }
+}
+
 fn parse_guess(args: &str) -> Result<Command, ArgError> {
     let args = args.trim();
     if args.is_empty() {
@@ -400,6 +423,15 @@ mod tests {
     #[test]
     fn simple_commands() {
         assert_eq!(parse("/who"), Ok(Some(Command::Send(Request::Who))));
+        assert_eq!(
+            parse("/history"),
+            Ok(Some(Command::Send(Request::History { count: Some(50) })))
+        );
+        assert_eq!(
+            parse("/history 7"),
+            Ok(Some(Command::Send(Request::History { count: Some(7) })))
+        );
+        assert!(parse("/history lots").is_err());
         assert_eq!(parse("/WHO"), Ok(Some(Command::Send(Request::Who))));
         assert_eq!(parse("/names"), Ok(Some(Command::Send(Request::Who))));
         assert_eq!(usage_of("/who everyone"), "usage: /who");

@@ -12,6 +12,9 @@ use crate::ui::secret::{self, Given, Typed};
 use natter_protocol::{ErrorCode, Reply, Request, Secret, UserName};
 use std::time::Duration;
 
+/// Room messages shown on joining; `/history N` shows more.
+pub const HISTORY_ON_JOIN: u64 = 20;
+
 /// How long the server may take to show it is still there after a wrong secret.
 const ALIVE_WAIT: Duration = Duration::from_secs(10);
 
@@ -48,7 +51,11 @@ impl Repl {
                     &format!("{:?} is not a valid name: {e}", sanitize(&name)),
                 )]),
                 Ok(n) => {
-                    let hello = Request::Hello { name: n };
+                    // The conversation so far, shown dimmed before the live one.
+                    let hello = Request::Hello {
+                        name: n,
+                        history: Some(HISTORY_ON_JOIN),
+                    };
                     match self.quiet_call(hello.clone()) {
                         Ok(Ok(Reply::Hello { name })) => return Ok(name),
                         Ok(Ok(_)) => {}
