@@ -55,6 +55,8 @@ pub struct Config {
     pub session_history: usize,
     /// Room messages kept for newcomers (`HELLO ... history=N`, `HISTORY`); 0: none.
     pub history: usize,
+    /// Where the history survives restarts; `None`: in memory only.
+    pub history_file: Option<PathBuf>,
     pub shared_dir: PathBuf,
     /// Largest upload accepted.
     pub max_file_size: u64,
@@ -121,6 +123,7 @@ impl Default for Config {
             motd: format!("Welcome to natter on {}", hostname()),
             session_history: DEFAULT_SESSION_HISTORY,
             history: DEFAULT_HISTORY,
+            history_file: None,
             shared_dir: default_shared_dir(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             on_duplicate: OnDuplicate::Rename,

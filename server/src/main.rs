@@ -39,6 +39,10 @@ struct Args {
     /// Private messages are never kept.
     #[arg(long, default_value_t = natter_server::DEFAULT_HISTORY)]
     history: usize,
+    /// Keep the history in this file too, so it survives restarts (created if
+    /// missing; a line damaged by a crash is dropped when it is read back).
+    #[arg(long, value_name = "PATH")]
+    history_file: Option<PathBuf>,
     /// How many ended sessions `STATUS` remembers (live ones are always listed).
     #[arg(long, default_value_t = natter_server::DEFAULT_SESSION_HISTORY)]
     session_history: usize,
@@ -149,6 +153,7 @@ fn main() -> ExitCode {
         max_queue: args.max_queue.min(usize::MAX as u64) as usize,
         session_history: args.session_history,
         history: args.history,
+        history_file: args.history_file.clone(),
         shared_dir: args
             .shared_dir
             .clone()

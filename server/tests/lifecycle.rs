@@ -204,3 +204,49 @@ fn sighup_and_sigusr_are_ignored_and_sigquit_stops_cleanly() {
     assert_eq!(srv.signal_and_wait(libc::SIGQUIT), Some(0));
     assert_eq!(a.expect_closed(), ["SHUTDOWN natterd is shutting down"]);
 }
+
+#[test]
+fn the_history_file_survives_a_kill_and_a_torn_last_line() {
+    let dir = temp_dir("history-file");
+    let file = dir.join("history");
+    let f = file.display().to_string();
+    let mut first = Natterd::start(&["--history-file", &f]);
+    let mut alice = first.join("alice");
+    let _bob = first.join("bob");
+    for i in 1..=3 {
+        alice.send(&format!("SAY before the crash {i}\n"));
+        alice.expect_reply_prefix("OK SAY");
+    }
+    // Written by the end of each turn: the file has all three before the kill.
+    let end = Instant::now() + WAIT;
+    while std::fs::read_to_string(&file).map_or(0, |s| s.lines().count()) < 3 {
+        assert!(Instant::now() < end, "the history file never got its lines");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    first.signal_and_wait(libc::SIGKILL);
+    // What a crash in the middle of a write leaves: half a line.
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.extend_from_slice(b"1234abcd 4 1700000000 alice the crash came in the mid");
+    std::fs::write(&file, bytes).unwrap();
+
+    let second = Natterd::start(&["--history-file", &f]);
+    second.wait_log("1 damaged or unfinished line dropped");
+    let mut carol = second.connect();
+    carol.expect_prefix("WELCOME ");
+    carol.send("HELLO carol history=10\n");
+    let mut got = Vec::new();
+    loop {
+        let l = carol.line().expect("open");
+        if l.starts_with("OK HELLO") {
+            break;
+        }
+        got.push(l.splitn(5, ' ').nth(4).unwrap_or("").to_string());
+    }
+    assert_eq!(got, ["before the crash 1", "before the crash 2", "before the crash 3"]);
+    // Numbering goes on from the file: the next message is the fourth.
+    carol.expect("JOIN carol");
+    carol.send("SAY after\nHISTORY 1\n");
+    carol.expect("OK SAY 0");
+    let last = carol.line().unwrap();
+    assert!(last.starts_with("HISTORY 4 ") && last.ends_with(" carol after"), "{last}");
+}

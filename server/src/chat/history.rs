@@ -1,9 +1,21 @@
 //! The room's memory of what was said: the last messages (`SAY`s, this node's and,
 //! on a cluster, other nodes'), bounded by count (`--history`) and by bytes, so a
 //! newcomer can be shown the conversation it missed. Private messages are never kept.
+//!
+//! With `--history-file` it survives restarts: every message is appended to the file
+//! as one line, `<crc32> <id> <unix-time> <name> <text>`, the CRC-32 over the rest
+//! of the line. Lines are gathered during a turn and written once at its end (one
+//! `write` to the page cache, microseconds; never an fsync, which could hold the
+//! loop for as long as the disk likes: a process crash loses nothing, a power cut the
+//! last seconds). Reading it back at startup takes every whole line whose checksum
+//! holds and drops the rest (a torn last line after kill -9, a damaged sector). Once
+//! the file holds four times what the history keeps it is rewritten with only what
+//! is kept (a temporary, then a rename), so it stays a few hundred KiB.
 
 use natter_protocol::{ServerFrame, Time, UserName};
 use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 /// Bytes of text the history keeps at most, whatever its count: what one newcomer's
 /// replay may queue stays well under the 1 MiB output cap.
@@ -38,6 +50,18 @@ pub struct History {
     max: usize,
     bytes: usize,
     next_id: u64,
+    file: Option<HistoryFile>,
+}
+
+/// The history's file: where, what waits to be written, how much it holds.
+struct HistoryFile {
+    path: PathBuf,
+    out: Option<std::fs::File>,
+    pending: Vec<u8>,
+    /// Lines in the file (read at startup plus appended since).
+    lines: usize,
+    /// An error was logged; the next is logged only once it has worked again.
+    failing: bool,
 }
 
 impl History {
@@ -48,7 +72,58 @@ impl History {
             max,
             bytes: 0,
             next_id: 1,
+            file: None,
         }
+    }
+
+    /// A history kept in `path` too: what it holds is read back first (the lines
+    /// that are whole and whose checksum holds), then new messages are appended.
+    /// An unreadable file is an error: natterd does not start over it silently.
+    pub fn with_file(max: usize, path: &Path) -> io::Result<History> {
+        let mut h = History::new(max);
+        let (mut lines, mut dropped) = (0usize, 0usize);
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                for line in bytes.split_inclusive(|&b| b == b'\n') {
+                    match parse_record(line) {
+                        Some(said) => {
+                            h.next_id = h.next_id.max(said.id + 1);
+                            h.keep(said);
+                            lines += 1;
+                        }
+                        None => dropped += 1,
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        if dropped > 0 {
+            log::warn!(
+                "history file {}: {dropped} damaged or unfinished line{} dropped (a crash mid-write leaves one)",
+                path.display(),
+                if dropped == 1 { "" } else { "s" }
+            );
+        }
+        log::info!(
+            "history: {} message{} read back from {}",
+            h.kept.len(),
+            if h.kept.len() == 1 { "" } else { "s" },
+            path.display()
+        );
+        h.file = Some(HistoryFile {
+            path: path.to_path_buf(),
+            out: None,
+            pending: Vec::new(),
+            lines: lines + dropped,
+            failing: false,
+        });
+        // Start from a clean file: the damaged lines go, and an unfinished last line
+        // is not continued by the next append.
+        if dropped > 0 || h.kept.len() < lines {
+            h.compact();
+        }
+        Ok(h)
     }
 
     /// Remembers one message; returns its id. With history off, ids still rise.
@@ -64,6 +139,17 @@ impl History {
             name,
             text: text.to_string(),
         };
+        if let Some(f) = self.file.as_mut() {
+            record(&mut f.pending, &said);
+        }
+        self.keep(said);
+        id
+    }
+
+    fn keep(&mut self, said: Said) {
+        if self.max == 0 {
+            return;
+        }
         self.bytes += said.cost();
         self.kept.push_back(said);
         while self.kept.len() > self.max || self.bytes > MAX_BYTES {
@@ -72,7 +158,67 @@ impl History {
                 None => break,
             }
         }
-        id
+    }
+
+    /// Writes what this turn added to the file, in one write; once the file holds
+    /// four times what is kept, rewrites it with what is kept. Called once a turn.
+    pub fn persist(&mut self) {
+        let Some(f) = self.file.as_mut() else { return };
+        if f.pending.is_empty() {
+            return;
+        }
+        let added = f.pending.iter().filter(|&&b| b == b'\n').count();
+        let result = f.append();
+        match result {
+            Ok(()) => {
+                f.lines += added;
+                if f.failing {
+                    f.failing = false;
+                    log::info!("history file {}: written again", f.path.display());
+                }
+            }
+            Err(e) => {
+                // Kept in memory all the same; the file misses these lines.
+                f.pending.clear();
+                f.out = None;
+                if !f.failing {
+                    f.failing = true;
+                    log::warn!(
+                        "history file {}: cannot write ({}); the history goes on in memory",
+                        f.path.display(),
+                        crate::folder::describe(&e)
+                    );
+                }
+            }
+        }
+        if f.lines > 4 * self.kept.len().max(1) && f.lines > 64 {
+            self.compact();
+        }
+    }
+
+    /// Rewrites the file with only what is kept: a temporary beside it, then a rename.
+    fn compact(&mut self) {
+        let Some(f) = self.file.as_mut() else { return };
+        let mut all = Vec::with_capacity(self.bytes + self.kept.len() * 16);
+        for said in &self.kept {
+            record(&mut all, said);
+        }
+        let tmp = f.path.with_extension("tmp");
+        let written = std::fs::write(&tmp, &all).and_then(|()| std::fs::rename(&tmp, &f.path));
+        match written {
+            Ok(()) => {
+                f.out = None;
+                f.lines = self.kept.len();
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                log::warn!(
+                    "history file {}: cannot rewrite it ({}); it grows until it can",
+                    f.path.display(),
+                    crate::folder::describe(&e)
+                );
+            }
+        }
     }
 
     /// The last `n` messages kept (all of them for `None`), oldest first.
@@ -87,9 +233,176 @@ impl History {
     }
 }
 
+impl HistoryFile {
+    fn append(&mut self) -> io::Result<()> {
+        if self.out.is_none() {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            self.out = Some(f);
+        }
+        if let Some(out) = self.out.as_mut() {
+            out.write_all(&self.pending)?;
+        }
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// One message as a line of the history file.
+fn record(out: &mut Vec<u8>, said: &Said) {
+    let body = format!("{} {} {} {}", said.id, said.time.0, said.name, said.text);
+    // A text never holds a newline (the protocol's lines cannot), but a file line
+    // must not get one from anywhere.
+    let body = body.replace('\n', " ");
+    out.extend_from_slice(format!("{:08x} {body}\n", crc32(body.as_bytes())).as_bytes());
+}
+
+/// One line of the history file back as a message, if it is whole and unharmed.
+fn parse_record(line: &[u8]) -> Option<Said> {
+    let line = line.strip_suffix(b"\n")?;
+    let line = std::str::from_utf8(line).ok()?;
+    let (sum, body) = line.split_once(' ')?;
+    if u32::from_str_radix(sum, 16).ok()? != crc32(body.as_bytes()) || sum.len() != 8 {
+        return None;
+    }
+    let mut f = body.splitn(4, ' ');
+    let id = f.next()?.parse().ok()?;
+    let time = Time(f.next()?.parse().ok()?);
+    let name = UserName::new(f.next()?).ok()?;
+    let text = f.next().unwrap_or("").to_string();
+    Some(Said {
+        id,
+        time,
+        name,
+        text,
+    })
+}
+
+/// CRC-32 (IEEE 802.3, as zlib and gzip compute it): enough to tell a torn or damaged
+/// line from a whole one.
+fn crc32(bytes: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut t = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+                k += 1;
+            }
+            t[i] = c;
+            i += 1;
+        }
+        t
+    };
+    let mut c = !0u32;
+    for &b in bytes {
+        c = TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crc32_is_the_standard_one() {
+        // The check value every CRC-32 implementation publishes.
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    fn temp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("natter-history-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d.join("history")
+    }
+
+    #[test]
+    fn the_file_brings_history_back_and_ids_go_on() {
+        let path = temp("back");
+        let mut h = History::with_file(10, &path).unwrap();
+        for i in 1..=3 {
+            h.push(
+                Time(1_700_000_000 + i),
+                name("alice"),
+                &format!("m{i} with  spaces"),
+            );
+        }
+        h.persist();
+        let again = History::with_file(10, &path).unwrap();
+        let got: Vec<(u64, String)> = again.recent(None).map(|s| (s.id, s.text.clone())).collect();
+        assert_eq!(got[2], (3, "m3 with  spaces".to_string()));
+        assert_eq!(
+            again.recent(None).next().map(|s| s.time),
+            Some(Time(1_700_000_001))
+        );
+        let mut again = again;
+        assert_eq!(again.push(Time(1), name("bob"), "next"), 4);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn a_torn_or_damaged_line_is_dropped_not_fatal() {
+        let path = temp("torn");
+        let mut h = History::with_file(10, &path).unwrap();
+        for i in 1..=3 {
+            h.push(Time(i), name("alice"), &format!("m{i}"));
+        }
+        h.persist();
+        let mut bytes = std::fs::read(&path).unwrap();
+        // A flipped byte in the second line, and half a line at the end (kill -9).
+        let second = bytes.iter().position(|&b| b == b'\n').unwrap() + 12;
+        bytes[second] ^= 0x20;
+        bytes.extend_from_slice(b"0badf00d 9 9 zed half a li");
+        std::fs::write(&path, &bytes).unwrap();
+        let mut back = History::with_file(10, &path).unwrap();
+        let texts: Vec<&str> = back.recent(None).map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, ["m1", "m3"]);
+        // The file was made clean again: what is appended next is a line of its own.
+        back.push(Time(4), name("bob"), "after");
+        back.persist();
+        let last = History::with_file(10, &path).unwrap();
+        let texts: Vec<&str> = last.recent(None).map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, ["m1", "m3", "after"]);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn the_file_stays_a_few_times_what_is_kept() {
+        let path = temp("bounded");
+        let mut h = History::with_file(20, &path).unwrap();
+        for i in 0..2_000 {
+            h.push(
+                Time(i),
+                name("alice"),
+                "a message of some length, as chat has",
+            );
+            h.persist();
+        }
+        let lines = std::fs::read(&path)
+            .unwrap()
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        assert!(
+            lines <= 4 * 20 + 64 + 1,
+            "{lines} lines on disk for 20 kept"
+        );
+        let back = History::with_file(20, &path).unwrap();
+        assert_eq!(back.recent(None).count(), 20);
+        assert_eq!(back.recent(None).last().map(|s| s.id), Some(2_000));
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
 
     fn name(s: &str) -> UserName {
         UserName::new(s).unwrap()

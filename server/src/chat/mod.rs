@@ -394,6 +394,17 @@ impl Room {
         self.brake.forget(Instant::now());
     }
 
+    /// Keeps the history in `path` too, reading back what it holds.
+    pub fn open_history(&mut self, path: &std::path::Path) -> std::io::Result<()> {
+        self.said = history::History::with_file(self.settings.history, path)?;
+        Ok(())
+    }
+
+    /// Once a turn: what was said this turn goes to the history file, in one write.
+    pub fn persist_history(&mut self) {
+        self.said.persist();
+    }
+
     /// Gives back the memory sized for the last crowd, once nobody is connected.
     pub fn shrink_when_empty(&mut self) {
         if self.clients.iter().all(Option::is_none) {

@@ -157,13 +157,26 @@ impl Server {
                 Some(link)
             }
         };
+        let mut room = Room::new(settings, folder);
+        if let Some(path) = &config.history_file {
+            room.open_history(path).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot read the history file {}: {}",
+                        path.display(),
+                        crate::folder::describe(&e)
+                    ),
+                )
+            })?;
+        }
         Ok(Server {
             bus,
             poll,
             listener,
             signals,
             conns: Conns::new(config.max_queue),
-            room: Room::new(settings, folder),
+            room,
             config,
             next_conn_id: 1,
             still_readable: Vec::new(),
@@ -271,6 +284,7 @@ impl Server {
         }
         self.flush_dirty();
         self.reap();
+        self.room.persist_history();
     }
 
     /// Tells the room what changed in the shared folder.
