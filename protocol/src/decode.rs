@@ -262,7 +262,7 @@ fn split_verb(line: &str) -> (&str, &str) {
 /// One line of usage per request verb, for `bad-request` texts.
 pub const REQUEST_USAGE: &[(&str, &str)] = &[
     ("AUTH", "AUTH <secret>"),
-    ("HELLO", "HELLO <name> [history=<n>]"),
+    ("HELLO", "HELLO <name> [history=<n>] [stamps]"),
     ("HISTORY", "HISTORY [<n>]"),
     ("SAY", "SAY <text>"),
     ("TELL", "TELL <name> <text>"),
@@ -298,22 +298,27 @@ fn parse_request(line: &str) -> Result<Request, LineError> {
         },
         "HELLO" => {
             let name = f.name()?;
-            let history = match f.opt() {
-                None => None,
-                Some(opt) => match opt.strip_prefix("history=").map(parse_int) {
-                    Some(Ok(n)) => Some(n),
+            let (mut history, mut stamps) = (None, false);
+            while let Some(opt) = f.opt() {
+                match opt.strip_prefix("history=").map(parse_int) {
+                    Some(Ok(n)) if history.is_none() => history = Some(n),
+                    None if opt.eq_ignore_ascii_case("stamps") && !stamps => stamps = true,
                     _ => {
                         return Err(LineError::new(
                             ErrorCode::BadRequest,
                             format!(
-                                "HELLO takes a name and history=<n>, not {:?}",
-                                crate::fields::shown(opt)
-                            ),
+                            "HELLO takes a name, then history=<n> and stamps if wanted, not {:?}",
+                            crate::fields::shown(opt)
+                        ),
                         ))
                     }
-                },
-            };
-            Request::Hello { name, history }
+                }
+            }
+            Request::Hello {
+                name,
+                history,
+                stamps,
+            }
         }
         "HISTORY" => Request::History {
             count: match f.opt() {
@@ -433,6 +438,18 @@ fn parse_server_frame(line: &str) -> Result<ServerFrame, LineError> {
             text: f.text(),
         },
         "HISTORY" => ServerFrame::History {
+            id: f.int()?,
+            time: f.time()?,
+            name: f.name()?,
+            text: f.text(),
+        },
+        "SAID" => ServerFrame::Said {
+            id: f.int()?,
+            time: f.time()?,
+            name: f.name()?,
+            text: f.text(),
+        },
+        "TOLD" => ServerFrame::Told {
             id: f.int()?,
             time: f.time()?,
             name: f.name()?,

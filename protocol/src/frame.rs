@@ -26,6 +26,8 @@ pub enum Request {
         name: UserName,
         /// `history=N`: the room's last N messages, sent before `OK HELLO`.
         history: Option<u64>,
+        /// `stamps`: messages come as `SAID` and `TOLD`, with the server's id and time.
+        stamps: bool,
     },
     Say {
         text: String,
@@ -119,10 +121,17 @@ impl Request {
                 out.push(b' ');
                 secret.encode(out);
             }
-            Request::Hello { name, history } => {
+            Request::Hello {
+                name,
+                history,
+                stamps,
+            } => {
                 field(out, name.as_str());
                 if let Some(n) = history {
                     let _ = write!(out, " history={n}");
+                }
+                if *stamps {
+                    field(out, "stamps");
                 }
             }
             Request::History { count } => {
@@ -327,6 +336,21 @@ pub enum ServerFrame {
         name: UserName,
         text: String,
     },
+    /// `FROM` with the server's id and time of it, for a client that asked
+    /// (`HELLO ... stamps`); ids are those of `HISTORY`.
+    Said {
+        id: u64,
+        time: Time,
+        name: UserName,
+        text: String,
+    },
+    /// `PRIVATE` with the server's id and time of it, for a client that asked.
+    Told {
+        id: u64,
+        time: Time,
+        name: UserName,
+        text: String,
+    },
     /// One message the room kept: its id (rising, per server), when the server
     /// relayed it, who said it, what.
     History {
@@ -458,8 +482,24 @@ impl ServerFrame {
                 time,
                 name,
                 text,
+            }
+            | ServerFrame::Said {
+                id,
+                time,
+                name,
+                text,
+            }
+            | ServerFrame::Told {
+                id,
+                time,
+                name,
+                text,
             } => {
-                out.extend_from_slice(b"HISTORY");
+                out.extend_from_slice(match self {
+                    ServerFrame::Said { .. } => b"SAID",
+                    ServerFrame::Told { .. } => b"TOLD",
+                    _ => b"HISTORY",
+                });
                 int_field(out, *id);
                 let _ = write!(out, " {time}");
                 field(out, name.as_str());

@@ -40,21 +40,32 @@ fn requests_decode() {
         one_req("HELLO alice\n"),
         Request::Hello {
             name: name("alice"),
-            history: None
+            history: None,
+            stamps: false
         }
     );
     assert_eq!(
         one_req("hello alice\r\n"),
         Request::Hello {
             name: name("alice"),
-            history: None
+            history: None,
+            stamps: false
         }
     );
     assert_eq!(
         one_req("HELLO alice history=20\n"),
         Request::Hello {
             name: name("alice"),
-            history: Some(20)
+            history: Some(20),
+            stamps: false
+        }
+    );
+    assert_eq!(
+        one_req("HELLO alice stamps history=5\n"),
+        Request::Hello {
+            name: name("alice"),
+            history: Some(5),
+            stamps: true
         }
     );
     assert_eq!(one_req("HISTORY\n"), Request::History { count: None });
@@ -362,8 +373,16 @@ fn arb_request() -> impl Strategy<Value = Request> {
         proptest::collection::vec(any::<u8>(), 1..100).prop_map(|b| Request::Auth {
             secret: Secret::new(&b).unwrap()
         }),
-        (arb_name(), proptest::option::of(any::<u64>()))
-            .prop_map(|(name, history)| Request::Hello { name, history }),
+        (
+            arb_name(),
+            proptest::option::of(any::<u64>()),
+            any::<bool>()
+        )
+            .prop_map(|(name, history, stamps)| Request::Hello {
+                name,
+                history,
+                stamps
+            }),
         proptest::option::of(any::<u64>()).prop_map(|count| Request::History { count }),
         arb_text().prop_map(|text| Request::Say { text }),
         (arb_name(), arb_text()).prop_map(|(name, text)| Request::Tell { name, text }),
@@ -482,6 +501,22 @@ fn arb_server_frame() -> impl Strategy<Value = ServerFrame> {
         (arb_name(), arb_text()).prop_map(|(name, text)| ServerFrame::Private { name, text }),
         (any::<u64>(), arb_time(), arb_name(), arb_text()).prop_map(|(id, time, name, text)| {
             ServerFrame::History {
+                id,
+                time,
+                name,
+                text,
+            }
+        }),
+        (any::<u64>(), arb_time(), arb_name(), arb_text()).prop_map(|(id, time, name, text)| {
+            ServerFrame::Said {
+                id,
+                time,
+                name,
+                text,
+            }
+        }),
+        (any::<u64>(), arb_time(), arb_name(), arb_text()).prop_map(|(id, time, name, text)| {
+            ServerFrame::Told {
                 id,
                 time,
                 name,

@@ -242,11 +242,21 @@ fn the_history_file_survives_a_kill_and_a_torn_last_line() {
         }
         got.push(l.splitn(5, ' ').nth(4).unwrap_or("").to_string());
     }
-    assert_eq!(got, ["before the crash 1", "before the crash 2", "before the crash 3"]);
+    assert_eq!(
+        got,
+        [
+            "before the crash 1",
+            "before the crash 2",
+            "before the crash 3"
+        ]
+    );
     // Numbering goes on from the file: the next message is the fourth.
     carol.expect("JOIN carol");
     carol.send("SAY after\nHISTORY 1\n");
     carol.expect("OK SAY 0");
     let last = carol.line().unwrap();
-    assert!(last.starts_with("HISTORY 4 ") && last.ends_with(" carol after"), "{last}");
+    assert!(
+        last.starts_with("HISTORY 4 ") && last.ends_with(" carol after"),
+        "{last}"
+    );
 }

@@ -29,6 +29,11 @@ impl View<'_> {
             .paint(DIM, &format!("[{:02}:{:02}]", self.hm.0, self.hm.1))
     }
 
+    /// The server's time of a message, as the local stamp shows it.
+    fn stamp_at(&self, t: Time) -> String {
+        self.style.paint(DIM, &format!("[{}]", self.when(t)))
+    }
+
     /// A line about something that happened in the room (a join, a leave, a file
     /// shared, deleted or renamed), with the time as chat lines have it.
     fn happened(&self, text: &str) -> Line {
@@ -58,6 +63,24 @@ impl View<'_> {
 pub fn event(frame: &ServerFrame, v: &View) -> Option<Line> {
     let s = v.style;
     Some(match frame {
+        // A message with the server's id and time (natter asks for them): shown at
+        // the time the server relayed it.
+        ServerFrame::Said {
+            time, name, text, ..
+        } => Line::plain(format!(
+            "{} <{}> {}",
+            v.stamp_at(*time),
+            s.name(name.as_str()),
+            sanitize(text)
+        )),
+        ServerFrame::Told {
+            time, name, text, ..
+        } => Line::plain(format!(
+            "{} {} {}",
+            v.stamp_at(*time),
+            s.paint(&format!("{BOLD};{MAGENTA}"), &format!("[{name} → you]")),
+            sanitize(text)
+        )),
         ServerFrame::From { name, text } => Line::plain(format!(
             "{} <{}> {}",
             v.stamp(),
@@ -586,6 +609,7 @@ mod tests {
         let hello = Request::Hello {
             name: name("bob"),
             history: None,
+            stamps: false,
         };
         assert_eq!(
             rep(hello, &[], "ERR name-taken bob is taken; choose another")
@@ -666,7 +690,8 @@ mod tests {
             rep(
                 Request::Hello {
                     name: name("alice"),
-                    history: None
+                    history: None,
+                    stamps: false
                 },
                 &[],
                 "OK HELLO alice"

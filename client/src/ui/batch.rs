@@ -148,6 +148,7 @@ impl Batch {
         let hello = Request::Hello {
             name,
             history: None,
+            stamps: true,
         };
         match self.quiet_call(hello.clone())? {
             Ok(_) => Ok(None),

@@ -228,7 +228,12 @@ impl Room {
                     return;
                 }
                 match self.names.get(&to.folded()) {
-                    Some(&c) if self.is_named(c) => out.send(c, &frame),
+                    Some(&c) if self.is_named(c) => {
+                        if let ServerFrame::Private { name, text } = frame {
+                            let private = self.private_for(c, name, text);
+                            out.send(c, &private);
+                        }
+                    }
                     _ => log::info!("cluster: a private message from node {from} for {to}, who is not here (any more)"),
                 }
             }
@@ -370,6 +375,43 @@ impl Room {
         }
     }
 
+    /// A `FROM` for every member (`stamped` for those who asked), here and on every
+    /// other node; returns how many it reaches.
+    pub(super) fn announce_said(
+        &mut self,
+        out: &mut impl Outbox,
+        except: Option<ConnRef>,
+        plain: ServerFrame,
+        stamped: ServerFrame,
+    ) -> u64 {
+        let mut n = out.broadcast_stamped(&self.members, except, &plain, &stamped);
+        if let Some(cl) = self.cluster.as_ref().filter(|cl| cl.up) {
+            n += cl.remote_count();
+            cl.publish(out, None, &Msg::Event(plain));
+        }
+        n
+    }
+
+    /// A private message from `sender` as `to` wants it: `TOLD` (with an id from the
+    /// history's count and the server's time) or `PRIVATE`.
+    pub(super) fn private_for(
+        &mut self,
+        to: ConnRef,
+        sender: UserName,
+        text: String,
+    ) -> ServerFrame {
+        if self.client(to).is_some_and(|c| c.stamps) {
+            ServerFrame::Told {
+                id: self.said.take_id(),
+                time: Time::now(),
+                name: sender,
+                text,
+            }
+        } else {
+            ServerFrame::Private { name: sender, text }
+        }
+    }
+
     /// A frame for every member, here and on every other node; returns how many it
     /// reaches (on other nodes: their users as known, while the link is up).
     pub(super) fn announce(
@@ -464,8 +506,17 @@ impl Room {
     fn remote_event(&mut self, out: &mut impl Outbox, from: &NodeName, frame: ServerFrame) {
         match &frame {
             ServerFrame::From { name, text } => {
-                // Every node keeps the whole room's history.
-                self.said.push(Time::now(), name.clone(), text);
+                // Every node keeps the whole room's history, and numbers it its way.
+                let time = Time::now();
+                let id = self.said.push(time, name.clone(), text);
+                let stamped = ServerFrame::Said {
+                    id,
+                    time,
+                    name: name.clone(),
+                    text: text.clone(),
+                };
+                out.broadcast_stamped(&self.members, None, &frame, &stamped);
+                return;
             }
             ServerFrame::Leave { name, .. } => {
                 let Some(node) = self.cluster.as_mut().and_then(|cl| cl.nodes.get_mut(from)) else {

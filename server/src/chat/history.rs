@@ -146,6 +146,13 @@ impl History {
         id
     }
 
+    /// An id for a message that is not kept (a private one), from the same count.
+    pub fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
     fn keep(&mut self, said: Said) {
         if self.max == 0 {
             return;

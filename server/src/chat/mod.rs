@@ -107,6 +107,8 @@ struct Client {
     uploads: Vec<Upload>,
     /// `HELLO ... history=N`: messages to replay once it is named (a claim may be out).
     wants_history: u32,
+    /// `HELLO ... stamps`: it gets `SAID` and `TOLD`, with ids and the server's time.
+    stamps: bool,
     /// A listing being streamed to it.
     /// (Boxed: most connections never have one, and each costs its `Client` slot.)
     listing: Option<Box<Listing>>,
@@ -270,6 +272,7 @@ impl Room {
             downloads: Vec::new(),
             uploads: Vec::new(),
             wants_history: 0,
+            stamps: false,
             listing: None,
         });
         self.live.insert(id, conn);
@@ -301,7 +304,11 @@ impl Room {
             Request::Ping { text } => reply(out, from, Reply::Ping { text }),
             Request::Quit { text } => self.quit(out, from, text),
             Request::Auth { secret } => self.auth(out, from, secret),
-            Request::Hello { name, history } => self.hello(out, from, name, history),
+            Request::Hello {
+                name,
+                history,
+                stamps,
+            } => self.hello(out, from, name, history, stamps),
             Request::Data { xfer, data } => self.data(out, from, xfer, &data),
             _ if !named => error(
                 out,

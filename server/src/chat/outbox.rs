@@ -42,6 +42,20 @@ pub trait Outbox {
         frame: &ServerFrame,
     ) -> u64;
 
+    /// As [`Outbox::broadcast`], but a connection that asked for stamps
+    /// ([`Outbox::stamps`]) gets `stamped` instead of `plain`; each is encoded at most
+    /// once however many receive it.
+    fn broadcast_stamped(
+        &mut self,
+        members: &[ConnRef],
+        except: Option<ConnRef>,
+        plain: &ServerFrame,
+        stamped: &ServerFrame,
+    ) -> u64;
+
+    /// From now on `conn` gets room messages stamped (`SAID` for `FROM`).
+    fn stamps(&mut self, conn: ConnRef);
+
     /// Ends a connection once its queued output is out. The room has already done
     /// its part of the departure; the loop does not report it back.
     fn close(&mut self, conn: ConnRef);

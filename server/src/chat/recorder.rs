@@ -35,6 +35,8 @@ pub struct Recorder {
     pub pulling: HashSet<ConnRef>,
     /// How many broadcasts were asked for (each encoded once by the real loop).
     pub broadcasts: usize,
+    /// Connections that asked for stamped messages.
+    pub stamped: HashSet<ConnRef>,
 }
 
 impl Recorder {
@@ -86,6 +88,33 @@ impl Outbox for Recorder {
             }
         }
         n
+    }
+
+    fn broadcast_stamped(
+        &mut self,
+        members: &[ConnRef],
+        except: Option<ConnRef>,
+        plain: &ServerFrame,
+        stamped: &ServerFrame,
+    ) -> u64 {
+        self.broadcasts += 1;
+        let mut n = 0;
+        for &m in members {
+            if Some(m) != except {
+                let f = if self.stamped.contains(&m) {
+                    stamped
+                } else {
+                    plain
+                };
+                self.events.push(Event::Frame(m, f.clone()));
+                n += 1;
+            }
+        }
+        n
+    }
+
+    fn stamps(&mut self, conn: ConnRef) {
+        self.stamped.insert(conn);
     }
 
     fn close(&mut self, conn: ConnRef) {

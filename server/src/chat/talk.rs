@@ -66,6 +66,7 @@ impl Room {
         from: ConnRef,
         name: UserName,
         history: Option<u64>,
+        stamps: bool,
     ) {
         let Some(c) = self.client(from) else { return };
         if !c.authed {
@@ -92,6 +93,7 @@ impl Room {
         let id = c.id;
         if let Some(c) = self.client_mut(from) {
             c.wants_history = history.unwrap_or(0).min(u32::MAX as u64) as u32;
+            c.stamps = stamps;
         }
         if self.cluster.is_some() && self.hello_on_cluster(out, from, id, &name) {
             return;
@@ -124,6 +126,9 @@ impl Room {
         c.name = Some(name.clone());
         c.named_at = Time::now();
         let replay = std::mem::take(&mut c.wants_history);
+        if c.stamps {
+            out.stamps(from);
+        }
         log::info!("client {} is now {name}", c.id);
         // What was said before it came, just before it is in the room: no message
         // is both replayed and heard live, none is missed in between.
@@ -145,8 +150,16 @@ impl Room {
         let Some(name) = self.member_name(from) else {
             return;
         };
-        self.said.push(Time::now(), name.clone(), &text);
-        let delivered = self.announce(out, Some(from), ServerFrame::From { name, text });
+        let time = Time::now();
+        let id = self.said.push(time, name.clone(), &text);
+        let stamped = ServerFrame::Said {
+            id,
+            time,
+            name: name.clone(),
+            text: text.clone(),
+        };
+        let delivered =
+            self.announce_said(out, Some(from), ServerFrame::From { name, text }, stamped);
         reply(out, from, Reply::Say { delivered });
     }
 
@@ -177,7 +190,8 @@ impl Room {
         };
         // Reply with the name as its holder spelled it, which may differ in case.
         let to = self.member_name(target).unwrap_or(to);
-        out.send(target, &ServerFrame::Private { name: sender, text });
+        let private = self.private_for(target, sender, text);
+        out.send(target, &private);
         reply(out, from, Reply::Tell { name: to });
     }
 
@@ -335,6 +349,48 @@ mod tests {
         let d = fx.connect(4);
         fx.send(d, "HELLO dave");
         assert_eq!(fx.lines(d), ["OK HELLO dave", "JOIN dave"]);
+    }
+
+    #[test]
+    fn who_asked_for_stamps_gets_ids_and_the_servers_time_and_nobody_else_does() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.connect(2);
+        fx.send(b, "HELLO bob stamps");
+        fx.out.take();
+        fx.send(a, "SAY one");
+        fx.send(a, "TELL bob two");
+        fx.send(b, "SAY three");
+        fx.send(b, "TELL alice four");
+        let to_b = fx.out.frames(b).iter().map(super::super::recorder::wire).collect::<Vec<_>>();
+        let to_a = fx.lines(a);
+        let fields = |l: &str| l.splitn(5, ' ').map(String::from).collect::<Vec<_>>();
+        let said = fields(&to_b[0]);
+        assert_eq!(
+            (
+                said[0].as_str(),
+                said[1].as_str(),
+                said[3].as_str(),
+                said[4].as_str()
+            ),
+            ("SAID", "1", "alice", "one")
+        );
+        assert!(natter_protocol::Time::parse(&said[2]).is_ok());
+        let told = fields(&to_b[1]);
+        assert_eq!(
+            (told[0].as_str(), told[1].as_str(), told[4].as_str()),
+            ("TOLD", "2", "two")
+        );
+        // Those who did not ask get the plain frames, as ever.
+        assert!(to_a.contains(&"FROM bob three".to_string()), "{to_a:?}");
+        assert!(to_a.contains(&"PRIVATE bob four".to_string()), "{to_a:?}");
+        // The ids are the history's: what was replayed is told apart from what is live.
+        fx.send(b, "HISTORY");
+        let kept = fx.lines(b);
+        assert!(
+            kept[0].starts_with("HISTORY 1 ") && kept[1].starts_with("HISTORY 3 "),
+            "{kept:?}"
+        );
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct Conn {
     /// Its name's claim is out to Redis (cluster only): its next requests wait for
     /// the answer, so replies keep their order.
     pub held: bool,
+    /// It asked for stamped messages (`HELLO ... stamps`).
+    pub stamps: bool,
     pub phase: Phase,
     /// Already on the loop's dirty list this turn.
     pub dirty: bool,
@@ -106,6 +108,7 @@ impl Conn {
             sending: Vec::new(),
             pulling: false,
             held: false,
+            stamps: false,
             phase: Phase::Open,
             dirty: false,
             over_cap: false,

@@ -175,6 +175,46 @@ impl Outbox for Conns {
         delivered
     }
 
+    fn broadcast_stamped(
+        &mut self,
+        members: &[ConnRef],
+        except: Option<ConnRef>,
+        plain: &ServerFrame,
+        stamped: &ServerFrame,
+    ) -> u64 {
+        let mut bytes: [Option<Rc<[u8]>>; 2] = [None, None];
+        let cap = self.max_queue;
+        let mut delivered = 0;
+        for &m in members {
+            if Some(m) == except {
+                continue;
+            }
+            let Some(c) = self.slab.get_mut(m.0) else {
+                continue;
+            };
+            if !c.is_open() {
+                continue;
+            }
+            let which = usize::from(c.stamps);
+            let shared = bytes[which]
+                .get_or_insert_with(|| Rc::from(if c.stamps { stamped } else { plain }.to_bytes()));
+            c.out.push_shared(shared.clone());
+            delivered += 1;
+            if c.out.len() > cap {
+                mark_over(c, m.0, &mut self.over_cap);
+            }
+            mark(c, m.0, &mut self.dirty);
+        }
+        self.queued += delivered;
+        delivered
+    }
+
+    fn stamps(&mut self, conn: ConnRef) {
+        if let Some(c) = self.open(conn.0) {
+            c.stamps = true;
+        }
+    }
+
     fn close(&mut self, conn: ConnRef) {
         Conns::close(self, conn.0);
     }

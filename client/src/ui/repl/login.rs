@@ -55,6 +55,7 @@ impl Repl {
                     let hello = Request::Hello {
                         name: n,
                         history: Some(HISTORY_ON_JOIN),
+                        stamps: true,
                     };
                     match self.quiet_call(hello.clone()) {
                         Ok(Ok(Reply::Hello { name })) => return Ok(name),
