@@ -432,3 +432,32 @@ fn joining_shows_what_was_said_before_and_history_shows_more() {
     tty.type_text("\x04");
     assert_eq!(tty.wait_exit(), 0);
 }
+
+#[test]
+fn someone_away_shows_in_the_private_prompt_and_answers_a_message() {
+    let server = Natterd::start(&[]);
+    let port = server.port();
+    let mut bob = server.join("bob");
+    let history = TempPath::new("history");
+    let mut tty = Tty::start(&args(&history.0, "alice", &port));
+    tty.wait_for_prompt("alice>");
+    bob.expect("JOIN alice");
+    tty.type_text("/to bob\r");
+    tty.wait_for_prompt("alice → bob>");
+    bob.send("AWAY out for lunch\n");
+    bob.expect("OK AWAY");
+    tty.wait_for_text("bob is away: out for lunch");
+    // The prompt says so from the next line on.
+    tty.type_text("are you there?\r");
+    bob.expect_eventually("PRIVATE alice are you there?");
+    tty.wait_for_text("* bob is away: out for lunch");
+    tty.wait_for_prompt("alice → bob (away)>");
+    bob.send("BACK\n");
+    bob.expect("OK BACK");
+    tty.wait_for_text("bob is back");
+    tty.type_text("welcome back\r");
+    bob.expect_eventually("PRIVATE alice welcome back");
+    tty.wait_for_prompt("alice → bob>");
+    tty.type_text("\x04");
+    assert_eq!(tty.wait_exit(), 0);
+}

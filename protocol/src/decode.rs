@@ -264,6 +264,8 @@ pub const REQUEST_USAGE: &[(&str, &str)] = &[
     ("AUTH", "AUTH <secret>"),
     ("HELLO", "HELLO <name> [history=<n>] [stamps]"),
     ("HISTORY", "HISTORY [<n>]"),
+    ("AWAY", "AWAY [<text>]"),
+    ("BACK", "BACK"),
     ("SAY", "SAY <text>"),
     ("TELL", "TELL <name> <text>"),
     ("WHO", "WHO"),
@@ -320,6 +322,8 @@ fn parse_request(line: &str) -> Result<Request, LineError> {
                 stamps,
             }
         }
+        "AWAY" => Request::Away { text: f.text() },
+        "BACK" => Request::Back,
         "HISTORY" => Request::History {
             count: match f.opt() {
                 Some(n) => Some(parse_int(n).map_err(field_err)?),
@@ -395,7 +399,13 @@ fn parse_server_frame(line: &str) -> Result<ServerFrame, LineError> {
             name: f.name()?,
             addr: f.addr()?,
             since: f.time()?,
+            away: Some(f.text()).filter(|t| !t.is_empty()),
         },
+        "AWAY" => ServerFrame::Away {
+            name: f.name()?,
+            text: f.text(),
+        },
+        "BACK" => ServerFrame::Back { name: f.name()? },
         "SESSION" => {
             let conn_id = f.int()?;
             let name = match f.next()? {
@@ -511,7 +521,12 @@ fn parse_reply(f: &mut Fields<'_>) -> Result<Reply, LineError> {
         "SAY" => Reply::Say {
             delivered: f.int()?,
         },
-        "TELL" => Reply::Tell { name: f.name()? },
+        "TELL" => Reply::Tell {
+            name: f.name()?,
+            away: Some(f.text()).filter(|t| !t.is_empty()),
+        },
+        "AWAY" => Reply::Away,
+        "BACK" => Reply::Back,
         "HISTORY" => Reply::History { sent: f.int()? },
         "WHO" => Reply::Who {
             count: f.int()?,

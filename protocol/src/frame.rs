@@ -39,6 +39,12 @@ pub enum Request {
     Who,
     Status,
     Files,
+    /// Marks the sender away, with what others are told (`away` if empty).
+    Away {
+        text: String,
+    },
+    /// The sender is back.
+    Back,
     /// The room's last `count` messages (all it keeps, without a count).
     History {
         count: Option<u64>,
@@ -90,6 +96,8 @@ impl Request {
             Request::Auth { .. } => "AUTH",
             Request::Hello { .. } => "HELLO",
             Request::History { .. } => "HISTORY",
+            Request::Away { .. } => "AWAY",
+            Request::Back => "BACK",
             Request::Say { .. } => "SAY",
             Request::Tell { .. } => "TELL",
             Request::Who => "WHO",
@@ -140,6 +148,7 @@ impl Request {
                 }
             }
             Request::Say { text }
+            | Request::Away { text }
             | Request::Echo { text }
             | Request::Ping { text }
             | Request::Quit { text } => text_field(out, text),
@@ -148,7 +157,7 @@ impl Request {
                 field(out, name.as_str());
                 text_field(out, text);
             }
-            Request::Who | Request::Status | Request::Files => {}
+            Request::Who | Request::Status | Request::Files | Request::Back => {}
             Request::Get { file, offset } => {
                 file_field(out, file);
                 if let Some(o) = offset {
@@ -203,7 +212,11 @@ pub enum Reply {
     },
     Tell {
         name: UserName,
+        /// The receiver's away text, if it is away.
+        away: Option<String>,
     },
+    Away,
+    Back,
     /// How many `HISTORY` items came before it.
     History {
         sent: u64,
@@ -262,6 +275,8 @@ impl Reply {
             Reply::Hello { .. } => "HELLO",
             Reply::Say { .. } => "SAY",
             Reply::Tell { .. } => "TELL",
+            Reply::Away => "AWAY",
+            Reply::Back => "BACK",
             Reply::History { .. } => "HISTORY",
             Reply::Who { .. } => "WHO",
             Reply::Status { .. } => "STATUS",
@@ -313,6 +328,17 @@ pub enum ServerFrame {
         name: UserName,
         addr: SocketAddr,
         since: Time,
+        /// Its away text, if it is away.
+        away: Option<String>,
+    },
+    /// Someone is away now, and why.
+    Away {
+        name: UserName,
+        text: String,
+    },
+    /// Someone is back.
+    Back {
+        name: UserName,
     },
     Session(SessionInfo),
     File {
@@ -429,10 +455,27 @@ impl ServerFrame {
                 field(out, code.as_str());
                 text_field(out, text);
             }
-            ServerFrame::User { name, addr, since } => {
+            ServerFrame::User {
+                name,
+                addr,
+                since,
+                away,
+            } => {
                 out.extend_from_slice(b"USER");
                 field(out, name.as_str());
                 let _ = write!(out, " {addr} {since}");
+                if let Some(a) = away {
+                    text_field(out, if a.is_empty() { "away" } else { a });
+                }
+            }
+            ServerFrame::Away { name, text } => {
+                out.extend_from_slice(b"AWAY");
+                field(out, name.as_str());
+                text_field(out, text);
+            }
+            ServerFrame::Back { name } => {
+                out.extend_from_slice(b"BACK");
+                field(out, name.as_str());
             }
             ServerFrame::Session(s) => {
                 out.extend_from_slice(b"SESSION");
@@ -564,7 +607,15 @@ impl ServerFrame {
 fn encode_reply_fields(reply: &Reply, out: &mut Vec<u8>) {
     match reply {
         Reply::Auth | Reply::Quit => {}
-        Reply::Hello { name } | Reply::Tell { name } => field(out, name.as_str()),
+        Reply::Hello { name } => field(out, name.as_str()),
+        Reply::Tell { name, away } => {
+            field(out, name.as_str());
+            if let Some(a) = away {
+                // Never empty once it is there: an away text is at least `away`.
+                text_field(out, if a.is_empty() { "away" } else { a });
+            }
+        }
+        Reply::Away | Reply::Back => {}
         Reply::Say { delivered: n } | Reply::Files { count: n } => int_field(out, *n),
         Reply::History { sent } => int_field(out, *sent),
         Reply::Who { count, note } => {

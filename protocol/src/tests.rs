@@ -311,7 +311,17 @@ fn server_frames_decode() {
         ServerFrame::User {
             name: name("bob"),
             addr: "[::1]:5000".parse().unwrap(),
-            since: Time::parse("2026-11-22T17:03:05Z").unwrap()
+            since: Time::parse("2026-11-22T17:03:05Z").unwrap(),
+            away: None
+        }
+    );
+    assert_eq!(
+        f("USER bob [::1]:5000 2026-11-22T17:03:05Z gone to  lunch\n"),
+        ServerFrame::User {
+            name: name("bob"),
+            addr: "[::1]:5000".parse().unwrap(),
+            since: Time::parse("2026-11-22T17:03:05Z").unwrap(),
+            away: Some("gone to  lunch".into())
         }
     );
     assert_eq!(
@@ -349,6 +359,11 @@ fn arb_file() -> impl Strategy<Value = FileName> {
 }
 
 /// Text as it can travel: anything but a line feed, and no carriage return at the end.
+/// An away text: never empty once someone is away.
+fn arb_away() -> impl Strategy<Value = String> {
+    "[^\\n]{0,80}[^\\r\\n]"
+}
+
 fn arb_text() -> impl Strategy<Value = String> {
     "([^\\n]{0,80}[^\\r\\n])?"
 }
@@ -399,6 +414,8 @@ fn arb_request() -> impl Strategy<Value = Request> {
         arb_text().prop_map(|expr| Request::Calc { expr }),
         proptest::option::of(any::<u64>()).prop_map(|guess| Request::Guess { guess }),
         arb_text().prop_map(|text| Request::Ping { text }),
+        arb_text().prop_map(|text| Request::Away { text }),
+        Just(Request::Back),
         arb_text().prop_map(|text| Request::Quit { text }),
         (any::<u64>(), arb_bytes()).prop_map(|(xfer, data)| Request::Data { xfer, data }),
     ]
@@ -409,7 +426,10 @@ fn arb_reply() -> impl Strategy<Value = Reply> {
         Just(Reply::Auth),
         arb_name().prop_map(|name| Reply::Hello { name }),
         any::<u64>().prop_map(|delivered| Reply::Say { delivered }),
-        arb_name().prop_map(|name| Reply::Tell { name }),
+        (arb_name(), proptest::option::of(arb_away()))
+            .prop_map(|(name, away)| Reply::Tell { name, away }),
+        Just(Reply::Away),
+        Just(Reply::Back),
         any::<u64>().prop_map(|sent| Reply::History { sent }),
         (any::<u64>(), arb_text()).prop_map(|(count, note)| Reply::Who { count, note }),
         (any::<u64>(), any::<u64>(), any::<u64>(), arb_text()).prop_map(
@@ -455,11 +475,20 @@ fn arb_server_frame() -> impl Strategy<Value = ServerFrame> {
         }),
         arb_reply().prop_map(ServerFrame::Ok),
         (arb_code(), arb_text()).prop_map(|(code, text)| ServerFrame::Err { code, text }),
-        (arb_name(), arb_addr(), arb_time()).prop_map(|(name, addr, since)| ServerFrame::User {
-            name,
-            addr,
-            since
-        }),
+        (
+            arb_name(),
+            arb_addr(),
+            arb_time(),
+            proptest::option::of(arb_away())
+        )
+            .prop_map(|(name, addr, since, away)| ServerFrame::User {
+                name,
+                addr,
+                since,
+                away
+            }),
+        (arb_name(), arb_text()).prop_map(|(name, text)| ServerFrame::Away { name, text }),
+        arb_name().prop_map(|name| ServerFrame::Back { name }),
         (
             any::<u64>(),
             proptest::option::of(arb_name()),

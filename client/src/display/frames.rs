@@ -101,6 +101,10 @@ pub fn event(frame: &ServerFrame, v: &View) -> Option<Line> {
             s.paint(&format!("{BOLD};{MAGENTA}"), &format!("[{name} → you]")),
             sanitize(text)
         )),
+        ServerFrame::Away { name, text } => {
+            v.happened(&format!("{name} is away: {}", sanitize(text)))
+        }
+        ServerFrame::Back { name } => v.happened(&format!("{name} is back")),
         ServerFrame::Join { name } if v.is_me(name.as_str()) => {
             v.happened(&format!("you have joined as {name}"))
         }
@@ -190,12 +194,21 @@ pub fn reply(
             sanitize(text),
             s.paint(&format!("{DIM};{GREEN}"), &format!("✓ {delivered}"))
         )),
-        (Reply::Tell { name }, Request::Tell { text, .. }) => Line::plain(format!(
-            "{} {} {}",
-            v.stamp(),
-            s.paint(&format!("{BOLD};{MAGENTA}"), &format!("[you → {name}]")),
-            sanitize(text)
-        )),
+        (Reply::Tell { name, away }, Request::Tell { text, .. }) => {
+            let sent = Line::plain(format!(
+                "{} {} {}",
+                v.stamp(),
+                s.paint(&format!("{BOLD};{MAGENTA}"), &format!("[you → {name}]")),
+                sanitize(text)
+            ));
+            return match away {
+                Some(why) => vec![
+                    sent,
+                    Line::info(s, &format!("{name} is away: {}", sanitize(why))),
+                ],
+                None => vec![sent],
+            };
+        }
         (Reply::Who { count, note }, _) => {
             let names: Vec<String> = items
                 .iter()
@@ -203,6 +216,11 @@ pub fn reply(
                     ServerFrame::User { name, .. } if v.is_me(name.as_str()) => {
                         Some(format!("{name} (you)"))
                     }
+                    ServerFrame::User {
+                        name,
+                        away: Some(why),
+                        ..
+                    } => Some(format!("{name} (away: {})", sanitize(why))),
                     ServerFrame::User { name, .. } => Some(name.to_string()),
                     _ => None,
                 })
@@ -218,6 +236,14 @@ pub fn reply(
                 )
             }
         }
+        (Reply::Away, Request::Away { text }) => Line::info(
+            s,
+            &format!(
+                "you are away ({}): others see it, and a private message to you gets it back; /back when you are back",
+                if text.trim().is_empty() { "away".into() } else { sanitize(text) }
+            ),
+        ),
+        (Reply::Back, _) => Line::info(s, "you are back"),
         (Reply::History { sent }, Request::History { .. }) => Line::info(
             s,
             &match sent {

@@ -126,6 +126,8 @@ struct Names {
     /// A full listing (`WHO`) arrived: `users` is everyone, not just who joined since.
     users_listed: bool,
     files: BTreeSet<String>,
+    /// Who is away (case-folded keys), from `AWAY`/`BACK`, `WHO` and `OK TELL`.
+    away: BTreeSet<String>,
 }
 
 pub struct Session {
@@ -345,7 +347,23 @@ impl Session {
     }
 
     pub fn left(&self, name: &UserName) {
-        lock(&self.names).users.remove(&name.key());
+        let mut n = lock(&self.names);
+        n.users.remove(&name.key());
+        n.away.remove(&name.key());
+    }
+
+    /// Someone went away (`true`) or came back.
+    pub fn set_away(&self, name: &UserName, away: bool) {
+        let mut n = lock(&self.names);
+        if away {
+            n.away.insert(name.key());
+        } else {
+            n.away.remove(&name.key());
+        }
+    }
+
+    pub fn is_away(&self, name: &UserName) -> bool {
+        lock(&self.names).away.contains(&name.key())
     }
 
     /// Replaces the known users with a full listing (`WHO`).

@@ -445,7 +445,7 @@ impl Room {
         sender: UserName,
         to: &UserName,
         text: String,
-    ) -> Result<Option<UserName>, ()> {
+    ) -> Result<Option<(UserName, Option<String>)>, ()> {
         let Some(cl) = self.cluster.as_ref() else {
             return Ok(None);
         };
@@ -464,7 +464,7 @@ impl Room {
             to: user.name.clone(),
             frame: ServerFrame::Private { name: sender, text },
         };
-        let spelled = user.name.clone();
+        let spelled = (user.name.clone(), user.away.clone());
         out.publish(Some(node), bus::encode(&cl.me.node, &msg));
         Ok(Some(spelled))
     }
@@ -529,6 +529,21 @@ impl Room {
                 if self.held_elsewhere(&name.folded(), from) {
                     return;
                 }
+            }
+            ServerFrame::Away { name, .. } | ServerFrame::Back { name } => {
+                let away = match &frame {
+                    ServerFrame::Away { .. } => Some(text_of(&frame)),
+                    _ => None,
+                };
+                let Some(u) = self
+                    .cluster
+                    .as_mut()
+                    .and_then(|cl| cl.nodes.get_mut(from))
+                    .and_then(|n| n.users.get_mut(&name.folded()))
+                else {
+                    return;
+                };
+                u.away = away;
             }
             other => {
                 log::debug!("cluster: node {from} sent an event natterd does not relay: {other:?}");
@@ -614,7 +629,15 @@ fn remote_view(c: &super::Client) -> Option<RemoteUser> {
         addr: c.addr,
         connected: c.connected,
         since: c.named_at,
+        away: c.away.as_deref().map(String::from),
     })
+}
+
+fn text_of(f: &ServerFrame) -> String {
+    match f {
+        ServerFrame::Away { text, .. } => text.clone(),
+        _ => String::new(),
+    }
 }
 
 /// Sends `to` the session's node name in STATUS.
@@ -980,6 +1003,34 @@ mod tests {
         fx.room.bus_down();
         fx.send(a, "QUIT");
         assert!(fx.out.take().contains(&Event::Release("bob".into())));
+    }
+
+    #[test]
+    fn away_crosses_nodes_and_answers_a_private_message_across() {
+        let mut fx = node();
+        let a = member(&mut fx, 1, "alice");
+        hear(&mut fx, &format!("n2 U {USER}"));
+        hear(&mut fx, "n2 E AWAY bob at  lunch");
+        assert_eq!(fx.lines(a), ["JOIN bob", "AWAY bob at  lunch"]);
+        assert_eq!(fx.ask(a, "TELL bob hi"), "OK TELL bob at  lunch");
+        fx.send(a, "WHO");
+        assert!(fx
+            .lines(a)
+            .iter()
+            .any(|l| l.starts_with("USER bob ") && l.ends_with(" at  lunch")));
+        hear(&mut fx, "n2 E BACK bob");
+        assert_eq!(fx.lines(a), ["BACK bob"]);
+        assert_eq!(fx.ask(a, "TELL bob hi"), "OK TELL bob");
+        // A roster carries who is away.
+        hear(
+            &mut fx,
+            &format!("n3 R\n{} gone home", USER.replace("7 bob", "8 dave")),
+        );
+        fx.out.take();
+        assert_eq!(fx.ask(a, "TELL dave hi"), "OK TELL dave gone home");
+        // And this node's own away goes out on the bus.
+        fx.send(a, "AWAY brb");
+        assert!(published(&fx).contains(&(None, "n1 E AWAY alice brb".to_string())));
     }
 
     #[test]

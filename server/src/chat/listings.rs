@@ -109,6 +109,7 @@ impl Room {
                         name,
                         addr: c.addr,
                         since: c.named_at,
+                        away: c.away.as_deref().map(String::from),
                     };
                     batch.push((key.clone(), user));
                 }
@@ -126,6 +127,7 @@ impl Room {
                         name: u.name.clone(),
                         addr: u.addr,
                         since: u.since,
+                        away: u.away.clone(),
                     };
                     batch.push((key.clone(), user));
                 }

@@ -109,6 +109,8 @@ struct Client {
     wants_history: u32,
     /// `HELLO ... stamps`: it gets `SAID` and `TOLD`, with ids and the server's time.
     stamps: bool,
+    /// Away, and what others are told (boxed: most are not).
+    away: Option<Box<str>>,
     /// A listing being streamed to it.
     /// (Boxed: most connections never have one, and each costs its `Client` slot.)
     listing: Option<Box<Listing>>,
@@ -273,6 +275,7 @@ impl Room {
             uploads: Vec::new(),
             wants_history: 0,
             stamps: false,
+            away: None,
             listing: None,
         });
         self.live.insert(id, conn);
@@ -319,6 +322,8 @@ impl Room {
             Request::Say { text } => self.say(out, from, text),
             Request::Tell { name, text } => self.tell(out, from, name, text),
             Request::Who => self.who(out, from),
+            Request::Away { text } => self.away(out, from, text),
+            Request::Back => self.back(out, from),
             Request::History { count } => self.replay(out, from, count),
             Request::Status => self.status(out, from),
             Request::Echo { text } => reply(out, from, Reply::Echo { text }),

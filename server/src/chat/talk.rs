@@ -176,7 +176,9 @@ impl Room {
         let Some(&target) = self.names.get(&to.folded()) else {
             if self.cluster.is_some() {
                 match self.tell_on_cluster(out, from, sender, &to, text) {
-                    Ok(Some(to)) => return reply(out, from, Reply::Tell { name: to }),
+                    Ok(Some((to, away))) => {
+                        return reply(out, from, Reply::Tell { name: to, away })
+                    }
                     Err(()) => return,
                     Ok(None) => {}
                 }
@@ -190,9 +192,40 @@ impl Room {
         };
         // Reply with the name as its holder spelled it, which may differ in case.
         let to = self.member_name(target).unwrap_or(to);
+        let away = self
+            .client(target)
+            .and_then(|c| c.away.as_deref().map(String::from));
         let private = self.private_for(target, sender, text);
         out.send(target, &private);
-        reply(out, from, Reply::Tell { name: to });
+        reply(out, from, Reply::Tell { name: to, away });
+    }
+
+    /// Away: everyone hears it, WHO shows it, a private message gets it back.
+    pub(super) fn away(&mut self, out: &mut impl Outbox, from: ConnRef, text: String) {
+        let Some(name) = self.member_name(from) else {
+            return;
+        };
+        let text = if text.trim().is_empty() {
+            "away".to_string()
+        } else {
+            text
+        };
+        if let Some(c) = self.client_mut(from) {
+            c.away = Some(text.clone().into_boxed_str());
+        }
+        reply(out, from, Reply::Away);
+        self.announce(out, Some(from), ServerFrame::Away { name, text });
+    }
+
+    pub(super) fn back(&mut self, out: &mut impl Outbox, from: ConnRef) {
+        let Some(name) = self.member_name(from) else {
+            return;
+        };
+        let was = self.client_mut(from).and_then(|c| c.away.take());
+        reply(out, from, Reply::Back);
+        if was.is_some() {
+            self.announce(out, Some(from), ServerFrame::Back { name });
+        }
     }
 
     pub(super) fn who(&mut self, out: &mut impl Outbox, from: ConnRef) {
@@ -362,7 +395,12 @@ mod tests {
         fx.send(a, "TELL bob two");
         fx.send(b, "SAY three");
         fx.send(b, "TELL alice four");
-        let to_b = fx.out.frames(b).iter().map(super::super::recorder::wire).collect::<Vec<_>>();
+        let to_b = fx
+            .out
+            .frames(b)
+            .iter()
+            .map(super::super::recorder::wire)
+            .collect::<Vec<_>>();
         let to_a = fx.lines(a);
         let fields = |l: &str| l.splitn(5, ' ').map(String::from).collect::<Vec<_>>();
         let said = fields(&to_b[0]);
@@ -391,6 +429,40 @@ mod tests {
             kept[0].starts_with("HISTORY 1 ") && kept[1].starts_with("HISTORY 3 "),
             "{kept:?}"
         );
+    }
+
+    #[test]
+    fn away_is_heard_shown_in_who_and_answers_a_private_message() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
+        fx.send(b, "AWAY  at lunch");
+        assert_eq!(
+            fx.out
+                .frames(b)
+                .iter()
+                .map(super::super::recorder::wire)
+                .collect::<Vec<_>>(),
+            ["OK AWAY"]
+        );
+        assert_eq!(fx.lines(a), ["AWAY bob  at lunch"]);
+        fx.send(a, "WHO");
+        let who = fx.lines(a);
+        assert!(
+            who.iter()
+                .any(|l| l.starts_with("USER bob ") && l.ends_with("Z  at lunch")),
+            "{who:?}"
+        );
+        fx.send(a, "TELL BOB are you there");
+        assert_eq!(fx.lines(a), ["OK TELL bob  at lunch"]);
+        assert_eq!(fx.ask(b, "BACK"), "OK BACK");
+        fx.send(a, "TELL bob and now");
+        assert_eq!(fx.lines(a), ["OK TELL bob"]);
+        // A bare AWAY still says something; BACK when not away tells nobody.
+        fx.send(a, "AWAY");
+        assert_eq!(fx.lines(b), ["AWAY alice away"]);
+        fx.send(b, "BACK");
+        assert!(fx.out.frames(a).is_empty());
     }
 
     #[test]

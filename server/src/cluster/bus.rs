@@ -27,6 +27,8 @@ pub struct RemoteUser {
     pub addr: SocketAddr,
     pub connected: Time,
     pub since: Time,
+    /// Its away text, if it is away.
+    pub away: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +106,11 @@ fn user(out: &mut Vec<u8>, u: &RemoteUser) {
         )
         .as_bytes(),
     );
+    if let Some(a) = &u.away {
+        out.push(b' ');
+        // One line per user: an away text cannot break it.
+        out.extend_from_slice(a.replace(['\n', '\r'], " ").as_bytes());
+    }
 }
 
 /// Decodes one message: who sent it and what it says. Whatever does not parse is an
@@ -157,9 +164,13 @@ pub fn decode(payload: &[u8]) -> Result<(NodeName, Msg), String> {
 }
 
 fn parse_user(s: &str) -> Result<RemoteUser, String> {
-    let f: Vec<&str> = s.split(' ').collect();
-    let [id, name, addr, connected, since] = f[..] else {
-        return Err(format!("a user of {} fields", f.len()));
+    let f: Vec<&str> = s.splitn(6, ' ').collect();
+    let (id, name, addr, connected, since, away) = match f[..] {
+        [id, name, addr, connected, since] => (id, name, addr, connected, since, None),
+        [id, name, addr, connected, since, away] if !away.is_empty() => {
+            (id, name, addr, connected, since, Some(away.to_string()))
+        }
+        _ => return Err(format!("a user of {} fields", f.len())),
     };
     Ok(RemoteUser {
         conn_id: id.parse().map_err(|_| format!("conn id {id:?}"))?,
@@ -167,6 +178,7 @@ fn parse_user(s: &str) -> Result<RemoteUser, String> {
         addr: addr.parse().map_err(|_| format!("address {addr:?}"))?,
         connected: Time::parse(connected).map_err(|e| e.to_string())?,
         since: Time::parse(since).map_err(|e| e.to_string())?,
+        away,
     })
 }
 
@@ -197,6 +209,7 @@ mod tests {
             addr: "[::1]:5000".parse().unwrap(),
             connected: Time(1_700_000_000),
             since: Time(1_700_000_005),
+            away: None,
         }
     }
 
@@ -207,6 +220,7 @@ mod tests {
             conn_id: 8,
             name: name("bob"),
             addr: "10.0.0.2:1".parse().unwrap(),
+            away: Some("at  lunch".into()),
             ..alice()
         };
         for msg in [

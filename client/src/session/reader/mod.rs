@@ -151,6 +151,8 @@ impl Reader {
             }
             ServerFrame::Join { ref name } => self.session.joined(name),
             ServerFrame::Leave { ref name, .. } => self.session.left(name),
+            ServerFrame::Away { ref name, .. } => self.session.set_away(name, true),
+            ServerFrame::Back { ref name } => self.session.set_away(name, false),
             ServerFrame::Shared { ref file, .. } => self.session.add_file(file.to_string()),
             ServerFrame::Deleted { ref file, .. } => self.session.remove_file(file.as_str()),
             ServerFrame::Renamed {
@@ -217,10 +219,18 @@ impl Reader {
     fn update_names(&mut self, reply: &Reply, items: &[ServerFrame]) {
         match reply {
             Reply::Hello { name } => self.session.set_me(name.clone()),
-            Reply::Who { .. } => self.session.set_users(items.iter().filter_map(|i| match i {
-                ServerFrame::User { name, .. } => Some(name.clone()),
-                _ => None,
-            })),
+            Reply::Who { .. } => {
+                self.session.set_users(items.iter().filter_map(|i| match i {
+                    ServerFrame::User { name, .. } => Some(name.clone()),
+                    _ => None,
+                }));
+                for i in items {
+                    if let ServerFrame::User { name, away, .. } = i {
+                        self.session.set_away(name, away.is_some());
+                    }
+                }
+            }
+            Reply::Tell { name, away } => self.session.set_away(name, away.is_some()),
             Reply::Files { .. } => {
                 self.listing.clear();
                 for i in items {

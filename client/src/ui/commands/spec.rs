@@ -18,11 +18,13 @@ pub enum Mode {
 
 impl Mode {
     /// The prompt, which always shows where plain text goes: `alice> `, `alice → bob> `,
-    /// and `alice → bob (left)> ` once bob is known to have left (`gone`).
-    pub fn prompt(&self, me: &str, gone: bool) -> String {
+    /// `alice → bob (left)> ` once bob is known to have left (`gone`), and
+    /// `alice → bob (away)> ` while bob is away.
+    pub fn prompt(&self, me: &str, gone: bool, away: bool) -> String {
         match self {
             Mode::Everyone => format!("{me}> "),
             Mode::Private(to) if gone => format!("{me} → {to} (left)> "),
+            Mode::Private(to) if away => format!("{me} → {to} (away)> "),
             Mode::Private(to) => format!("{me} → {to}> "),
         }
     }
@@ -163,10 +165,14 @@ mod tests {
 
     #[test]
     fn prompts_show_the_mode() {
-        assert_eq!(Mode::Everyone.prompt("alice", false), "alice> ");
+        assert_eq!(Mode::Everyone.prompt("alice", false, false), "alice> ");
+        assert_eq!(
+            Mode::Private(name("bob")).prompt("alice", false, true),
+            "alice → bob (away)> "
+        );
         let bob = Mode::Private(name("bob"));
-        assert_eq!(bob.prompt("alice", false), "alice → bob> ");
-        assert_eq!(bob.prompt("alice", true), "alice → bob (left)> ");
+        assert_eq!(bob.prompt("alice", false, false), "alice → bob> ");
+        assert_eq!(bob.prompt("alice", true, false), "alice → bob (left)> ");
     }
 
     #[test]

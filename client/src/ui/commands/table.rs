@@ -27,6 +27,26 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |args| no_args(args, Request::Who),
     },
     CommandSpec {
+        name: "away",
+        aliases: &[],
+        args: "[<text>]",
+        help: "say you are away; a private message to you gets <text> back",
+        completion: Completion::Nothing,
+        parse: |args| {
+            Ok(Command::Send(Request::Away {
+                text: args.trim().to_string(),
+            }))
+        },
+    },
+    CommandSpec {
+        name: "back",
+        aliases: &[],
+        args: "",
+        help: "say you are back",
+        completion: Completion::Nothing,
+        parse: |args| no_args(args, Request::Back),
+    },
+    CommandSpec {
         name: "history",
         aliases: &[],
         args: "[<n>]",
@@ -432,6 +452,13 @@ mod tests {
             Ok(Some(Command::Send(Request::History { count: Some(7) })))
         );
         assert!(parse("/history lots").is_err());
+        assert_eq!(
+            parse("/away  at lunch "),
+            Ok(Some(Command::Send(Request::Away {
+                text: "at lunch".into()
+            })))
+        );
+        assert_eq!(parse("/back"), Ok(Some(Command::Send(Request::Back))));
         assert_eq!(parse("/WHO"), Ok(Some(Command::Send(Request::Who))));
         assert_eq!(parse("/names"), Ok(Some(Command::Send(Request::Who))));
         assert_eq!(usage_of("/who everyone"), "usage: /who");

@@ -217,7 +217,9 @@ impl Repl {
         self.session.send(Request::Files, true);
         self.session.spawn_keepalive();
         loop {
-            let prompt = self.mode.prompt(me.as_str(), self.partner_gone());
+            let prompt = self
+                .mode
+                .prompt(me.as_str(), self.partner_gone(), self.partner_away());
             let line = match self.read(&prompt) {
                 Input::Line(l) => {
                     self.cancel_offered = false;
@@ -445,6 +447,14 @@ impl Repl {
         };
         self.mode = mode;
         self.screen.print([Line::info(self.style, &text)]);
+    }
+
+    /// In private mode: the person talked to is away.
+    fn partner_away(&self) -> bool {
+        match &self.mode {
+            Mode::Private(to) => self.session.is_away(to),
+            Mode::Everyone => false,
+        }
     }
 
     /// In private mode: the person talked to is known to have left.
