@@ -382,14 +382,40 @@ impl Room {
         out: &mut impl Outbox,
         except: Option<ConnRef>,
         plain: ServerFrame,
-        stamped: ServerFrame,
+        id: u64,
+        time: Time,
     ) -> u64 {
-        let mut n = out.broadcast_stamped(&self.members, except, &plain, &stamped);
+        let mut n = self.broadcast_said(out, except, &plain, id, time);
         if let Some(cl) = self.cluster.as_ref().filter(|cl| cl.up) {
             n += cl.remote_count();
             cl.publish(out, None, &Msg::Event(plain));
         }
         n
+    }
+
+    /// `plain` (a `FROM`) to every member, and as `SAID` with `id` and `time` to
+    /// those who asked for stamps; the stamped frame is built only if someone did.
+    pub(super) fn broadcast_said(
+        &mut self,
+        out: &mut impl Outbox,
+        except: Option<ConnRef>,
+        plain: &ServerFrame,
+        id: u64,
+        time: Time,
+    ) -> u64 {
+        let ServerFrame::From { name, text } = plain else {
+            return out.broadcast(&self.members, except, plain);
+        };
+        if self.stamped_members == 0 {
+            return out.broadcast(&self.members, except, plain);
+        }
+        let stamped = ServerFrame::Said {
+            id,
+            time,
+            name: name.clone(),
+            text: text.clone(),
+        };
+        out.broadcast_stamped(&self.members, except, plain, &stamped)
     }
 
     /// A private message from `sender` as `to` wants it: `TOLD` (with an id from the
@@ -509,13 +535,7 @@ impl Room {
                 // Every node keeps the whole room's history, and numbers it its way.
                 let time = Time::now();
                 let id = self.said.push(time, name.clone(), text);
-                let stamped = ServerFrame::Said {
-                    id,
-                    time,
-                    name: name.clone(),
-                    text: text.clone(),
-                };
-                out.broadcast_stamped(&self.members, None, &frame, &stamped);
+                self.broadcast_said(out, None, &frame, id, time);
                 return;
             }
             ServerFrame::Leave { name, .. } => {

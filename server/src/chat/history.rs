@@ -9,8 +9,8 @@
 //! loop for as long as the disk likes: a process crash loses nothing, a power cut the
 //! last seconds). Reading it back at startup takes every whole line whose checksum
 //! holds and drops the rest (a torn last line after kill -9, a damaged sector). Once
-//! the file holds four times what the history keeps it is rewritten with only what
-//! is kept (a temporary, then a rename), so it stays a few hundred KiB.
+//! the file holds four times what the history keeps, and 4,096 lines, it is
+//! rewritten with only what is kept (a temporary, then a rename): a few hundred KiB.
 
 use natter_protocol::{ServerFrame, Time, UserName};
 use std::collections::VecDeque;
@@ -20,6 +20,10 @@ use std::path::{Path, PathBuf};
 /// Bytes of text the history keeps at most, whatever its count: what one newcomer's
 /// replay may queue stays well under the 1 MiB output cap.
 pub const MAX_BYTES: usize = 256 * 1024;
+
+/// The file is rewritten only past this many lines (and four times what is kept):
+/// a rewrite is a create and a rename, so not every few hundred messages.
+const COMPACT_LINES: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Said {
@@ -198,7 +202,7 @@ impl History {
                 }
             }
         }
-        if f.lines > 4 * self.kept.len().max(1) && f.lines > 64 {
+        if f.lines > 4 * self.kept.len().max(1) && f.lines > COMPACT_LINES {
             self.compact();
         }
     }
@@ -259,11 +263,17 @@ impl HistoryFile {
 
 /// One message as a line of the history file.
 fn record(out: &mut Vec<u8>, said: &Said) {
-    let body = format!("{} {} {} {}", said.id, said.time.0, said.name, said.text);
+    // Written in place, the checksum filled in last: no allocation per message.
+    let start = out.len();
+    out.extend_from_slice(b"00000000 ");
+    let body = out.len();
+    let _ = write!(out, "{} {} {} ", said.id, said.time.0, said.name);
     // A text never holds a newline (the protocol's lines cannot), but a file line
     // must not get one from anywhere.
-    let body = body.replace('\n', " ");
-    out.extend_from_slice(format!("{:08x} {body}\n", crc32(body.as_bytes())).as_bytes());
+    out.extend(said.text.bytes().map(|b| if b == b'\n' { b' ' } else { b }));
+    let sum = format!("{:08x}", crc32(&out[body..]));
+    out[start..start + 8].copy_from_slice(sum.as_bytes());
+    out.push(b'\n');
 }
 
 /// One line of the history file back as a message, if it is whole and unharmed.
@@ -388,7 +398,7 @@ mod tests {
     fn the_file_stays_a_few_times_what_is_kept() {
         let path = temp("bounded");
         let mut h = History::with_file(20, &path).unwrap();
-        for i in 0..2_000 {
+        for i in 0..10_000 {
             h.push(
                 Time(i),
                 name("alice"),
@@ -402,12 +412,13 @@ mod tests {
             .filter(|&&b| b == b'\n')
             .count();
         assert!(
-            lines <= 4 * 20 + 64 + 1,
+            lines <= COMPACT_LINES + 1,
             "{lines} lines on disk for 20 kept"
         );
+        assert!(lines < 10_000, "never rewritten");
         let back = History::with_file(20, &path).unwrap();
         assert_eq!(back.recent(None).count(), 20);
-        assert_eq!(back.recent(None).last().map(|s| s.id), Some(2_000));
+        assert_eq!(back.recent(None).last().map(|s| s.id), Some(10_000));
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 

@@ -212,6 +212,8 @@ pub struct Room {
     closing: BTreeMap<u64, ConnRef>,
     /// The named, live connections: who a broadcast goes to, in one slice.
     members: Vec<ConnRef>,
+    /// Members that asked for stamped messages: none, and no `SAID` is ever built.
+    stamped_members: usize,
     history: SessionHistory,
     /// What was said in the room lately, for newcomers.
     said: history::History,
@@ -241,6 +243,7 @@ impl Room {
             live: Sorted::default(),
             closing: BTreeMap::new(),
             members: Vec::new(),
+            stamped_members: 0,
             ended_count: 0,
             folder,
             brake: GuessBrake::default(),
@@ -520,10 +523,14 @@ impl Room {
         c.listing = None;
         let uploads = std::mem::take(&mut c.uploads);
         let slot = c.slot.take();
+        let was_stamped = c.stamps && slot.is_some();
         let name = c.name.clone();
         let id = c.id;
         self.live.remove(&id);
         self.closing.insert(seq, conn);
+        if was_stamped {
+            self.stamped_members = self.stamped_members.saturating_sub(1);
+        }
         self.file_closed(files);
         for up in uploads {
             // Dropping the upload removes its temporary file and frees its name.

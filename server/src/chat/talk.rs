@@ -126,10 +126,12 @@ impl Room {
         c.name = Some(name.clone());
         c.named_at = Time::now();
         let replay = std::mem::take(&mut c.wants_history);
-        if c.stamps {
-            out.stamps(from);
-        }
+        let stamps = c.stamps;
         log::info!("client {} is now {name}", c.id);
+        if stamps {
+            out.stamps(from);
+            self.stamped_members += 1;
+        }
         // What was said before it came, just before it is in the room: no message
         // is both replayed and heard live, none is missed in between.
         if replay > 0 {
@@ -152,14 +154,8 @@ impl Room {
         };
         let time = Time::now();
         let id = self.said.push(time, name.clone(), &text);
-        let stamped = ServerFrame::Said {
-            id,
-            time,
-            name: name.clone(),
-            text: text.clone(),
-        };
         let delivered =
-            self.announce_said(out, Some(from), ServerFrame::From { name, text }, stamped);
+            self.announce_said(out, Some(from), ServerFrame::From { name, text }, id, time);
         reply(out, from, Reply::Say { delivered });
     }
 
