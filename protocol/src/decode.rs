@@ -222,6 +222,14 @@ impl<'a> Fields<'a> {
             .map_err(|_| field_err(FieldError::BadAddr(crate::fields::shown(s))))
     }
 
+    /// An optional SHA-256 field (64 hex digits).
+    fn sha256(&mut self) -> Result<Option<crate::fields::Sha256>, LineError> {
+        match self.opt() {
+            None => Ok(None),
+            Some(h) => crate::fields::Sha256::parse(h).map(Some).map_err(field_err),
+        }
+    }
+
     fn text(&mut self) -> String {
         std::mem::take(&mut self.rest).to_string()
     }
@@ -272,7 +280,7 @@ pub const REQUEST_USAGE: &[(&str, &str)] = &[
     ("STATUS", "STATUS"),
     ("FILES", "FILES"),
     ("GET", "GET <file> [<offset>]"),
-    ("PUT", "PUT <file> <size>"),
+    ("PUT", "PUT <file> <size> [<sha256>]"),
     ("ABORT", "ABORT <xfer>"),
     ("DELETE", "DELETE <file>"),
     ("RENAME", "RENAME <old> <new>"),
@@ -349,6 +357,7 @@ fn parse_request(line: &str) -> Result<Request, LineError> {
         "PUT" => Request::Put {
             file: f.file()?,
             size: f.int()?,
+            sha256: f.sha256()?,
         },
         "ABORT" => Request::Abort { xfer: f.int()? },
         "DELETE" => Request::Delete { file: f.file()? },
@@ -440,6 +449,7 @@ fn parse_server_frame(line: &str) -> Result<ServerFrame, LineError> {
             file: f.file()?,
             size: f.int()?,
             mtime: f.time()?,
+            sha256: f.sha256()?,
         },
         "JOIN" => ServerFrame::Join { name: f.name()? },
         "LEAVE" => ServerFrame::Leave {
@@ -543,6 +553,7 @@ fn parse_reply(f: &mut Fields<'_>) -> Result<Reply, LineError> {
             xfer: f.int()?,
             file: f.file()?,
             size: f.int()?,
+            sha256: f.sha256()?,
         },
         "PUT" => Reply::Put {
             xfer: f.int()?,

@@ -40,12 +40,14 @@ pub enum FieldError {
     BadTime(String),
     BadAddr(String),
     BadCode(String),
+    BadSha256,
 }
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FieldError::NameEmpty => write!(f, "a user name cannot be empty"),
+            FieldError::BadSha256 => write!(f, "a SHA-256 is 64 hex digits"),
             FieldError::NameTooLong(n) => {
                 write!(f, "a user name is at most {MAX_NAME} characters (got {n})")
             }
@@ -399,6 +401,41 @@ pub fn check_code(s: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// A file's SHA-256, written as 64 lower-case hex digits (as `sha256sum` prints it).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sha256(pub [u8; 32]);
+
+impl Sha256 {
+    /// 64 hex digits, either case.
+    pub fn parse(s: &str) -> Result<Sha256, FieldError> {
+        let b = s.as_bytes();
+        if b.len() != 64 {
+            return Err(FieldError::BadSha256);
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in b.chunks(2).enumerate() {
+            let hex = std::str::from_utf8(pair).map_err(|_| FieldError::BadSha256)?;
+            out[i] = u8::from_str_radix(hex, 16).map_err(|_| FieldError::BadSha256)?;
+        }
+        Ok(Sha256(out))
+    }
+}
+
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256({self})")
+    }
+}
+
 /// A point in time, whole seconds since the Unix epoch, written as RFC 3339 UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Time(pub u64);
@@ -565,6 +602,7 @@ code_enum! {
         Calc = "calc",
         Internal = "internal",
         ClusterDown = "cluster-down",
+        Checksum = "checksum",
     }
 }
 

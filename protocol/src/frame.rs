@@ -9,7 +9,7 @@
 //! Over 500 lines because the two enums and their encoders mirror the spec word for
 //! word, one variant and its encoding per frame; split, they would drift apart.
 
-use crate::fields::{ErrorCode, FileName, LeaveReason, Secret, Time, UserName};
+use crate::fields::{ErrorCode, FileName, LeaveReason, Secret, Sha256, Time, UserName};
 use std::io::Write;
 use std::net::SocketAddr;
 
@@ -56,6 +56,9 @@ pub enum Request {
     Put {
         file: FileName,
         size: u64,
+        /// The sender's SHA-256 of the file: the server publishes it only if what
+        /// arrived has this one.
+        sha256: Option<Sha256>,
     },
     Abort {
         xfer: u64,
@@ -164,9 +167,12 @@ impl Request {
                     int_field(out, *o);
                 }
             }
-            Request::Put { file, size } => {
+            Request::Put { file, size, sha256 } => {
                 file_field(out, file);
                 int_field(out, *size);
+                if let Some(h) = sha256 {
+                    let _ = write!(out, " {h}");
+                }
             }
             Request::Abort { xfer } => int_field(out, *xfer),
             Request::Delete { file } => file_field(out, file),
@@ -240,6 +246,8 @@ pub enum Reply {
         xfer: u64,
         file: FileName,
         size: u64,
+        /// The file's SHA-256, if the server knows it: the client checks what it got.
+        sha256: Option<Sha256>,
     },
     Put {
         xfer: u64,
@@ -345,6 +353,8 @@ pub enum ServerFrame {
         file: FileName,
         size: u64,
         mtime: Time,
+        /// Its SHA-256, once the server knows it.
+        sha256: Option<Sha256>,
     },
     Join {
         name: UserName,
@@ -499,11 +509,19 @@ impl ServerFrame {
                     field(out, n);
                 }
             }
-            ServerFrame::File { file, size, mtime } => {
+            ServerFrame::File {
+                file,
+                size,
+                mtime,
+                sha256,
+            } => {
                 out.extend_from_slice(b"FILE");
                 file_field(out, file);
                 int_field(out, *size);
                 let _ = write!(out, " {mtime}");
+                if let Some(h) = sha256 {
+                    let _ = write!(out, " {h}");
+                }
             }
             ServerFrame::Join { name } => {
                 out.extend_from_slice(b"JOIN");
@@ -633,10 +651,18 @@ fn encode_reply_fields(reply: &Reply, out: &mut Vec<u8>) {
             int_field(out, *uptime_s);
             text_field(out, note);
         }
-        Reply::Get { xfer, file, size } => {
+        Reply::Get {
+            xfer,
+            file,
+            size,
+            sha256,
+        } => {
             int_field(out, *xfer);
             file_field(out, file);
             int_field(out, *size);
+            if let Some(h) = sha256 {
+                let _ = write!(out, " {h}");
+            }
         }
         Reply::Put { xfer, stored_as } => {
             int_field(out, *xfer);

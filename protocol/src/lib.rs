@@ -11,7 +11,7 @@ pub mod fields;
 pub mod frame;
 
 pub use decode::{decode_request, decode_server_frame, DecodeError, Decoded};
-pub use fields::{ErrorCode, FieldError, FileName, LeaveReason, Secret, Time, UserName};
+pub use fields::{ErrorCode, FieldError, FileName, LeaveReason, Secret, Sha256, Time, UserName};
 pub use frame::{
     encode_data_header, GuessReply, Reply, Request, ServerFrame, SessionInfo, VERSION,
 };

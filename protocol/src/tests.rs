@@ -125,9 +125,17 @@ fn requests_decode() {
         one_req("PUT a.bin 5\n"),
         Request::Put {
             file: file("a.bin"),
-            size: 5
+            size: 5,
+            sha256: None
         }
     );
+    let h = "2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824";
+    match one_req(&format!("PUT a.bin 5 {h}\n")) {
+        Request::Put {
+            sha256: Some(got), ..
+        } => assert_eq!(got.to_string(), h.to_lowercase()),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(one_req("GUESS\n"), Request::Guess { guess: None });
     assert_eq!(one_req("GUESS 50\n"), Request::Guess { guess: Some(50) });
     assert_eq!(
@@ -359,6 +367,10 @@ fn arb_file() -> impl Strategy<Value = FileName> {
 }
 
 /// Text as it can travel: anything but a line feed, and no carriage return at the end.
+fn arb_sha256() -> impl Strategy<Value = crate::Sha256> {
+    any::<[u8; 32]>().prop_map(crate::Sha256)
+}
+
 /// An away text: never empty once someone is away.
 fn arb_away() -> impl Strategy<Value = String> {
     "[^\\n]{0,80}[^\\r\\n]"
@@ -406,7 +418,8 @@ fn arb_request() -> impl Strategy<Value = Request> {
         Just(Request::Files),
         (arb_file(), proptest::option::of(any::<u64>()))
             .prop_map(|(file, offset)| Request::Get { file, offset }),
-        (arb_file(), any::<u64>()).prop_map(|(file, size)| Request::Put { file, size }),
+        (arb_file(), any::<u64>(), proptest::option::of(arb_sha256()))
+            .prop_map(|(file, size, sha256)| Request::Put { file, size, sha256 }),
         any::<u64>().prop_map(|xfer| Request::Abort { xfer }),
         arb_file().prop_map(|file| Request::Delete { file }),
         (arb_file(), arb_file()).prop_map(|(old, new)| Request::Rename { old, new }),
@@ -441,11 +454,18 @@ fn arb_reply() -> impl Strategy<Value = Reply> {
             }
         ),
         any::<u64>().prop_map(|count| Reply::Files { count }),
-        (any::<u64>(), arb_file(), any::<u64>()).prop_map(|(xfer, file, size)| Reply::Get {
-            xfer,
-            file,
-            size
-        }),
+        (
+            any::<u64>(),
+            arb_file(),
+            any::<u64>(),
+            proptest::option::of(arb_sha256())
+        )
+            .prop_map(|(xfer, file, size, sha256)| Reply::Get {
+                xfer,
+                file,
+                size,
+                sha256
+            }),
         (any::<u64>(), arb_file()).prop_map(|(xfer, stored_as)| Reply::Put { xfer, stored_as }),
         any::<u64>().prop_map(|xfer| Reply::Abort { xfer }),
         arb_file().prop_map(|file| Reply::Delete { file }),
@@ -515,11 +535,18 @@ fn arb_server_frame() -> impl Strategy<Value = ServerFrame> {
                     })
                 }
             ),
-        (arb_file(), any::<u64>(), arb_time()).prop_map(|(file, size, mtime)| ServerFrame::File {
-            file,
-            size,
-            mtime
-        }),
+        (
+            arb_file(),
+            any::<u64>(),
+            arb_time(),
+            proptest::option::of(arb_sha256())
+        )
+            .prop_map(|(file, size, mtime, sha256)| ServerFrame::File {
+                file,
+                size,
+                mtime,
+                sha256
+            }),
         arb_name().prop_map(|name| ServerFrame::Join { name }),
         (arb_name(), "[a-z-]{1,10}", arb_text()).prop_map(|(name, r, text)| ServerFrame::Leave {
             name,

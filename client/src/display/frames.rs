@@ -489,6 +489,7 @@ fn code_words(code: &ErrorCode) -> &str {
         ErrorCode::Calc => "cannot calculate that",
         ErrorCode::Internal => "the server failed",
         ErrorCode::ClusterDown => "another node of the cluster is out of reach",
+        ErrorCode::Checksum => "the file was damaged on the way",
         ErrorCode::Other(code) => code,
     }
 }

@@ -56,8 +56,33 @@ pub struct UploadPlan {
     pub name: FileName,
     pub size: u64,
     file: File,
+    /// Its SHA-256, read before it is sent: the server publishes it only if what
+    /// arrived has the same.
+    pub sha256: Option<natter_protocol::Sha256>,
     /// The session's number for this `/put`.
     pub job: u64,
+}
+
+/// The SHA-256 of everything in `file`, read from its start with its own cursor
+/// (`pread`), so the upload still sends from the start.
+pub fn hash_file(file: &File) -> io::Result<natter_protocol::Sha256> {
+    use sha2::Digest;
+    use std::os::unix::fs::FileExt;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut at = 0u64;
+    loop {
+        match file.read_at(&mut buf, at) {
+            Ok(0) => break,
+            Ok(n) => {
+                h.update(&buf[..n]);
+                at += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(natter_protocol::Sha256(h.finalize().into()))
 }
 
 impl UploadPlan {
@@ -88,11 +113,14 @@ impl UploadPlan {
             .metadata()
             .map_err(|e| format!("cannot read {shown}: {}", io_words(&e)))?
             .len();
+        let sha256 =
+            Some(hash_file(&file).map_err(|e| format!("cannot read {shown}: {}", io_words(&e)))?);
         Ok(UploadPlan {
             local: local.to_path_buf(),
             name,
             size,
             file,
+            sha256,
             job: 0,
         })
     }
@@ -102,6 +130,7 @@ impl UploadPlan {
         natter_protocol::Request::Put {
             file: self.name.clone(),
             size: self.size,
+            sha256: self.sha256,
         }
     }
 

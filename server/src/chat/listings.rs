@@ -218,6 +218,7 @@ impl Room {
                 file: name.clone(),
                 size: entry.size,
                 mtime: entry.mtime,
+                sha256: entry.sha256,
             };
             out.send(conn, &file);
             *sent += 1;

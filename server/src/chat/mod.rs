@@ -334,7 +334,7 @@ impl Room {
             Request::Guess { guess } => self.guess(out, from, guess),
             Request::Files => self.files(out, from),
             Request::Get { file, offset } => self.get(out, from, file, offset),
-            Request::Put { file, size } => self.put(out, from, file, size),
+            Request::Put { file, size, sha256 } => self.put(out, from, file, size, sha256),
             Request::Abort { xfer } => self.abort(out, from, xfer),
             Request::Delete { file } => self.delete(out, from, file),
             Request::Rename { old, new } => self.rename(out, from, old, new),
@@ -413,6 +413,12 @@ impl Room {
     pub fn open_history(&mut self, path: &std::path::Path) -> std::io::Result<()> {
         self.said = history::History::with_file(self.settings.history, path)?;
         Ok(())
+    }
+
+    /// When the loop has time: hashes up to `budget` bytes of shared files whose
+    /// SHA-256 is not known yet. Returns whether more is left.
+    pub fn hash_files(&mut self, budget: usize) -> bool {
+        self.folder.hash_step(budget)
     }
 
     /// Once a turn: what was said this turn goes to the history file, in one write.

@@ -94,6 +94,12 @@ impl Room {
             c.downloads.push(xfer);
         }
         self.open_files += 1;
+        // The hash of this very file, if it is known: same size as when hashed.
+        let sha256 = self
+            .folder
+            .entry(&file)
+            .filter(|e| e.size == size)
+            .and_then(|e| e.sha256);
         reply(
             out,
             from,
@@ -101,6 +107,7 @@ impl Room {
                 xfer,
                 file: file.clone(),
                 size,
+                sha256,
             },
         );
         out.start_download(from, FileSend::new(xfer, file, handle, size, offset));
@@ -159,7 +166,14 @@ impl Room {
         }
     }
 
-    pub(super) fn put(&mut self, out: &mut impl Outbox, from: ConnRef, file: FileName, size: u64) {
+    pub(super) fn put(
+        &mut self,
+        out: &mut impl Outbox,
+        from: ConnRef,
+        file: FileName,
+        size: u64,
+        sha256: Option<natter_protocol::Sha256>,
+    ) {
         if self.refuse_if_read_only(out, from)
             || self.transfers_full(out, from)
             || self.files_full(out, from)
@@ -184,7 +198,10 @@ impl Room {
             .folder
             .start_upload(xfer, &file, size, self.settings.on_duplicate)
         {
-            Ok(u) => u,
+            Ok(mut u) => {
+                u.expected = sha256;
+                u
+            }
             Err(e) => {
                 if e.code == ErrorCode::Internal || e.code == ErrorCode::NoSpace {
                     log::error!("cannot start an upload: {}", e.text);
@@ -382,6 +399,34 @@ mod tests {
     use natter_protocol::{Request, ServerFrame};
 
     #[test]
+    fn get_and_files_carry_the_hash_once_it_is_known() {
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        fx.file("song.mp3", b"0123456789");
+        fx.send(a, "GET song.mp3");
+        let lines = fx.lines(a);
+        assert!(
+            lines[0].starts_with("OK GET ") && lines[0].ends_with(" song.mp3 10"),
+            "{lines:?}"
+        );
+        while fx.room.hash_files(1024) {}
+        // sha256sum of "0123456789".
+        let want = "84d89877f0d4041efb6bf91a16f0248f2fd573e6af05c19f96bedb9f882f7882";
+        fx.send(a, "GET song.mp3");
+        let lines = fx.lines(a);
+        assert!(
+            lines[0].ends_with(&format!(" song.mp3 10 {want}")),
+            "{lines:?}"
+        );
+        fx.send(a, "FILES");
+        let lines = fx.lines(a);
+        assert!(
+            lines[0].starts_with("FILE song.mp3 10 ") && lines[0].ends_with(want),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
     fn files_lists_the_regular_files_by_name() {
         let mut fx = Fixture::new();
         let a = fx.join(1, "alice");
@@ -417,7 +462,9 @@ mod tests {
                     ServerFrame::Ok(natter_protocol::Reply::Get {
                         xfer: 1,
                         file: natter_protocol::FileName::new("song.mp3").unwrap(),
-                        size: 10
+                        size: 10,
+                        // Put there by hand and not hashed yet.
+                        sha256: None
                     })
                 ),
                 Event::DownloadStarted(a, 1),

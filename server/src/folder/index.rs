@@ -4,7 +4,7 @@
 //! natterd's own changes as it makes them and by the loop's directory watch for
 //! everyone else's (another natterd on the same folder, a person with `cp` or `rm`).
 
-use natter_protocol::{FileName, Time};
+use natter_protocol::{FileName, Sha256, Time};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
@@ -17,6 +17,8 @@ pub struct Entry {
     /// A regular file, shared; anything else (a folder, a link, a device) only holds
     /// its name, so no upload is given it.
     pub regular: bool,
+    /// Its SHA-256, once known (of this size and mtime: a change forgets it).
+    pub sha256: Option<Sha256>,
 }
 
 #[derive(Default)]
@@ -43,11 +45,18 @@ impl Index {
         // symlink_metadata does not follow a link: a link is never a shared file.
         match root.join(name.as_str()).symlink_metadata() {
             Ok(meta) => {
-                let entry = Entry {
+                let mut entry = Entry {
                     size: meta.len(),
                     mtime: mtime(&meta),
                     regular: meta.is_file(),
+                    sha256: None,
                 };
+                // The same size and time as when it was hashed: the same file.
+                if let Some(old) = self.entries.get(&name) {
+                    if old.size == entry.size && old.mtime == entry.mtime {
+                        entry.sha256 = old.sha256;
+                    }
+                }
                 self.entries.insert(name, entry);
             }
             Err(_) => {
@@ -63,6 +72,36 @@ impl Index {
     #[cfg(test)]
     pub fn remove(&mut self, name: &FileName) {
         self.entries.remove(name);
+    }
+
+    pub fn get(&self, name: &FileName) -> Option<Entry> {
+        self.entries.get(name).copied()
+    }
+
+    /// Records a file's hash, if it is still as it was when hashed.
+    pub fn set_hash(&mut self, name: &FileName, size: u64, mtime: Time, sha256: Sha256) {
+        if let Some(e) = self.entries.get_mut(name) {
+            if e.size == size && e.mtime == mtime {
+                e.sha256 = Some(sha256);
+            }
+        }
+    }
+
+    /// The first regular file after `after` (in name order, wrapping) whose hash is
+    /// not known and that is not in `skip`.
+    pub fn next_unhashed(
+        &self,
+        after: Option<&FileName>,
+        skip: &std::collections::BTreeSet<FileName>,
+    ) -> Option<(FileName, Entry)> {
+        let wanted = |(n, e): (&FileName, &Entry)| {
+            (e.regular && e.sha256.is_none() && !skip.contains(n)).then(|| (n.clone(), *e))
+        };
+        let from = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.clone()));
+        self.entries
+            .range((from, Bound::Unbounded))
+            .find_map(wanted)
+            .or_else(|| self.entries.iter().find_map(wanted))
     }
 
     /// Whether anything holds the name.
@@ -147,6 +186,7 @@ mod tests {
             size: 1,
             mtime: Time(0),
             regular: true,
+            sha256: None,
         }
     }
 

@@ -63,9 +63,23 @@ impl FileError {
     }
 }
 
+/// One file being hashed, and how far.
+struct HashJob {
+    name: FileName,
+    file: File,
+    size: u64,
+    mtime: Time,
+    done: u64,
+    hasher: sha2::Sha256,
+}
+
 pub struct SharedFolder {
     root: PathBuf,
     index: Index,
+    /// A file put in the folder by other means, being hashed a step at a time.
+    hashing: Option<HashJob>,
+    /// Files that could not be read to hash, until they change.
+    unhashable: std::collections::BTreeSet<FileName>,
     /// Temporaries nobody held at startup but too new to call leftovers; looked at
     /// again once they are old enough.
     recheck: Vec<PathBuf>,
@@ -79,6 +93,8 @@ impl SharedFolder {
         let root = root.canonicalize()?;
         let mut folder = SharedFolder {
             index: Index::default(),
+            hashing: None,
+            unhashable: Default::default(),
             recheck: temps::list(&root)?,
             root,
         };
@@ -116,9 +132,94 @@ impl SharedFolder {
         }
         for name in names {
             if let Some(name) = index::shareable(name) {
+                // Changed: worth another try, and a hash under way is of the old one.
+                self.unhashable.remove(&name);
+                if self.hashing.as_ref().is_some_and(|j| j.name == name) {
+                    self.hashing = None;
+                }
                 self.index.refresh(&self.root, name);
             }
         }
+    }
+
+    /// The entry of a shared file.
+    pub fn entry(&self, name: &FileName) -> Option<Entry> {
+        self.index.get(name).filter(|e| e.regular)
+    }
+
+    /// Hashes up to `budget` bytes of the files whose SHA-256 is not known yet (put
+    /// there by hand, or by another natterd on the folder). Returns whether more is
+    /// left to hash. A 10 GB file is many calls, each as short as its budget.
+    pub fn hash_step(&mut self, budget: usize) -> bool {
+        use sha2::Digest;
+        use std::io::Read;
+        let mut left = budget;
+        let mut buf = vec![0u8; 64 * 1024];
+        while left > 0 {
+            if self.hashing.is_none() {
+                let after = None;
+                let Some((name, entry)) = self.index.next_unhashed(after, &self.unhashable) else {
+                    return false;
+                };
+                match OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                    .open(self.path(&name))
+                {
+                    Ok(file) => {
+                        self.hashing = Some(HashJob {
+                            name,
+                            file,
+                            size: entry.size,
+                            mtime: entry.mtime,
+                            done: 0,
+                            hasher: sha2::Sha256::new(),
+                        });
+                    }
+                    Err(e) => {
+                        log::debug!("cannot hash {name}: {}", describe(&e));
+                        self.unhashable.insert(name);
+                        continue;
+                    }
+                }
+            }
+            let Some(job) = self.hashing.as_mut() else {
+                return false;
+            };
+            let want = buf.len().min(left);
+            match job.file.read(&mut buf[..want]) {
+                Ok(0) => {
+                    let job = self.hashing.take();
+                    if let Some(job) = job {
+                        if job.done == job.size {
+                            let sum = natter_protocol::Sha256(job.hasher.finalize().into());
+                            self.index.set_hash(&job.name, job.size, job.mtime, sum);
+                        }
+                        // Else it changed while hashed; the watch will have said so.
+                        if self
+                            .index
+                            .get(&job.name)
+                            .is_some_and(|e| e.sha256.is_none())
+                        {
+                            self.unhashable.insert(job.name);
+                        }
+                    }
+                }
+                Ok(n) => {
+                    job.hasher.update(&buf[..n]);
+                    job.done += n as u64;
+                    left = left.saturating_sub(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("cannot hash {}: {}", job.name, describe(&e));
+                    if let Some(job) = self.hashing.take() {
+                        self.unhashable.insert(job.name);
+                    }
+                }
+            }
+        }
+        true
     }
 
     /// Removes the leftovers found at startup once they are old enough to judge.
@@ -238,6 +339,19 @@ impl SharedFolder {
         up: &mut Upload,
         on_dup: OnDuplicate,
     ) -> Result<FileName, FileError> {
+        let got = up.digest();
+        if let Some(want) = up.expected {
+            if want != got {
+                // Not published: dropping the upload removes its temporary.
+                return Err(FileError::new(
+                    ErrorCode::Checksum,
+                    format!(
+                        "{} arrived with SHA-256 {got}, not the {want} it was sent with; not kept",
+                        up.stored_as
+                    ),
+                ));
+            }
+        }
         up.file
             .sync_all()
             .map_err(|e| FileError::io("save", &up.stored_as, &e))?;
@@ -280,12 +394,17 @@ impl SharedFolder {
         if let Ok(dir) = File::open(&self.root) {
             let _ = dir.sync_all();
         }
+        // Its time as the disk has it, so the watch's look at it keeps the hash.
+        let mtime = std::fs::symlink_metadata(self.path(&name))
+            .map(|m| index::mtime(&m))
+            .unwrap_or_else(|_| Time::now());
         self.index.insert(
             name.clone(),
             Entry {
                 size: up.size,
-                mtime: Time::now(),
+                mtime,
                 regular: true,
+                sha256: Some(got),
             },
         );
         Ok(name)
@@ -402,6 +521,84 @@ mod tests {
             .files_after(None)
             .map(|(n, _)| n.to_string())
             .collect()
+    }
+
+    /// The SHA-256 of `bytes`, as `sha256sum` prints it.
+    fn sha(bytes: &[u8]) -> String {
+        use sha2::Digest;
+        natter_protocol::Sha256(sha2::Sha256::digest(bytes).into()).to_string()
+    }
+
+    #[test]
+    fn an_upload_is_hashed_as_it_arrives_and_a_wrong_hash_is_never_published() {
+        let dir = tempdir("hash-up");
+        let mut folder = SharedFolder::open(&dir).unwrap();
+        let mut up = folder
+            .start_upload(1, &f("a.txt"), 5, OnDuplicate::Rename)
+            .unwrap();
+        up.write(b"hel").unwrap();
+        up.write(b"lo").unwrap();
+        let name = folder.finish_upload(&mut up, OnDuplicate::Rename).unwrap();
+        let e = folder.entry(&name).unwrap();
+        assert_eq!(e.sha256.map(|h| h.to_string()), Some(sha(b"hello")));
+        // The watch's look at the new file keeps what is known of it.
+        folder.changed([std::ffi::OsStr::new("a.txt")], false);
+        assert_eq!(folder.entry(&name).unwrap().sha256, e.sha256);
+
+        let mut bad = folder
+            .start_upload(2, &f("b.txt"), 5, OnDuplicate::Rename)
+            .unwrap();
+        bad.expected = Some(natter_protocol::Sha256::parse(&sha(b"HELLO")).unwrap());
+        bad.write(b"hello").unwrap();
+        let err = folder
+            .finish_upload(&mut bad, OnDuplicate::Rename)
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::Checksum);
+        assert!(err.text.contains(&sha(b"hello")), "{}", err.text);
+        drop(bad);
+        assert_eq!(listed(&folder), ["a.txt"]);
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary left"
+        );
+        let mut good = folder
+            .start_upload(3, &f("c.txt"), 2, OnDuplicate::Rename)
+            .unwrap();
+        good.expected = Some(natter_protocol::Sha256::parse(&sha(b"ok")).unwrap());
+        good.write(b"ok").unwrap();
+        assert!(folder.finish_upload(&mut good, OnDuplicate::Rename).is_ok());
+    }
+
+    #[test]
+    fn files_put_in_by_hand_are_hashed_in_steps_and_forgotten_when_changed() {
+        let dir = tempdir("hash-hand");
+        std::fs::create_dir_all(&dir).unwrap();
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
+        std::fs::write(dir.join("big.bin"), &big).unwrap();
+        std::fs::write(dir.join("small.txt"), b"tiny").unwrap();
+        let mut folder = SharedFolder::open(&dir).unwrap();
+        assert_eq!(folder.entry(&f("big.bin")).unwrap().sha256, None);
+        // 300 KB in steps of 64 KiB: several steps, each bounded.
+        let mut steps = 0;
+        while folder.hash_step(64 * 1024) {
+            steps += 1;
+            assert!(steps < 100, "hashing never ends");
+        }
+        assert!(steps >= 4, "{steps} steps");
+        let got = |folder: &SharedFolder, n: &str| {
+            folder.entry(&f(n)).unwrap().sha256.map(|h| h.to_string())
+        };
+        assert_eq!(got(&folder, "big.bin"), Some(sha(&big)));
+        assert_eq!(got(&folder, "small.txt"), Some(sha(b"tiny")));
+        // Changed: the old hash is forgotten, and the new one found.
+        std::fs::write(dir.join("small.txt"), b"bigger now").unwrap();
+        folder.changed([std::ffi::OsStr::new("small.txt")], false);
+        let mtime_moved = folder.entry(&f("small.txt")).unwrap().size != 4;
+        assert!(mtime_moved);
+        assert_eq!(got(&folder, "small.txt"), None);
+        while folder.hash_step(64 * 1024) {}
+        assert_eq!(got(&folder, "small.txt"), Some(sha(b"bigger now")));
     }
 
     #[test]

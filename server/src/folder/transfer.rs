@@ -3,6 +3,7 @@
 
 use super::FileError;
 use natter_protocol::{ErrorCode, FileName};
+use sha2::Digest;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -77,6 +78,10 @@ pub struct Upload {
     unsynced_from: u64,
     /// Everything before this is on the disk.
     synced: u64,
+    /// The SHA-256 of what arrived so far: known when it is whole, with no second pass.
+    hasher: sha2::Sha256,
+    /// What the sender says it is (`PUT ... <sha256>`).
+    pub expected: Option<natter_protocol::Sha256>,
 }
 
 /// Every this many bytes an upload's data is handed to the kernel's writeback (queued,
@@ -108,7 +113,14 @@ impl Upload {
             published: false,
             unsynced_from: 0,
             synced: 0,
+            hasher: sha2::Sha256::new(),
+            expected: None,
         }
+    }
+
+    /// The SHA-256 of what arrived (all of it, once whole).
+    pub fn digest(&self) -> natter_protocol::Sha256 {
+        natter_protocol::Sha256(self.hasher.clone().finalize().into())
     }
 
     pub fn write(&mut self, data: &[u8]) -> Result<(), FileError> {
@@ -124,6 +136,7 @@ impl Upload {
         self.file
             .write_all(data)
             .map_err(|e| FileError::io("write", &self.stored_as, &e))?;
+        self.hasher.update(data);
         self.received += data.len() as u64;
         if self.received - self.unsynced_from >= WRITEBACK_EVERY {
             self.sync_range(

@@ -234,7 +234,10 @@ impl Reader {
             Reply::Files { .. } => {
                 self.listing.clear();
                 for i in items {
-                    if let ServerFrame::File { file, size, mtime } = i {
+                    if let ServerFrame::File {
+                        file, size, mtime, ..
+                    } = i
+                    {
                         let listed = Listed {
                             size: *size,
                             mtime: *mtime,
