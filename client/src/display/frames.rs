@@ -142,13 +142,14 @@ pub fn reply(
         (Reply::Hello { .. } | Reply::Quit | Reply::Get { .. } | Reply::Put { .. }, _) => {
             return Vec::new()
         }
-        (Reply::Files { count }, _) => return files_table(*count, items, s),
+        (Reply::Files { count, .. }, _) => return files_table(*count, items, s),
         (
             Reply::Status {
                 active,
                 max_clients,
                 uptime_s,
                 note,
+                ..
             },
             _,
         ) => return status_table((*active, *max_clients, *uptime_s), note, items, v),

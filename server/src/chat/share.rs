@@ -8,7 +8,7 @@
 
 use super::{error, reply, ConnRef, Listing, Outbox, Room};
 use crate::folder::{describe, size_words, sizes_apart, FileError, FileSend};
-use natter_protocol::{ErrorCode, FileName, Reply, ServerFrame};
+use natter_protocol::{ErrorCode, FileName, FolderUsage, Reply, ServerFrame};
 
 pub use crate::config::MAX_TRANSFERS_PER_CONNECTION as MAX_TRANSFERS;
 
@@ -208,6 +208,24 @@ impl Room {
         if size == 0 {
             self.finish_upload(out, from, xfer);
         }
+    }
+
+    /// What the shared folder holds and may hold, as `OK STATUS` and `OK FILES` tell.
+    pub(super) fn folder_usage(&self) -> FolderUsage {
+        let held = self.folder.contents();
+        FolderUsage {
+            files: held.files,
+            bytes: held.bytes,
+            max_files: self.settings.max_files,
+            max_bytes: self.settings.max_folder_size,
+        }
+    }
+
+    /// Whether the folder has a limit, and so `OK FILES` carries its usage (a client
+    /// from before December 2026 cannot read that; without a limit the listing's items
+    /// say as much).
+    pub(super) fn folder_is_limited(&self) -> bool {
+        self.settings.max_files.is_some() || self.settings.max_folder_size.is_some()
     }
 
     /// Why an upload of `size` bytes would take the shared folder past `--max-files`
@@ -673,6 +691,39 @@ mod tests {
             fx.ask(a, "PUT b.bin 2097153"),
             "ERR no-space the shared folder is limited to 3 MiB and 1 MiB is used, 1 MiB of it by uploads in progress; 2 MiB (2097152 bytes) left, b.bin is 2.0 MiB (2097153 bytes)"
         );
+    }
+
+    #[test]
+    fn files_and_status_tell_what_the_folder_holds_and_may_hold() {
+        let mut fx = Fixture::with(|s| {
+            s.max_folder_size = Some(1 << 30);
+            s.max_files = Some(500);
+        });
+        let a = fx.join(1, "alice");
+        fx.file("a.txt", b"hello");
+        fx.file("b.txt", b"hi");
+        // An upload in progress is not in the folder yet.
+        assert_eq!(fx.ask(a, "PUT c.txt 10"), "OK PUT 1 c.txt");
+        fx.send(a, "FILES");
+        let lines = fx.lines(a);
+        assert_eq!(lines[2], "OK FILES 2 2 7 500 1073741824");
+        fx.send(a, "STATUS");
+        let lines = fx.lines(a);
+        let last = lines.last().unwrap();
+        let fields: Vec<&str> = last.split(' ').collect();
+        assert_eq!(fields[..3], ["OK", "STATUS", "1"], "{last}");
+        assert_eq!(fields[5..], ["2", "7", "500", "1073741824"], "{last}");
+
+        // No limit: STATUS says what the folder holds; FILES is as it always was, so
+        // a client from before the limits can still read it.
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        fx.file("a.txt", b"hello");
+        fx.send(a, "FILES");
+        assert_eq!(fx.lines(a).last().unwrap(), "OK FILES 1");
+        fx.send(a, "STATUS");
+        let lines = fx.lines(a);
+        assert!(lines.last().unwrap().ends_with(" 1 5 - -"), "{lines:?}");
     }
 
     #[test]
