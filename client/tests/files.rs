@@ -48,10 +48,27 @@ fn files_lists_the_shared_folder_with_sizes() {
     std::fs::write(server.file(".hidden"), b"never listed").unwrap();
     let downloads = TempPath::new("dl");
     let stdout = ok(&run(&server, &downloads.0, &[], "/files\n/shared\n"));
-    let want = "* SharedFiles: 2 files\n\
+    let want = "* SharedFiles: 2 files, 47.1 KiB\n\
                 \x20 cat.png            47.1 KiB   (48,213 bytes)\n\
                 \x20 holiday photo.jpg       2 B   (2 bytes)\n";
     assert_eq!(stdout.matches(want).count(), 2, "{stdout}");
+}
+
+#[test]
+fn files_and_status_show_the_folder_against_its_limits() {
+    let server = Natterd::start(&["--max-folder-size", "1M", "--max-files", "10"]);
+    std::fs::write(server.file("cat.png"), vec![7u8; 48213]).unwrap();
+    std::fs::write(server.file("holiday photo.jpg"), b"hi").unwrap();
+    let downloads = TempPath::new("dl");
+    let stdout = ok(&run(&server, &downloads.0, &[], "/files\n/status\n"));
+    assert!(
+        stdout.contains("* SharedFiles: 2 of 10 files, 47.1 KiB of 1 MiB\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("* shared folder: 2 of 10 files, 47.1 KiB of 1 MiB\n"),
+        "{stdout}"
+    );
 }
 
 #[test]

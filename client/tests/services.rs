@@ -118,7 +118,12 @@ fn status_lists_our_live_session_and_an_ended_one() {
         .iter()
         .position(|l| l.starts_with("* 2 connected of at most 1000; up "))
         .unwrap_or_else(|| panic!("no summary in {stdout}"));
-    let table = &lines[summary + 1..];
+    assert_eq!(
+        lines[summary + 1],
+        "* shared folder: 0 files, 0 B",
+        "{stdout}"
+    );
+    let table = &lines[summary + 2..];
     assert!(table[0].contains("name") && table[0].contains("address"));
     let row = |who: &str| {
         table

@@ -8,7 +8,7 @@
 use crate::fields::{
     parse_int, ErrorCode, FieldError, FileName, LeaveReason, Secret, Time, UserName,
 };
-use crate::frame::{GuessReply, Reply, Request, ServerFrame, SessionInfo};
+use crate::frame::{FolderUsage, GuessReply, Reply, Request, ServerFrame, SessionInfo};
 use crate::{MAX_DATA, MAX_HEADER, MAX_SERVER_HEADER};
 use std::fmt;
 use std::net::SocketAddr;
@@ -167,6 +167,7 @@ fn field_err(e: FieldError) -> LineError {
 /// Walks the fields of one line: single spaces between fields, the `text` field the
 /// rest of the line as is. Extra spaces before a non-text field are forgiven, for
 /// people typing into `nc`.
+#[derive(Clone)]
 struct Fields<'a> {
     rest: &'a str,
     usage: &'static str,
@@ -230,12 +231,35 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An `int`, or `-` for none.
+    fn int_or_dash(&mut self) -> Result<Option<u64>, LineError> {
+        match self.next()? {
+            "-" => Ok(None),
+            s => parse_int(s).map(Some).map_err(field_err),
+        }
+    }
+
+    /// The shared folder's `<files> <bytes> <max-files> <max-bytes>`.
+    fn folder_usage(&mut self) -> Result<FolderUsage, LineError> {
+        Ok(FolderUsage {
+            files: self.int()?,
+            bytes: self.int()?,
+            max_files: self.int_or_dash()?,
+            max_bytes: self.int_or_dash()?,
+        })
+    }
+
+    /// Whether only spaces are left.
+    fn at_end(&self) -> bool {
+        self.rest.trim_start_matches(' ').is_empty()
+    }
+
     fn text(&mut self) -> String {
         std::mem::take(&mut self.rest).to_string()
     }
 
     fn end(&self) -> Result<(), LineError> {
-        if self.rest.trim_start_matches(' ').is_empty() {
+        if self.at_end() {
             Ok(())
         } else {
             Err(self.usage())
@@ -542,13 +566,37 @@ fn parse_reply(f: &mut Fields<'_>) -> Result<Reply, LineError> {
             count: f.int()?,
             note: f.text(),
         },
-        "STATUS" => Reply::Status {
-            active: f.int()?,
-            max_clients: f.int()?,
-            uptime_s: f.int()?,
-            note: f.text(),
+        "STATUS" => {
+            let (active, max_clients, uptime_s) = (f.int()?, f.int()?, f.int()?);
+            // The folder's four fields, when they are there; a server from before
+            // December 2026 sent none, and its cluster text came right after the
+            // uptime. Only a text that itself begins with four such fields could be
+            // taken for them, and no server ever sent one.
+            let mut ahead = f.clone();
+            let usage = match ahead.folder_usage() {
+                Ok(u) => {
+                    *f = ahead;
+                    Some(u)
+                }
+                Err(_) => None,
+            };
+            Reply::Status {
+                active,
+                max_clients,
+                uptime_s,
+                usage,
+                note: f.text(),
+            }
+        }
+        "FILES" => Reply::Files {
+            count: f.int()?,
+            // None from a server before December 2026.
+            usage: if f.at_end() {
+                None
+            } else {
+                Some(f.folder_usage()?)
+            },
         },
-        "FILES" => Reply::Files { count: f.int()? },
         "GET" => Reply::Get {
             xfer: f.int()?,
             file: f.file()?,

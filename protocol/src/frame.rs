@@ -236,11 +236,18 @@ pub enum Reply {
         active: u64,
         max_clients: u64,
         uptime_s: u64,
+        /// The shared folder's use and limits (`None` from a server before December
+        /// 2026, which did not send them).
+        usage: Option<FolderUsage>,
         /// How the cluster stands, on a node of one (`""` on a lone server).
         note: String,
     },
     Files {
+        /// How many `FILE` items came before.
         count: u64,
+        /// The shared folder's use and limits (`None` from a server before December
+        /// 2026, which did not send them).
+        usage: Option<FolderUsage>,
     },
     Get {
         xfer: u64,
@@ -301,6 +308,21 @@ impl Reply {
             Reply::Quit => "QUIT",
         }
     }
+}
+
+/// How full the shared folder is and what it may hold, as `OK FILES` and `OK STATUS`
+/// carry it: `<files> <bytes> <max-files> <max-bytes>`, a limit `-` when there is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FolderUsage {
+    /// The regular files in the folder, as the server's index sees them.
+    pub files: u64,
+    /// Their sizes, summed.
+    pub bytes: u64,
+    /// The most files the folder may hold (`natterd --max-files`); `None`: no limit.
+    pub max_files: Option<u64>,
+    /// The most bytes its files may take (`natterd --max-folder-size`); `None`: no
+    /// limit.
+    pub max_bytes: Option<u64>,
 }
 
 /// One kept session, as listed by `STATUS`.
@@ -634,7 +656,13 @@ fn encode_reply_fields(reply: &Reply, out: &mut Vec<u8>) {
             }
         }
         Reply::Away | Reply::Back => {}
-        Reply::Say { delivered: n } | Reply::Files { count: n } => int_field(out, *n),
+        Reply::Say { delivered } => int_field(out, *delivered),
+        Reply::Files { count, usage } => {
+            int_field(out, *count);
+            if let Some(u) = usage {
+                usage_fields(out, u);
+            }
+        }
         Reply::History { sent } => int_field(out, *sent),
         Reply::Who { count, note } => {
             int_field(out, *count);
@@ -644,11 +672,15 @@ fn encode_reply_fields(reply: &Reply, out: &mut Vec<u8>) {
             active,
             max_clients,
             uptime_s,
+            usage,
             note,
         } => {
             int_field(out, *active);
             int_field(out, *max_clients);
             int_field(out, *uptime_s);
+            if let Some(u) = usage {
+                usage_fields(out, u);
+            }
             text_field(out, note);
         }
         Reply::Get {
@@ -705,6 +737,18 @@ fn field(out: &mut Vec<u8>, s: &str) {
 
 fn int_field(out: &mut Vec<u8>, n: u64) {
     let _ = write!(out, " {n}");
+}
+
+/// `<files> <bytes> <max-files> <max-bytes>`, `-` for a limit that is not set.
+fn usage_fields(out: &mut Vec<u8>, u: &FolderUsage) {
+    int_field(out, u.files);
+    int_field(out, u.bytes);
+    for limit in [u.max_files, u.max_bytes] {
+        match limit {
+            Some(n) => int_field(out, n),
+            None => field(out, "-"),
+        }
+    }
 }
 
 fn file_field(out: &mut Vec<u8>, f: &FileName) {

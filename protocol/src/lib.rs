@@ -13,7 +13,7 @@ pub mod frame;
 pub use decode::{decode_request, decode_server_frame, DecodeError, Decoded};
 pub use fields::{ErrorCode, FieldError, FileName, LeaveReason, Secret, Sha256, Time, UserName};
 pub use frame::{
-    encode_data_header, GuessReply, Reply, Request, ServerFrame, SessionInfo, VERSION,
+    encode_data_header, FolderUsage, GuessReply, Reply, Request, ServerFrame, SessionInfo, VERSION,
 };
 
 /// Longest header a client may send, counting the `\n`. Large enough for any request

@@ -354,6 +354,97 @@ fn server_frames_decode() {
     assert!(decode_server_frame(b"OK BOGUS\n").is_err());
 }
 
+#[test]
+fn files_and_status_carry_the_folder_usage_and_old_frames_still_read() {
+    let f = |s: &str| match decode_server_frame(s.as_bytes()) {
+        Ok(Decoded::Frame(ServerFrame::Ok(r), used)) => {
+            assert_eq!(used, s.len(), "{s:?}");
+            r
+        }
+        other => panic!("{s:?}: {other:?}"),
+    };
+    let full = FolderUsage {
+        files: 12,
+        bytes: 3_328_599_654,
+        max_files: Some(500),
+        max_bytes: Some(10 << 30),
+    };
+    let open = FolderUsage {
+        max_files: None,
+        max_bytes: None,
+        ..full
+    };
+    let files = Reply::Files {
+        count: 12,
+        usage: Some(full),
+    };
+    assert_eq!(f("OK FILES 12 12 3328599654 500 10737418240\n"), files);
+    assert_eq!(
+        ServerFrame::Ok(files).to_bytes(),
+        b"OK FILES 12 12 3328599654 500 10737418240\n"
+    );
+    assert_eq!(
+        f("OK FILES 12 12 3328599654 - -\n"),
+        Reply::Files {
+            count: 12,
+            usage: Some(open)
+        }
+    );
+    assert_eq!(
+        f("OK FILES 3\n"),
+        Reply::Files {
+            count: 3,
+            usage: None
+        },
+        "a server before December 2026"
+    );
+    for bad in [
+        "OK FILES 3 3\n",
+        "OK FILES 3 3 10 -\n",
+        "OK FILES 3 3 10 - - x\n",
+        "OK FILES 3 3 x - -\n",
+    ] {
+        assert!(decode_server_frame(bad.as_bytes()).is_err(), "{bad:?}");
+    }
+
+    let status = |usage, note: &str| Reply::Status {
+        active: 2,
+        max_clients: 1000,
+        uptime_s: 7500,
+        usage,
+        note: note.into(),
+    };
+    assert_eq!(
+        f("OK STATUS 2 1000 7500 12 3328599654 - 10737418240\n"),
+        status(
+            Some(FolderUsage {
+                max_files: None,
+                ..full
+            }),
+            ""
+        )
+    );
+    assert_eq!(
+        ServerFrame::Ok(status(Some(full), "cluster of 2 nodes; this is pi")).to_bytes(),
+        b"OK STATUS 2 1000 7500 12 3328599654 500 10737418240 cluster of 2 nodes; this is pi\n"
+    );
+    assert_eq!(
+        f("OK STATUS 2 1000 7500 12 3328599654 500 10737418240 cluster of 2 nodes; this is pi\n"),
+        status(Some(full), "cluster of 2 nodes; this is pi")
+    );
+    // From a server before December 2026: no folder fields, perhaps a text.
+    assert_eq!(f("OK STATUS 2 1000 7500\n"), status(None, ""));
+    assert_eq!(
+        f("OK STATUS 2 1000 7500 cluster of 2 nodes; this is pi\n"),
+        status(None, "cluster of 2 nodes; this is pi")
+    );
+    // A text that merely begins with numbers is a text.
+    assert_eq!(
+        f("OK STATUS 2 1000 7500 3 nodes - x\n"),
+        status(None, "3 nodes - x")
+    );
+}
+
 // ---- property tests ----------------------------------------------------------------
 
 fn arb_name() -> impl Strategy<Value = UserName> {
@@ -445,15 +536,35 @@ fn arb_reply() -> impl Strategy<Value = Reply> {
         Just(Reply::Back),
         any::<u64>().prop_map(|sent| Reply::History { sent }),
         (any::<u64>(), arb_text()).prop_map(|(count, note)| Reply::Who { count, note }),
-        (any::<u64>(), any::<u64>(), any::<u64>(), arb_text()).prop_map(
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<u64>(),
+            arb_usage(),
+            arb_text()
+        )
+            .prop_map(
+                |(active, max_clients, uptime_s, usage, note)| Reply::Status {
+                    active,
+                    max_clients,
+                    uptime_s,
+                    usage: Some(usage),
+                    note,
+                }
+            ),
+        // As a server before December 2026 sent it: no folder fields, and a text
+        // that does not begin with a number (theirs began with "cluster").
+        (any::<u64>(), any::<u64>(), any::<u64>(), arb_old_note()).prop_map(
             |(active, max_clients, uptime_s, note)| Reply::Status {
                 active,
                 max_clients,
                 uptime_s,
+                usage: None,
                 note,
             }
         ),
-        any::<u64>().prop_map(|count| Reply::Files { count }),
+        (any::<u64>(), proptest::option::of(arb_usage()))
+            .prop_map(|(count, usage)| Reply::Files { count, usage }),
         (
             any::<u64>(),
             arb_file(),
@@ -480,6 +591,28 @@ fn arb_reply() -> impl Strategy<Value = Reply> {
         arb_text().prop_map(|text| Reply::Ping { text }),
         Just(Reply::Quit),
     ]
+}
+
+fn arb_usage() -> impl Strategy<Value = FolderUsage> {
+    (
+        any::<u64>(),
+        any::<u64>(),
+        proptest::option::of(any::<u64>()),
+        proptest::option::of(any::<u64>()),
+    )
+        .prop_map(|(files, bytes, max_files, max_bytes)| FolderUsage {
+            files,
+            bytes,
+            max_files,
+            max_bytes,
+        })
+}
+
+fn arb_old_note() -> impl Strategy<Value = String> {
+    arb_text().prop_filter("an old server's text", |t| {
+        !t.trim_start_matches(' ')
+            .starts_with(|c: char| c.is_ascii_digit())
+    })
 }
 
 fn arb_code() -> impl Strategy<Value = ErrorCode> {

@@ -60,6 +60,12 @@ pub struct Config {
     pub shared_dir: PathBuf,
     /// Largest upload accepted.
     pub max_file_size: u64,
+    /// The most bytes the shared folder's files may take, uploads in progress
+    /// counted; `None` for no limit.
+    pub max_folder_size: Option<u64>,
+    /// The most files the shared folder may hold, uploads in progress counted;
+    /// `None` for no limit.
+    pub max_files: Option<u64>,
     pub on_duplicate: OnDuplicate,
     /// Refuse PUT, DELETE and RENAME.
     pub read_only: bool,
@@ -126,6 +132,8 @@ impl Default for Config {
             history_file: None,
             shared_dir: default_shared_dir(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            max_folder_size: None,
+            max_files: None,
             on_duplicate: OnDuplicate::Rename,
             read_only: false,
             secret: None,

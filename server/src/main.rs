@@ -53,6 +53,15 @@ struct Args {
     /// Largest upload accepted (K/M/G suffixes).
     #[arg(long, default_value = "1G", value_parser = parse_size_arg)]
     max_file_size: u64,
+    /// The most the shared folder's files may take together (K/M/G suffixes); an
+    /// upload that would pass it is refused before a byte is written. Files put there
+    /// by other means count too. Default: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    max_folder_size: Option<u64>,
+    /// The most files the shared folder may hold; an upload past it is refused.
+    /// Default: no limit.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_files: Option<u64>,
     /// When an upload's name is taken: store it as name_1.ext (rename) or refuse (reject).
     #[arg(long, value_enum, default_value_t = Duplicate::Rename)]
     on_duplicate: Duplicate,
@@ -159,6 +168,8 @@ fn main() -> ExitCode {
             .clone()
             .unwrap_or_else(natter_server::default_shared_dir),
         max_file_size: args.max_file_size,
+        max_folder_size: args.max_folder_size,
+        max_files: args.max_files,
         on_duplicate: match args.on_duplicate {
             Duplicate::Rename => OnDuplicate::Rename,
             Duplicate::Reject => OnDuplicate::Reject,

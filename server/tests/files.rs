@@ -158,6 +158,82 @@ fn an_over_limit_put_is_refused_before_anything_is_written() {
     a.expect(&format!("DONE {x} ok.bin 1024"));
 }
 
+/// FILES until the folder's usage says `want` (the watch tells natterd of files put
+/// there by hand a moment later); returns the FILE lines.
+fn files_until(p: &mut natter_testkit::Peer, want: &str) -> Vec<String> {
+    let end = std::time::Instant::now() + natter_testkit::WAIT;
+    loop {
+        p.send("FILES\n");
+        let mut items = Vec::new();
+        let fin = loop {
+            let l = p.reply();
+            if l.starts_with("OK FILES") {
+                break l;
+            }
+            items.push(l);
+        };
+        if fin == want {
+            return items;
+        }
+        assert!(std::time::Instant::now() < end, "{fin:?}, not {want:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_full_folder_refuses_an_upload_before_anything_is_written() {
+    let dir = temp_dir("quota");
+    std::fs::write(dir.join("old.bin"), [1u8; 600]).unwrap();
+    let srv = Natterd::start_in(&dir, &["--max-folder-size", "1K", "--max-files", "3"], &[]);
+    srv.wait_log("shared folder limited to 1 KiB and 3 files; it holds 1 file(s), 600 B");
+    let mut a = srv.join("alice");
+    let mut b = srv.join("bob");
+    a.expect("JOIN bob");
+    // Put there by hand while natterd runs: the watch tells it, and it counts.
+    std::fs::write(dir.join("by-hand.bin"), [2u8; 400]).unwrap();
+    let items = files_until(&mut a, "OK FILES 2 2 1000 3 1024");
+    assert_eq!(items.len(), 2, "{items:?}");
+    a.send("PUT big.bin 25\n");
+    a.expect("ERR no-space the shared folder is limited to 1 KiB and 1000 B is used; 24 B left, big.bin is 25 B");
+    // A client that sends the body anyway has nowhere to put it.
+    a.send_bytes(b"DATA 1 25\n0123456789012345678901234");
+    a.expect("FAILED 1 no-such-transfer no upload 1 is in progress on this connection");
+    assert_eq!(
+        entries(&dir),
+        ["by-hand.bin", "old.bin"],
+        "not even a temporary"
+    );
+
+    // What fits is taken, and counted while it arrives: bob cannot squeeze in beside it.
+    a.send("PUT fits.bin 24\n");
+    a.expect("OK PUT 1 fits.bin");
+    b.send("PUT more.bin 1\n");
+    b.expect("ERR no-space the shared folder is limited to 3 files and has 3, 1 of them an upload in progress; none left for more.bin");
+    a.send_bytes(b"DATA 1 24\n012345678901234567890123");
+    a.expect("DONE 1 fits.bin 24");
+    b.expect("SHARED alice fits.bin 24");
+    files_until(&mut b, "OK FILES 3 3 1024 3 1024");
+    b.send("STATUS\n");
+    let status = loop {
+        let l = b.reply();
+        if l.starts_with("OK STATUS ") {
+            break l;
+        }
+    };
+    let fields: Vec<&str> = status.split(' ').collect();
+    assert_eq!(fields[..4], ["OK", "STATUS", "2", "1000"], "{status}");
+    assert_eq!(fields[5..], ["3", "1024", "3", "1024"], "{status}");
+
+    // A delete frees its room at once.
+    b.send("DELETE old.bin\n");
+    b.expect("OK DELETE old.bin");
+    let (x, _) = b.put("more.bin", &[3u8; 600]);
+    b.expect(&format!("DONE {x} more.bin 600"));
+    assert_eq!(entries(&dir), ["by-hand.bin", "fits.bin", "more.bin"]);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn more_bytes_than_declared_fail_and_leave_nothing() {
     let srv = Natterd::start(&[]);

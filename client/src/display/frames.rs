@@ -5,8 +5,8 @@
 
 use super::escape::sanitize;
 use super::line::{Line, Style, BOLD, DIM, GREEN, MAGENTA};
-use super::words::{duration_words, group_digits, human_size};
-use natter_protocol::{ErrorCode, GuessReply, Reply, Request, ServerFrame, Time};
+use super::words::{duration_words, group_digits, human_size, limit_size};
+use natter_protocol::{ErrorCode, FolderUsage, GuessReply, Reply, Request, ServerFrame, Time};
 use std::time::Duration;
 
 /// What the lines are shown in the context of.
@@ -177,16 +177,25 @@ pub fn reply(
         (Reply::Hello { .. } | Reply::Quit | Reply::Get { .. } | Reply::Put { .. }, _) => {
             return Vec::new()
         }
-        (Reply::Files { count }, _) => return files_table(*count, items, s),
+        (Reply::Files { count, usage }, _) => return files_table(*count, usage.as_ref(), items, s),
         (
             Reply::Status {
                 active,
                 max_clients,
                 uptime_s,
+                usage,
                 note,
             },
             _,
-        ) => return status_table((*active, *max_clients, *uptime_s), note, items, v),
+        ) => {
+            return status_table(
+                (*active, *max_clients, *uptime_s),
+                usage.as_ref(),
+                note,
+                items,
+                v,
+            )
+        }
         (Reply::Say { delivered }, Request::Say { text }) => Line::plain(format!(
             "{} <{}> {} {}",
             v.stamp(),
@@ -295,12 +304,29 @@ fn cluster_note(note: &str) -> String {
     }
 }
 
-/// `* 3 connected of at most 1000; up 2 h 5 min`, then a header and one row per
-/// session: live ones (marked `●`) with how long ago they connected, ended ones with
-/// when they began and ended, and the traffic the server counted each way; on a
-/// cluster, the node each session is on.
+/// What the shared folder holds against its limits: `12 files, 3.1 GiB`, `12 files,
+/// 3.1 GiB of 10 GiB`, `12 of 500 files, 3.1 GiB`.
+fn usage_words(u: &FolderUsage) -> String {
+    let noun = |n: u64| if n == 1 { "file" } else { "files" };
+    let files = match u.max_files {
+        Some(max) => format!("{} of {max} {}", u.files, noun(max)),
+        None => format!("{} {}", u.files, noun(u.files)),
+    };
+    let bytes = match u.max_bytes {
+        Some(max) => format!("{} of {}", human_size(u.bytes), limit_size(max)),
+        None => human_size(u.bytes),
+    };
+    format!("{files}, {bytes}")
+}
+
+/// `* 3 connected of at most 1000; up 2 h 5 min`, the shared folder's usage (from a
+/// server that sends it), then a header and one row per session: live ones (marked
+/// `●`) with how long ago they connected, ended ones with when they began and ended,
+/// and the traffic the server counted each way; on a cluster, the node each session
+/// is on.
 fn status_table(
     summary: (u64, u64, u64),
+    usage: Option<&FolderUsage>,
     note: &str,
     items: &[ServerFrame],
     v: &View,
@@ -366,6 +392,9 @@ fn status_table(
             cluster_note(note)
         ),
     )];
+    if let Some(u) = usage {
+        lines.push(Line::info(s, &format!("shared folder: {}", usage_words(u))));
+    }
     for (i, r) in rows.iter().enumerate() {
         let mut text = format!("  {}", r[0]);
         for (cell, &w) in r.iter().zip(&widths).skip(1) {
@@ -381,9 +410,16 @@ fn status_table(
     lines
 }
 
-/// `* SharedFiles: 2 files`, then one row per file: name, size in human units, exact
-/// bytes.
-fn files_table(count: u64, items: &[ServerFrame], s: Style) -> Vec<Line> {
+/// `* SharedFiles: 2 files, 3.1 KiB` (`of 10 GiB`, `2 of 500 files` when the server
+/// limits the folder), then one row per file: name, size in human units, exact bytes.
+/// Without the folder's usage in the reply (a server with no limit, or one from
+/// before December 2026) the listed files are the whole folder.
+fn files_table(
+    count: u64,
+    usage: Option<&FolderUsage>,
+    items: &[ServerFrame],
+    s: Style,
+) -> Vec<Line> {
     let rows: Vec<(String, String, String)> = items
         .iter()
         .filter_map(|f| match f {
@@ -395,8 +431,20 @@ fn files_table(count: u64, items: &[ServerFrame], s: Style) -> Vec<Line> {
             _ => None,
         })
         .collect();
-    let noun = if count == 1 { "file" } else { "files" };
-    let mut lines = vec![Line::info(s, &format!("SharedFiles: {count} {noun}"))];
+    let listed = FolderUsage {
+        files: count,
+        bytes: items
+            .iter()
+            .map(|f| match f {
+                ServerFrame::File { size, .. } => *size,
+                _ => 0,
+            })
+            .fold(0u64, u64::saturating_add),
+        max_files: None,
+        max_bytes: None,
+    };
+    let usage = usage_words(usage.unwrap_or(&listed));
+    let mut lines = vec![Line::info(s, &format!("SharedFiles: {usage}"))];
     let name_w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let size_w = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
     for (name, human, exact) in rows {
@@ -477,7 +525,8 @@ fn code_words(code: &ErrorCode) -> &str {
         ErrorCode::NoSuchFile => "no such file",
         ErrorCode::Exists => "already exists",
         ErrorCode::TooLarge => "too large",
-        ErrorCode::NoSpace => "the server is out of space",
+        // The disk is full, or the shared folder's limits (files or bytes) are reached.
+        ErrorCode::NoSpace => "no room on the server",
         ErrorCode::BadOffset => "bad offset",
         ErrorCode::Busy => "the server is busy",
         ErrorCode::ReadOnly => "the shared folder is read-only",
@@ -633,6 +682,21 @@ mod tests {
         .unwrap();
         assert_eq!(l.text, "! no such user: carol");
         assert!(l.is_error);
+        let put = Request::Put {
+            file: FileName::new("big.iso").unwrap(),
+            size: 25,
+            sha256: None,
+        };
+        assert_eq!(
+            rep(
+                put,
+                &[],
+                "ERR no-space the shared folder is limited to 3 files and has 3; none left for big.iso"
+            )
+            .unwrap()
+            .text,
+            "! no room on the server: the shared folder is limited to 3 files and has 3; none left for big.iso"
+        );
         let hello = Request::Hello {
             name: name("bob"),
             history: None,
@@ -788,7 +852,7 @@ mod tests {
                 "OK FILES 3",
             ),
             [
-                "* SharedFiles: 3 files",
+                "* SharedFiles: 3 files, 49.1 KiB",
                 "  a b.txt   2.0 KiB   (2,048 bytes)",
                 "  cat.png  47.1 KiB   (48,213 bytes)",
                 "  x             7 B   (7 bytes)",
@@ -796,7 +860,56 @@ mod tests {
         );
         assert_eq!(
             rep_all(Request::Files, &[], "OK FILES 0"),
-            ["* SharedFiles: 0 files"]
+            ["* SharedFiles: 0 files, 0 B"]
+        );
+    }
+
+    #[test]
+    fn files_and_status_show_the_folder_against_its_limits() {
+        let files =
+            |fin: &str| rep_all(Request::Files, &["FILE x 7 2026-11-22T17:03:05Z"], fin).remove(0);
+        // The server's count of the folder, not the listing's, against the limits.
+        assert_eq!(
+            files("OK FILES 1 12 3328599654 - 10737418240"),
+            "* SharedFiles: 12 files, 3.1 GiB of 10 GiB"
+        );
+        assert_eq!(
+            files("OK FILES 1 12 3328599654 500 10737418240"),
+            "* SharedFiles: 12 of 500 files, 3.1 GiB of 10 GiB"
+        );
+        assert_eq!(
+            files("OK FILES 1 1 7 1 -"),
+            "* SharedFiles: 1 of 1 file, 7 B"
+        );
+        assert_eq!(files("OK FILES 1 1 7 - -"), "* SharedFiles: 1 file, 7 B");
+        // Past a limit (files put there by hand): said as it is.
+        assert_eq!(
+            files("OK FILES 1 3 2048 2 1024"),
+            "* SharedFiles: 3 of 2 files, 2.0 KiB of 1 KiB"
+        );
+        let status = |fin: &str| rep_all(Request::Status, &[], fin);
+        assert_eq!(
+            status("OK STATUS 2 1000 7500 12 3328599654 - 10737418240"),
+            [
+                "* 2 connected of at most 1000; up 2 h 5 min; ● live",
+                "* shared folder: 12 files, 3.1 GiB of 10 GiB",
+                "     name  address  connected  in  out",
+            ]
+        );
+        assert_eq!(
+            status("OK STATUS 2 1000 7500 12 3328599654 500 - cluster of 2 nodes; this is pi-a")[..2],
+            [
+                "* 2 connected of at most 1000; up 2 h 5 min (cluster of 2 nodes; this is pi-a); ● live",
+                "* shared folder: 12 of 500 files, 3.1 GiB",
+            ]
+        );
+        // A server from before December 2026 says nothing of the folder.
+        assert_eq!(
+            status("OK STATUS 2 1000 7500"),
+            [
+                "* 2 connected of at most 1000; up 2 h 5 min; ● live",
+                "     name  address  connected  in  out",
+            ]
         );
     }
 
@@ -996,7 +1109,7 @@ mod tests {
         assert_eq!(ev("DONE 3").unwrap(), "* transfer 3 done");
         assert_eq!(
             ev("FAILED 3 no-space disk full").unwrap(),
-            "! transfer 3 failed: the server is out of space: disk full"
+            "! transfer 3 failed: no room on the server: disk full"
         );
     }
 }

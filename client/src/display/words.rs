@@ -18,6 +18,23 @@ pub fn human_size(n: u64) -> String {
     format!("{v:.1} {}", UNITS[unit])
 }
 
+/// A limit, which is usually a whole number of units: `10 GiB`, `500 MiB`; anything
+/// else as [`human_size`] has it.
+pub fn limit_size(n: u64) -> String {
+    let mut unit = 1u64;
+    for name in ["KiB", "MiB", "GiB", "TiB"] {
+        let next = unit << 10;
+        if n < next {
+            break;
+        }
+        unit = next;
+        if n.is_multiple_of(unit) && (n / unit < 1024 || name == "TiB") {
+            return format!("{} {name}", n / unit);
+        }
+    }
+    human_size(n)
+}
+
 /// `3 s`, `2 min 5 s`, `1 h 3 min`, `2 d 4 h`: two units at most.
 pub fn duration_words(d: Duration) -> String {
     let s = d.as_secs();
@@ -68,6 +85,18 @@ mod tests {
         assert_eq!(human_size(1023), "1023 B");
         assert_eq!(human_size(1536), "1.5 KiB");
         assert_eq!(human_size(5 << 20), "5.0 MiB");
+    }
+
+    #[test]
+    fn limits_are_whole_units_when_they_can_be() {
+        assert_eq!(limit_size(10 << 30), "10 GiB");
+        assert_eq!(limit_size(500 << 20), "500 MiB");
+        assert_eq!(limit_size(1 << 10), "1 KiB");
+        assert_eq!(limit_size(1 << 20), "1 MiB");
+        assert_eq!(limit_size(2048 << 40), "2048 TiB");
+        assert_eq!(limit_size(1000), "1000 B");
+        assert_eq!(limit_size(1536), "1.5 KiB");
+        assert_eq!(limit_size((10 << 30) + 1), "10.0 GiB");
     }
 
     #[test]

@@ -224,7 +224,12 @@ impl Room {
             *sent += 1;
             last = Some(name.clone());
         }
-        out.send(conn, &ServerFrame::Ok(Reply::Files { count: *sent }));
+        let usage = self.folder_is_limited().then(|| self.folder_usage());
+        let files = Reply::Files {
+            count: *sent,
+            usage,
+        };
+        out.send(conn, &ServerFrame::Ok(files));
         false
     }
 
@@ -297,6 +302,7 @@ impl Room {
             active: self.live.len() as u64,
             max_clients: self.settings.max_clients as u64,
             uptime_s: self.started.elapsed().as_secs(),
+            usage: Some(self.folder_usage()),
             note: self.cluster_note(),
         };
         out.send(conn, &ServerFrame::Ok(status));

@@ -57,6 +57,10 @@ pub struct Settings {
     pub history: usize,
     pub read_only: bool,
     pub max_file_size: u64,
+    /// `--max-folder-size`: the most bytes the shared folder's files may take.
+    pub max_folder_size: Option<u64>,
+    /// `--max-files`: the most files the shared folder may hold.
+    pub max_files: Option<u64>,
     pub on_duplicate: OnDuplicate,
     /// Files (downloads and uploads) open at once, across all connections.
     pub max_open_files: usize,
@@ -74,6 +78,8 @@ impl Settings {
             history: c.history,
             read_only: c.read_only,
             max_file_size: c.max_file_size,
+            max_folder_size: c.max_folder_size,
+            max_files: c.max_files,
             on_duplicate: c.on_duplicate,
             max_open_files: c.max_open_files,
             cluster: None,

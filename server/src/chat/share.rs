@@ -7,8 +7,8 @@
 //! and go straight into its temporary file.
 
 use super::{error, reply, ConnRef, Listing, Outbox, Room};
-use crate::folder::{describe, FileError, FileSend};
-use natter_protocol::{ErrorCode, FileName, Reply, ServerFrame};
+use crate::folder::{describe, size_words, sizes_apart, FileError, FileSend};
+use natter_protocol::{ErrorCode, FileName, FolderUsage, Reply, ServerFrame};
 
 pub use crate::config::MAX_TRANSFERS_PER_CONNECTION as MAX_TRANSFERS;
 
@@ -187,6 +187,9 @@ impl Room {
             );
             return error(out, from, ErrorCode::TooLarge, &text);
         }
+        if let Some(text) = self.past_folder_limits(&file, size) {
+            return error(out, from, ErrorCode::NoSpace, &text);
+        }
         if let Some(free) = self.folder.free_space() {
             if size > free {
                 let text = format!("{file} is {size} bytes but only {free} bytes are free");
@@ -222,6 +225,63 @@ impl Room {
         if size == 0 {
             self.finish_upload(out, from, xfer);
         }
+    }
+
+    /// What the shared folder holds and may hold, as `OK STATUS` and `OK FILES` tell.
+    pub(super) fn folder_usage(&self) -> FolderUsage {
+        let held = self.folder.contents();
+        FolderUsage {
+            files: held.files,
+            bytes: held.bytes,
+            max_files: self.settings.max_files,
+            max_bytes: self.settings.max_folder_size,
+        }
+    }
+
+    /// Whether the folder has a limit, and so `OK FILES` carries its usage (a client
+    /// from before December 2026 cannot read that; without a limit the listing's items
+    /// say as much).
+    pub(super) fn folder_is_limited(&self) -> bool {
+        self.settings.max_files.is_some() || self.settings.max_folder_size.is_some()
+    }
+
+    /// Why an upload of `size` bytes would take the shared folder past `--max-files`
+    /// or `--max-folder-size`, and what is left; `None` if it fits. What the folder
+    /// holds (whoever put it there) counts, and so do this natterd's uploads in
+    /// progress, by their declared sizes, so two at once cannot both squeeze in.
+    fn past_folder_limits(&self, file: &FileName, size: u64) -> Option<String> {
+        let held = self.folder.contents();
+        let coming = self.folder.uploading();
+        if let Some(max) = self.settings.max_files {
+            let files = held.files.saturating_add(coming.files);
+            if files >= max {
+                let uploads = match coming.files {
+                    0 => String::new(),
+                    1 => ", 1 of them an upload in progress".to_string(),
+                    n => format!(", {n} of them uploads in progress"),
+                };
+                return Some(format!(
+                    "the shared folder is limited to {max} files and has {files}{uploads}; none left for {file}"
+                ));
+            }
+        }
+        if let Some(max) = self.settings.max_folder_size {
+            let used = held.bytes.saturating_add(coming.bytes);
+            let left = max.saturating_sub(used);
+            if size > left {
+                let uploads = match coming.bytes {
+                    0 => String::new(),
+                    n => format!(", {} of it by uploads in progress", size_words(n)),
+                };
+                let (left_w, size_w) = sizes_apart(left, size);
+                return Some(format!(
+                    "the shared folder is limited to {} and {} is used{uploads}; {left_w} left, {file} is {size_w}",
+                    size_words(max),
+                    size_words(used)
+                ));
+            }
+        }
+        None
     }
 
     pub(super) fn data(&mut self, out: &mut impl Outbox, from: ConnRef, xfer: u64, data: &[u8]) {
@@ -540,6 +600,177 @@ mod tests {
             fx.ask(a, "PUT eleven.bin 11"),
             "ERR too-large eleven.bin is 11 bytes; this server takes files up to 10 bytes"
         );
+    }
+
+    #[test]
+    fn a_put_that_fills_the_folder_exactly_is_taken_one_byte_more_is_not() {
+        let mut fx = Fixture::with(|s| s.max_folder_size = Some(100));
+        let a = fx.join(1, "alice");
+        // Put there by hand: it counts as much as an upload.
+        fx.file("by-hand.bin", &[0; 60]);
+        assert_eq!(
+            fx.ask(a, "PUT big.bin 41"),
+            "ERR no-space the shared folder is limited to 100 B and 60 B is used; 40 B left, big.bin is 41 B"
+        );
+        assert_eq!(fx.ask(a, "PUT fits.bin 40"), "OK PUT 1 fits.bin");
+        // Full now, counting the upload in progress: not even a byte more.
+        assert_eq!(
+            fx.ask(a, "PUT one.bin 1"),
+            "ERR no-space the shared folder is limited to 100 B and 100 B is used, 40 B of it by uploads in progress; 0 B left, one.bin is 1 B"
+        );
+        // An empty file takes no bytes.
+        fx.send(a, "PUT empty 0");
+        assert_eq!(fx.lines(a), ["OK PUT 2 empty", "DONE 2 empty 0"]);
+        assert!(!fx.path("big.bin").exists() && !fx.path("one.bin").exists());
+        assert!(fx.out.take().is_empty());
+    }
+
+    #[test]
+    fn uploads_in_progress_count_until_they_end_however_they_end() {
+        let mut fx = Fixture::with(|s| s.max_folder_size = Some(100));
+        let a = fx.join(1, "alice");
+        let b = fx.join(2, "bob");
+        assert_eq!(fx.ask(a, "PUT a.bin 60"), "OK PUT 1 a.bin");
+        // Two at once cannot both squeeze under the limit.
+        let refused = "ERR no-space the shared folder is limited to 100 B and 60 B is used, 60 B of it by uploads in progress; 40 B left, b.bin is 60 B";
+        assert_eq!(fx.ask(b, "PUT b.bin 60"), refused);
+        // An abort gives its share back...
+        assert_eq!(fx.ask(a, "ABORT 1"), "OK ABORT 1");
+        assert_eq!(fx.ask(b, "PUT b.bin 60"), "OK PUT 2 b.bin");
+        // ...so does a departure...
+        fx.room
+            .depart(&mut fx.out, b, natter_protocol::LeaveReason::Lost, "");
+        fx.out.take();
+        assert_eq!(fx.ask(a, "PUT a.bin 60"), "OK PUT 3 a.bin");
+        // ...and a failed upload.
+        fx.request(
+            a,
+            Request::Data {
+                xfer: 3,
+                data: vec![0; 61],
+            },
+        );
+        assert_eq!(
+            fx.lines(a),
+            ["FAILED 3 too-large a.bin was declared as 60 bytes; more arrived"]
+        );
+        // A published upload counts as the file it became, once, not twice.
+        assert_eq!(fx.ask(a, "PUT c.bin 60"), "OK PUT 4 c.bin");
+        fx.request(
+            a,
+            Request::Data {
+                xfer: 4,
+                data: vec![7; 60],
+            },
+        );
+        assert_eq!(fx.lines(a), ["DONE 4 c.bin 60"]);
+        fx.changed("c.bin");
+        assert_eq!(
+            fx.ask(a, "PUT d.bin 41"),
+            "ERR no-space the shared folder is limited to 100 B and 60 B is used; 40 B left, d.bin is 41 B"
+        );
+        assert_eq!(fx.ask(a, "PUT d.bin 40"), "OK PUT 5 d.bin");
+    }
+
+    #[test]
+    fn a_delete_frees_the_folder_at_once() {
+        let mut fx = Fixture::with(|s| {
+            s.max_folder_size = Some(1 << 20);
+            s.max_files = Some(2);
+        });
+        let a = fx.join(1, "alice");
+        fx.file("a.bin", &[0; 1000]);
+        fx.file("b.bin", &[0; 1000]);
+        assert!(fx.ask(a, "PUT c.bin 1").starts_with("ERR no-space "));
+        assert_eq!(fx.ask(a, "DELETE a.bin"), "OK DELETE a.bin");
+        assert_eq!(fx.ask(a, "PUT c.bin 1"), "OK PUT 1 c.bin");
+        // A rename moves a file, it does not add one.
+        assert_eq!(fx.ask(a, "ABORT 1"), "OK ABORT 1");
+        assert_eq!(fx.ask(a, "RENAME b.bin z.bin"), "OK RENAME b.bin z.bin");
+        assert_eq!(fx.ask(a, "PUT c.bin 1"), "OK PUT 2 c.bin");
+    }
+
+    #[test]
+    fn the_last_file_the_folder_may_hold_is_taken_the_next_is_not() {
+        let mut fx = Fixture::with(|s| s.max_files = Some(3));
+        let a = fx.join(1, "alice");
+        fx.file("by-hand.txt", b"x");
+        // Folders and hidden files are not shared files, and do not count.
+        std::fs::create_dir(fx.path("sub")).unwrap();
+        fx.changed("sub");
+        fx.file(".hidden", b"x");
+        fx.send(a, "PUT two.txt 1");
+        fx.request(
+            a,
+            Request::Data {
+                xfer: 1,
+                data: b"2".to_vec(),
+            },
+        );
+        assert_eq!(fx.lines(a), ["OK PUT 1 two.txt", "DONE 1 two.txt 1"]);
+        assert_eq!(fx.ask(a, "PUT three.txt 1"), "OK PUT 2 three.txt");
+        assert_eq!(
+            fx.ask(a, "PUT four.txt 1"),
+            "ERR no-space the shared folder is limited to 3 files and has 3, 1 of them an upload in progress; none left for four.txt"
+        );
+        assert_eq!(fx.ask(a, "ABORT 2"), "OK ABORT 2");
+        assert_eq!(fx.ask(a, "PUT four.txt 1"), "OK PUT 3 four.txt");
+        fx.file("by-hand-too.txt", b"x");
+        assert_eq!(
+            fx.ask(a, "PUT five.txt 0"),
+            "ERR no-space the shared folder is limited to 3 files and has 4, 1 of them an upload in progress; none left for five.txt"
+        );
+    }
+
+    #[test]
+    fn near_the_edge_the_bytes_are_spelled_out() {
+        let mut fx = Fixture::with(|s| s.max_folder_size = Some(10 << 10));
+        let a = fx.join(1, "alice");
+        assert_eq!(fx.ask(a, "PUT a.iso 10239"), "OK PUT 1 a.iso");
+        assert_eq!(
+            fx.ask(a, "PUT b.iso 2"),
+            "ERR no-space the shared folder is limited to 10 KiB and 10.0 KiB is used, 10.0 KiB of it by uploads in progress; 1 B left, b.iso is 2 B"
+        );
+        let mut fx = Fixture::with(|s| s.max_folder_size = Some(3 << 20));
+        let a = fx.join(1, "alice");
+        assert_eq!(fx.ask(a, "PUT a.bin 1048576"), "OK PUT 1 a.bin");
+        assert_eq!(
+            fx.ask(a, "PUT b.bin 2097153"),
+            "ERR no-space the shared folder is limited to 3 MiB and 1 MiB is used, 1 MiB of it by uploads in progress; 2 MiB (2097152 bytes) left, b.bin is 2.0 MiB (2097153 bytes)"
+        );
+    }
+
+    #[test]
+    fn files_and_status_tell_what_the_folder_holds_and_may_hold() {
+        let mut fx = Fixture::with(|s| {
+            s.max_folder_size = Some(1 << 30);
+            s.max_files = Some(500);
+        });
+        let a = fx.join(1, "alice");
+        fx.file("a.txt", b"hello");
+        fx.file("b.txt", b"hi");
+        // An upload in progress is not in the folder yet.
+        assert_eq!(fx.ask(a, "PUT c.txt 10"), "OK PUT 1 c.txt");
+        fx.send(a, "FILES");
+        let lines = fx.lines(a);
+        assert_eq!(lines[2], "OK FILES 2 2 7 500 1073741824");
+        fx.send(a, "STATUS");
+        let lines = fx.lines(a);
+        let last = lines.last().unwrap();
+        let fields: Vec<&str> = last.split(' ').collect();
+        assert_eq!(fields[..3], ["OK", "STATUS", "1"], "{last}");
+        assert_eq!(fields[5..], ["2", "7", "500", "1073741824"], "{last}");
+
+        // No limit: STATUS says what the folder holds; FILES is as it always was, so
+        // a client from before the limits can still read it.
+        let mut fx = Fixture::new();
+        let a = fx.join(1, "alice");
+        fx.file("a.txt", b"hello");
+        fx.send(a, "FILES");
+        assert_eq!(fx.lines(a).last().unwrap(), "OK FILES 1");
+        fx.send(a, "STATUS");
+        let lines = fx.lines(a);
+        assert!(lines.last().unwrap().ends_with(" 1 5 - -"), "{lines:?}");
     }
 
     #[test]

@@ -21,9 +21,35 @@ pub struct Entry {
     pub sha256: Option<Sha256>,
 }
 
+/// A number of files and the bytes they take.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+impl Totals {
+    fn add(&mut self, e: &Entry) {
+        if e.regular {
+            self.files += 1;
+            self.bytes = self.bytes.saturating_add(e.size);
+        }
+    }
+
+    fn take(&mut self, e: &Entry) {
+        if e.regular {
+            self.files = self.files.saturating_sub(1);
+            self.bytes = self.bytes.saturating_sub(e.size);
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Index {
     entries: BTreeMap<FileName, Entry>,
+    /// The regular files among the entries, kept as they change: what the folder's
+    /// limits are judged by, without a walk over the index.
+    totals: Totals,
 }
 
 impl Index {
@@ -57,21 +83,28 @@ impl Index {
                         entry.sha256 = old.sha256;
                     }
                 }
-                self.entries.insert(name, entry);
+                self.insert(name, entry);
             }
-            Err(_) => {
-                self.entries.remove(&name);
-            }
+            Err(_) => self.remove(&name),
         }
     }
 
     pub fn insert(&mut self, name: FileName, entry: Entry) {
-        self.entries.insert(name, entry);
+        self.totals.add(&entry);
+        if let Some(old) = self.entries.insert(name, entry) {
+            self.totals.take(&old);
+        }
     }
 
-    #[cfg(test)]
     pub fn remove(&mut self, name: &FileName) {
-        self.entries.remove(name);
+        if let Some(old) = self.entries.remove(name) {
+            self.totals.take(&old);
+        }
+    }
+
+    /// The regular files and their sizes, summed.
+    pub fn totals(&self) -> Totals {
+        self.totals
     }
 
     pub fn get(&self, name: &FileName) -> Option<Entry> {
@@ -212,6 +245,34 @@ mod tests {
         assert!(n > 7 && !ix.contains(&song.numbered(n).unwrap()), "{n}");
         let none = f(&format!("a.{}", "x".repeat(252)));
         assert_eq!(ix.free_number(&none, 1), None);
+    }
+
+    #[test]
+    fn totals_follow_every_change_and_count_regular_files_only() {
+        let dir = std::env::temp_dir().join(format!("natter-index-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("a.bin"), [0u8; 10]).unwrap();
+        std::fs::write(dir.join(".hidden"), [0u8; 100]).unwrap();
+        let mut ix = Index::scan(&dir).unwrap();
+        let t = |files, bytes| Totals { files, bytes };
+        assert_eq!(ix.totals(), t(1, 10), "not the folder, not the hidden file");
+        // Grown by hand, then seen again.
+        std::fs::write(dir.join("a.bin"), [0u8; 25]).unwrap();
+        ix.refresh(&dir, f("a.bin"));
+        assert_eq!(ix.totals(), t(1, 25));
+        ix.insert(f("b.bin"), file());
+        assert_eq!(ix.totals(), t(2, 26));
+        // Seen twice (its own insert, then the watch) is counted once.
+        ix.insert(f("b.bin"), file());
+        assert_eq!(ix.totals(), t(2, 26));
+        std::fs::remove_file(dir.join("a.bin")).unwrap();
+        ix.refresh(&dir, f("a.bin"));
+        assert_eq!(ix.totals(), t(1, 1));
+        ix.remove(&f("b.bin"));
+        ix.remove(&f("b.bin"));
+        assert_eq!(ix.totals(), t(0, 0));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

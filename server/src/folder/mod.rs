@@ -13,16 +13,18 @@ mod index;
 mod temps;
 mod transfer;
 
-pub use index::Entry;
+pub use index::{Entry, Totals};
 pub use transfer::{FileSend, Upload};
 
 use index::Index;
 use natter_protocol::{ErrorCode, FileName, Time};
+use std::cell::Cell;
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::SystemTime;
 
 /// Reservations tried for one upload before it is refused: only a crowd of uploads
@@ -83,6 +85,8 @@ pub struct SharedFolder {
     /// Temporaries nobody held at startup but too new to call leftovers; looked at
     /// again once they are old enough.
     recheck: Vec<PathBuf>,
+    /// This natterd's uploads in progress (each counts itself in while it lives).
+    uploading: Rc<Cell<Totals>>,
 }
 
 impl SharedFolder {
@@ -97,6 +101,7 @@ impl SharedFolder {
             unhashable: Default::default(),
             recheck: temps::list(&root)?,
             root,
+            uploading: Rc::default(),
         };
         folder.sweep_temporaries(SystemTime::now());
         folder.index = Index::scan(&folder.root)?;
@@ -117,6 +122,19 @@ impl SharedFolder {
         after: Option<&FileName>,
     ) -> impl Iterator<Item = (&'a FileName, Entry)> + 'a {
         self.index.files_after(after)
+    }
+
+    /// The shared files and the bytes they take, as the index sees them: natterd's own
+    /// uploads once published, and whatever others (a person, another natterd on the
+    /// folder) put there, once the watch has told of it.
+    pub fn contents(&self) -> Totals {
+        self.index.totals()
+    }
+
+    /// This natterd's uploads in progress and their declared sizes. Another
+    /// natterd's uploads on the same folder are not known until they are published.
+    pub fn uploading(&self) -> Totals {
+        self.uploading.get()
     }
 
     /// Someone changed these names in the folder (the loop's directory watch saw it);
@@ -313,7 +331,8 @@ impl SharedFolder {
             if !self.index.contains(&candidate) {
                 match temps::create(&self.root, candidate.as_str()) {
                     Ok(Some((file, temp))) => {
-                        return Ok(Upload::new(xfer, candidate, size, file, temp));
+                        let hold = transfer::Hold::new(&self.uploading, size);
+                        return Ok(Upload::new(xfer, candidate, size, file, temp, hold));
                     }
                     Ok(None) => {}
                     Err(e) => return Err(FileError::io("create", &candidate, &e)),
@@ -469,6 +488,44 @@ impl SharedFolder {
     }
 }
 
+/// A size as a person reads it: `512 B`, `10 GiB` for a whole number of units (a
+/// limit, usually), else one decimal, `9.8 GiB`.
+pub fn size_words(n: u64) -> String {
+    in_units(n, true)
+}
+
+/// Two sizes in words, each with its bytes too when the words alone would not tell
+/// them apart (`2 MiB (2097152 bytes)` and `2.0 MiB (2097153 bytes)`).
+pub fn sizes_apart(a: u64, b: u64) -> (String, String) {
+    if a != b && in_units(a, false) == in_units(b, false) {
+        (
+            format!("{} ({a} bytes)", size_words(a)),
+            format!("{} ({b} bytes)", size_words(b)),
+        )
+    } else {
+        (size_words(a), size_words(b))
+    }
+}
+
+/// `n` in the largest unit it reaches, to one decimal; a whole number of units
+/// without it when `bare_whole`.
+fn in_units(n: u64, bare_whole: bool) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut unit = 0;
+    while unit + 1 < UNITS.len() && n >= 1024u64 << (10 * (unit + 1)) {
+        unit += 1;
+    }
+    let scale = 1024u64 << (10 * unit);
+    if bare_whole && n.is_multiple_of(scale) {
+        format!("{} {}", n / scale, UNITS[unit])
+    } else {
+        format!("{:.1} {}", n as f64 / scale as f64, UNITS[unit])
+    }
+}
+
 /// An I/O error in words, without the `(os error N)` tail.
 pub fn describe(e: &io::Error) -> String {
     let s = e.to_string();
@@ -504,6 +561,31 @@ mod tests {
         );
         let e = FileError::io("write", &name, &io::Error::from_raw_os_error(libc::ENOSPC));
         assert!(e.text.starts_with("cannot write a.bin: "), "{}", e.text);
+    }
+
+    #[test]
+    fn sizes_in_words() {
+        assert_eq!(size_words(0), "0 B");
+        assert_eq!(size_words(1023), "1023 B");
+        assert_eq!(size_words(1024), "1 KiB");
+        assert_eq!(size_words(1536), "1.5 KiB");
+        assert_eq!(size_words(200 << 20), "200 MiB");
+        assert_eq!(size_words(10 << 30), "10 GiB");
+        assert_eq!(size_words((10 << 30) - 1), "10.0 GiB");
+        assert_eq!(size_words(3_328_599_654), "3.1 GiB");
+        assert_eq!(size_words(u64::MAX), "16.0 EiB");
+        assert_eq!(
+            sizes_apart(200 << 20, 1288490189),
+            ("200 MiB".into(), "1.2 GiB".into())
+        );
+        assert_eq!(
+            sizes_apart(2 << 20, (2 << 20) + 1),
+            (
+                "2 MiB (2097152 bytes)".into(),
+                "2.0 MiB (2097153 bytes)".into()
+            )
+        );
+        assert_eq!(sizes_apart(40, 41), ("40 B".into(), "41 B".into()));
     }
 
     fn tempdir(tag: &str) -> PathBuf {
@@ -645,6 +727,39 @@ mod tests {
             .start_upload(4, &song, 1, OnDuplicate::Rename)
             .unwrap();
         assert_eq!(again.stored_as.as_str(), "song_2.mp3");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn uploads_count_while_they_live_and_their_files_once_published() {
+        let dir = tempdir("counts");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("by-hand.txt"), b"abc").unwrap();
+        let mut folder = SharedFolder::open(&dir).unwrap();
+        let t = |files, bytes| Totals { files, bytes };
+        assert_eq!(folder.contents(), t(1, 3));
+        assert_eq!(folder.uploading(), t(0, 0));
+        let mut up = folder
+            .start_upload(1, &f("a.bin"), 5, OnDuplicate::Rename)
+            .unwrap();
+        let other = folder
+            .start_upload(2, &f("b.bin"), 10, OnDuplicate::Rename)
+            .unwrap();
+        assert_eq!(folder.uploading(), t(2, 15));
+        assert_eq!(folder.contents(), t(1, 3), "not published yet");
+        drop(other);
+        assert_eq!(
+            folder.uploading(),
+            t(1, 5),
+            "a dropped upload gives its share back"
+        );
+        up.write(b"hello").unwrap();
+        folder.finish_upload(&mut up, OnDuplicate::Rename).unwrap();
+        assert_eq!(folder.contents(), t(2, 8));
+        drop(up);
+        assert_eq!(folder.uploading(), t(0, 0));
+        folder.delete(&f("a.bin")).unwrap();
+        assert_eq!(folder.contents(), t(1, 3), "a delete frees at once");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1,9 +1,10 @@
 //! A download's send cursor over an open file, and an upload's temporary file. Neither
 //! holds more than one chunk in memory, whatever the file's size.
 
-use super::FileError;
+use super::{FileError, Totals};
 use natter_protocol::{ErrorCode, FileName};
 use sha2::Digest;
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -63,6 +64,36 @@ impl FileSend {
     }
 }
 
+/// One upload's place in what this natterd's uploads in progress will add to the
+/// folder (one file, its declared size): taken when the upload starts, given back
+/// when it is dropped, however it ends.
+pub(super) struct Hold {
+    uploading: Rc<Cell<Totals>>,
+    bytes: u64,
+}
+
+impl Hold {
+    pub(super) fn new(uploading: &Rc<Cell<Totals>>, bytes: u64) -> Hold {
+        let mut t = uploading.get();
+        t.files += 1;
+        t.bytes = t.bytes.saturating_add(bytes);
+        uploading.set(t);
+        Hold {
+            uploading: Rc::clone(uploading),
+            bytes,
+        }
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let mut t = self.uploading.get();
+        t.files = t.files.saturating_sub(1);
+        t.bytes = t.bytes.saturating_sub(self.bytes);
+        self.uploading.set(t);
+    }
+}
+
 /// An upload in progress, in its locked temporary file. Dropping one that was not
 /// published removes the temporary, so every way a connection can end (ABORT, a drop,
 /// an error, shutdown) cleans up, and frees the name it reserved.
@@ -82,6 +113,8 @@ pub struct Upload {
     hasher: sha2::Sha256,
     /// What the sender says it is (`PUT ... <sha256>`).
     pub expected: Option<natter_protocol::Sha256>,
+    /// Counts it against the folder's limits while it lives.
+    _hold: Hold,
 }
 
 /// Every this many bytes an upload's data is handed to the kernel's writeback (queued,
@@ -102,6 +135,7 @@ impl Upload {
         size: u64,
         file: File,
         temp: PathBuf,
+        hold: Hold,
     ) -> Upload {
         Upload {
             xfer,
@@ -115,6 +149,7 @@ impl Upload {
             synced: 0,
             hasher: sha2::Sha256::new(),
             expected: None,
+            _hold: hold,
         }
     }
 

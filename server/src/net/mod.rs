@@ -39,7 +39,7 @@ pub use tls::load_config as load_tls_config;
 
 use crate::chat::{ConnRef, Outbox, Room, Settings};
 use crate::config::Config;
-use crate::folder::SharedFolder;
+use crate::folder::{size_words, SharedFolder};
 use crate::limits::PerAddress;
 use conn::Phase;
 use conns::Conns;
@@ -127,6 +127,7 @@ impl Server {
             folder.root().display(),
             if config.read_only { " (read-only)" } else { "" }
         );
+        log_folder_limits(&config, &folder);
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
         let poll = Poll::new()?;
@@ -492,5 +493,32 @@ impl Server {
         }
         link.flush(self.poll.registry());
         self.settle_caps();
+    }
+}
+
+/// What the shared folder holds against its limits, at startup; a folder already
+/// past one is worth a warning (every upload will be refused until files go).
+fn log_folder_limits(config: &Config, folder: &SharedFolder) {
+    if config.max_files.is_none() && config.max_folder_size.is_none() {
+        return;
+    }
+    let held = folder.contents();
+    let limits: Vec<String> = [
+        config.max_folder_size.map(size_words),
+        config.max_files.map(|n| format!("{n} files")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    log::info!(
+        "shared folder limited to {}; it holds {} file(s), {}",
+        limits.join(" and "),
+        held.files,
+        size_words(held.bytes)
+    );
+    let full = config.max_files.is_some_and(|m| held.files >= m)
+        || config.max_folder_size.is_some_and(|m| held.bytes >= m);
+    if full {
+        log::warn!("the shared folder is already at its limit: uploads are refused until files are removed");
     }
 }

@@ -30,7 +30,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         name: "away",
         aliases: &[],
         args: "[<text>]",
-        help: "say you are away; a private message to you gets <text> back",
+        help: "say you are away, and why (others see it)",
         completion: Completion::Nothing,
         parse: |args| {
             Ok(Command::Send(Request::Away {
