@@ -579,3 +579,37 @@ fn a_file_that_shrinks_while_it_is_sent_fails_the_download_not_the_connection() 
     b.send("PING\n");
     b.expect("OK PING");
 }
+
+#[test]
+fn an_upload_that_does_not_match_its_sha256_is_never_published() {
+    let srv = Natterd::start(&["--max-rate", "0"]);
+    let mut a = srv.join("alice");
+    // The SHA-256 of "hello", sent with "hellO".
+    let hello = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    a.send(&format!("PUT note.txt 5 {hello}\n"));
+    let ok = a.expect_prefix("OK PUT ");
+    let xfer = ok.split(' ').nth(2).unwrap().to_string();
+    a.send(&format!("DATA {xfer} 5\n"));
+    a.send_bytes(b"hellO");
+    let failed = a.expect_prefix(&format!("FAILED {xfer} checksum "));
+    assert!(failed.contains(hello), "{failed}");
+    assert_eq!(
+        std::fs::read_dir(&srv.dir).unwrap().count(),
+        0,
+        "nothing kept, not even a temporary"
+    );
+    // The same with the right bytes is published, and listed with its hash.
+    a.send(&format!("PUT note.txt 5 {hello}\n"));
+    let ok = a.expect_prefix("OK PUT ");
+    let xfer = ok.split(' ').nth(2).unwrap().to_string();
+    a.send(&format!("DATA {xfer} 5\n"));
+    a.send_bytes(b"hello");
+    a.expect(&format!("DONE {xfer} note.txt 5"));
+    a.send("FILES\n");
+    let file = a.expect_prefix("FILE note.txt 5 ");
+    assert!(file.ends_with(hello), "{file}");
+    a.expect("OK FILES 1");
+    a.send("GET note.txt\n");
+    let get = a.expect_reply_prefix("OK GET ");
+    assert!(get.ends_with(&format!(" note.txt 5 {hello}")), "{get}");
+}

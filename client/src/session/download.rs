@@ -182,7 +182,14 @@ impl DownloadPlan {
 
     /// The server accepted: `size` is the whole file's size, `listed` what the
     /// `FILES` sent just before the `GET` said about it.
-    pub fn accepted(mut self, xfer: u64, size: u64, listed: Option<Listed>, now: Instant) -> Start {
+    pub fn accepted(
+        mut self,
+        xfer: u64,
+        size: u64,
+        listed: Option<Listed>,
+        sha256: Option<natter_protocol::Sha256>,
+        now: Instant,
+    ) -> Start {
         let file = self.file.clone();
         let Some(listed) = listed.filter(|l| l.size == size) else {
             return self.failed(format!(
@@ -237,6 +244,7 @@ impl DownloadPlan {
             Download {
                 xfer,
                 size,
+                expected: sha256,
                 pos: offset,
                 check_until,
                 record: now_record,
@@ -269,6 +277,9 @@ impl DownloadPlan {
 pub struct Download {
     pub xfer: u64,
     pub size: u64,
+    /// The server's SHA-256 of the file (`OK GET`), if it knows it: what arrived must
+    /// have it, or nothing is saved.
+    expected: Option<natter_protocol::Sha256>,
     /// The file offset of the next byte to arrive.
     pos: u64,
     /// Bytes before this offset are in the `.part` already and are compared.
@@ -364,7 +375,7 @@ impl Download {
     /// existing one with `--overwrite`) only if the file is still the version the
     /// download started with. `Ok` is the final path and size. `None`: no listing
     /// came, and the `.part` and its record stay for a later `/get`.
-    pub fn verify(self, listed: Option<Option<Listed>>) -> Result<(PathBuf, u64), String> {
+    pub fn verify(self, listed: Option<Option<Listed>>) -> Result<Saved, String> {
         let file = &self.plan.file;
         let part = self.plan.part.display().to_string();
         let Some(listed) = listed else {
@@ -391,6 +402,19 @@ impl Download {
                 self.record.mtime
             ));
         }
+        // Every byte, the kept ones of a resumed download too, against the server's
+        // SHA-256: read back from the `.part`, one pass.
+        if let Some(want) = self.expected {
+            let got = crate::session::transfers::hash_file(&self.plan.handle)
+                .map_err(|e| format!("cannot read {part}: {}", io_words(&e)))?;
+            if got != want {
+                let _ = std::fs::remove_file(&self.plan.part);
+                let _ = std::fs::remove_file(record_path(&self.plan.part));
+                return Err(format!(
+                    "{file} arrived damaged: its SHA-256 is {got}, the server's is {want}; nothing was saved; /get {file} starts over"
+                ));
+            }
+        }
         // On disk before it gets its real name, so a crash never leaves a short file
         // under the final name.
         self.plan
@@ -405,8 +429,21 @@ impl Download {
         )
         .map_err(|e| format!("cannot name {part}: {e}; it is kept under that name"))?;
         let _ = std::fs::remove_file(record_path(&self.plan.part));
-        Ok((path, self.size))
+        Ok(Saved {
+            path,
+            size: self.size,
+            sha256: self.expected,
+        })
     }
+}
+
+/// A download saved under its real name.
+#[derive(Debug)]
+pub struct Saved {
+    pub path: PathBuf,
+    pub size: u64,
+    /// The SHA-256 it was checked against; `None`: the server did not know it yet.
+    pub sha256: Option<natter_protocol::Sha256>,
 }
 
 /// Moves `part` into `dir` as `file`, or, when that name exists and `overwrite` is
@@ -483,7 +520,7 @@ mod tests {
         let now = Instant::now();
         let plan = DownloadPlan::prepare(&dir.0, f("a.bin"), false).unwrap();
         assert_eq!(plan.offset, 0);
-        let (mut d, notice) = going(plan.accepted(1, size, listed(size), now));
+        let (mut d, notice) = going(plan.accepted(1, size, listed(size), None, now));
         assert_eq!(notice, None);
         assert!(d.write(&data, now).is_ok());
         drop(d); // interrupted: the .part and its record stay
@@ -497,11 +534,12 @@ mod tests {
             "a .part in use is not shared"
         );
         std::fs::write(dir.0.join("a.bin"), b"older").unwrap();
-        let (mut d, _) = going(plan.accepted(2, size, listed(size), now));
+        let (mut d, _) = going(plan.accepted(2, size, listed(size), None, now));
         assert_eq!(d.resumed(), Some((1000, data.len() as u64)));
         d.write(&all[1000..], now).ok().unwrap();
         d.complete().unwrap();
-        let (path, n) = d.verify(Some(listed(size))).unwrap();
+        let saved = d.verify(Some(listed(size))).unwrap();
+        let (path, n) = (saved.path, saved.size);
         assert_eq!((path, n), (dir.0.join("a_1.bin"), size));
         assert!(std::fs::read(dir.0.join("a_1.bin")).unwrap() == all);
         assert_eq!(std::fs::read(dir.0.join("a.bin")).unwrap(), b"older");
@@ -518,7 +556,7 @@ mod tests {
         std::fs::write(dir.0.join("b.bin.part"), vec![0u8; 10]).unwrap();
         let plan = DownloadPlan::prepare(&dir.0, f("b.bin"), false).unwrap();
         assert_eq!(plan.offset, 0);
-        let (mut d, notice) = going(plan.accepted(1, 10, listed(10), now));
+        let (mut d, notice) = going(plan.accepted(1, 10, listed(10), None, now));
         assert!(notice.unwrap().contains("has no record of which version"));
         assert_eq!(
             std::fs::metadata(dir.0.join("b.bin.part")).unwrap().len(),
@@ -532,7 +570,7 @@ mod tests {
             size: 10,
             mtime: Time(T.0 + 1),
         });
-        match plan.accepted(2, 10, other, now) {
+        match plan.accepted(2, 10, other, None, now) {
             Start::Again(p, why) => {
                 assert!(why.contains("came from another version"), "{why}");
                 assert_eq!(p.offset, 0);
@@ -541,7 +579,7 @@ mod tests {
         }
         // The same version, but different bytes where they overlap.
         let plan = DownloadPlan::prepare(&dir.0, f("b.bin"), false).unwrap();
-        let (mut d, _) = going(plan.accepted(3, 10, listed(10), now));
+        let (mut d, _) = going(plan.accepted(3, 10, listed(10), None, now));
         match d.write(&[1, 1, 7, 1], now) {
             Err(Stop::Mismatch(at)) => assert_eq!(at, 2),
             _ => panic!("a differing overlap was taken"),
@@ -549,11 +587,33 @@ mod tests {
     }
 
     #[test]
+    fn a_download_is_saved_only_with_the_servers_sha256_and_says_so() {
+        use sha2::Digest;
+        let sum = |b: &[u8]| natter_protocol::Sha256(sha2::Sha256::digest(b).into());
+        let dir = Dir::new("sha");
+        let now = Instant::now();
+        let plan = DownloadPlan::prepare(&dir.0, f("g.bin"), false).unwrap();
+        let (mut d, _) = going(plan.accepted(1, 5, listed(5), Some(sum(b"hello")), now));
+        d.write(b"hello", now).ok().unwrap();
+        let saved = d.verify(Some(listed(5))).unwrap();
+        assert_eq!(saved.sha256, Some(sum(b"hello")));
+        assert_eq!(std::fs::read(&saved.path).unwrap(), b"hello");
+        // Damaged on the way: nothing under the real name, no .part to resume.
+        let plan = DownloadPlan::prepare(&dir.0, f("h.bin"), false).unwrap();
+        let part = plan.part.clone();
+        let (mut d, _) = going(plan.accepted(2, 5, listed(5), Some(sum(b"hello")), now));
+        d.write(b"hellO", now).ok().unwrap();
+        let e = d.verify(Some(listed(5))).unwrap_err();
+        assert!(e.contains("h.bin arrived damaged: its SHA-256 is "), "{e}");
+        assert!(!dir.0.join("h.bin").exists() && !part.exists());
+    }
+
+    #[test]
     fn a_download_is_saved_only_when_its_version_is_unchanged() {
         let dir = Dir::new("verify");
         let now = Instant::now();
         let plan = DownloadPlan::prepare(&dir.0, f("c.bin"), false).unwrap();
-        let (mut d, _) = going(plan.accepted(1, 2, listed(2), now));
+        let (mut d, _) = going(plan.accepted(1, 2, listed(2), None, now));
         d.write(b"hi", now).ok().unwrap();
         let changed = Some(Some(Listed {
             size: 2,
@@ -567,7 +627,7 @@ mod tests {
         assert!(!dir.0.join("c.bin").exists() && !dir.0.join("c.bin.part").exists());
 
         let plan = DownloadPlan::prepare(&dir.0, f("d.bin"), false).unwrap();
-        let (mut d, _) = going(plan.accepted(2, 5, listed(5), now));
+        let (mut d, _) = going(plan.accepted(2, 5, listed(5), None, now));
         d.write(b"hi", now).ok().unwrap();
         let e = d.complete().unwrap_err();
         assert!(e.contains("got 2 bytes but the server announced 5"), "{e}");
@@ -584,9 +644,9 @@ mod tests {
         std::fs::write(dir.0.join("e.bin"), b"old").unwrap();
         let now = Instant::now();
         let plan = DownloadPlan::prepare(&dir.0, f("e.bin"), true).unwrap();
-        let (mut d, _) = going(plan.accepted(1, 2, listed(2), now));
+        let (mut d, _) = going(plan.accepted(1, 2, listed(2), None, now));
         d.write(b"hi", now).ok().unwrap();
-        assert_eq!(d.verify(Some(listed(2))).unwrap().0, dir.0.join("e.bin"));
+        assert_eq!(d.verify(Some(listed(2))).unwrap().path, dir.0.join("e.bin"));
         assert_eq!(std::fs::read(dir.0.join("e.bin")).unwrap(), b"hi");
     }
 

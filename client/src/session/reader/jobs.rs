@@ -21,11 +21,16 @@ impl Reader {
     ) -> Option<Vec<Line>> {
         let s = self.style;
         match (plan, result) {
-            (Plan::Download(p), Ok(Reply::Get { xfer, size, .. })) => {
+            (
+                Plan::Download(p),
+                Ok(Reply::Get {
+                    xfer, size, sha256, ..
+                }),
+            ) => {
                 let (xfer, size) = (*xfer, *size);
                 let listed = self.listing.get(p.file.as_str()).copied();
                 let job = p.job;
-                match p.accepted(xfer, size, listed, Instant::now()) {
+                match p.accepted(xfer, size, listed, *sha256, Instant::now()) {
                     Start::Going(d, notice) => {
                         let file = sanitize(d.file().as_str()).into_owned();
                         let what = format!("downloading {file}");
@@ -158,13 +163,18 @@ impl Reader {
                     _ => None,
                 };
                 let (line, ok) = match d.verify(listed) {
-                    Ok((path, size)) => (
-                        Line::info(
-                            s,
-                            &format!("Saved {} ({} bytes)", path.display(), group_digits(size)),
-                        ),
-                        true,
-                    ),
+                    Ok(saved) => {
+                        let check = match saved.sha256 {
+                            Some(h) => format!(", SHA-256 verified: {h}"),
+                            None => "; not verified: the server has not hashed it yet".into(),
+                        };
+                        let text = format!(
+                            "Saved {} ({} bytes){check}",
+                            saved.path.display(),
+                            group_digits(saved.size)
+                        );
+                        (Line::info(s, &text), true)
+                    }
                     Err(why) => (Line::error(s, &sanitize(&why)), false),
                 };
                 self.end_job(job, ok);
