@@ -41,6 +41,8 @@ pub const OVERLAP: u64 = 64 * 1024;
 pub struct Listed {
     pub size: u64,
     pub mtime: Time,
+    /// Its SHA-256, if the server knows it.
+    pub sha256: Option<natter_protocol::Sha256>,
 }
 
 /// A `/get` ready to go: the `.part` open, locked and positioned, and what is known
@@ -498,7 +500,11 @@ mod tests {
     const T: Time = Time(1_700_000_000);
 
     fn listed(size: u64) -> Option<Listed> {
-        Some(Listed { size, mtime: T })
+        Some(Listed {
+            size,
+            mtime: T,
+            sha256: None,
+        })
     }
 
     fn going(s: Start) -> (Download, Option<String>) {
@@ -569,6 +575,7 @@ mod tests {
         let other = Some(Listed {
             size: 10,
             mtime: Time(T.0 + 1),
+            sha256: None,
         });
         match plan.accepted(2, 10, other, None, now) {
             Start::Again(p, why) => {
@@ -618,6 +625,7 @@ mod tests {
         let changed = Some(Some(Listed {
             size: 2,
             mtime: Time(T.0 + 60),
+            sha256: None,
         }));
         let e = d.verify(changed).unwrap_err();
         assert!(

@@ -184,6 +184,11 @@ impl Session {
     }
 
     /// Sends `req` with what its reply sets going.
+    /// `/sums`: the listing, shown as the files' SHA-256s.
+    pub fn sums(&self) -> u64 {
+        self.send_with(Request::Files, false, Some(Plan::Sums))
+    }
+
     pub fn send_with(&self, req: Request, quiet: bool, plan: Option<Plan>) -> u64 {
         if matches!(req, Request::Quit { .. }) {
             self.quitting.store(true, Ordering::SeqCst);

@@ -47,6 +47,8 @@ pub enum Plan {
     Cancel {
         xfer: u64,
     },
+    /// `/sums`: the listing's SHA-256s, shown as `sha256sum` prints them.
+    Sums,
 }
 
 /// A `/put` ready to go: the local file open, its size taken from the open file.

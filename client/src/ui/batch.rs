@@ -234,6 +234,9 @@ impl Batch {
                     show(&Line::info(PLAIN, &text));
                     mode = m;
                 }
+                Command::Sums => {
+                    self.session.sums();
+                }
                 Command::Help(None) => {
                     for l in commands::help_lines(COMMANDS) {
                         show(&Line::plain(l));

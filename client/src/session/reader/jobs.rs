@@ -155,6 +155,32 @@ impl Reader {
                 Some(vec![Line::info(s, &text)])
             }
             (Plan::Cancel { .. }, Err(_)) => Some(Vec::new()),
+            (Plan::Sums, Ok(Reply::Files { .. })) => {
+                let mut names: Vec<(&String, &super::Listed)> = self.listing.iter().collect();
+                names.sort_by(|a, b| a.0.cmp(b.0));
+                let mut lines = Vec::new();
+                let mut waiting = Vec::new();
+                for (name, l) in names {
+                    match l.sha256 {
+                        // sha256sum's own format, so `sha256sum -c` checks a download.
+                        Some(h) => lines.push(Line::plain(format!("{h}  {}", sanitize(name)))),
+                        None => waiting.push(sanitize(name).into_owned()),
+                    }
+                }
+                if !waiting.is_empty() {
+                    let text = format!(
+                        "not hashed yet (the server is at it): {}",
+                        waiting.join(", ")
+                    );
+                    lines.push(Line::info(s, &text));
+                }
+                if lines.is_empty() {
+                    lines.push(Line::info(s, "the shared folder is empty"));
+                }
+                Some(lines)
+            }
+            (Plan::Sums, Err(_)) => None,
+            (Plan::Sums, Ok(_)) => Some(Vec::new()),
             (Plan::Verify(d), result) => {
                 let job = d.job();
                 self.verifying.remove(&job);

@@ -235,12 +235,16 @@ impl Reader {
                 self.listing.clear();
                 for i in items {
                     if let ServerFrame::File {
-                        file, size, mtime, ..
+                        file,
+                        size,
+                        mtime,
+                        sha256,
                     } = i
                     {
                         let listed = Listed {
                             size: *size,
                             mtime: *mtime,
+                            sha256: *sha256,
                         };
                         self.listing.insert(file.to_string(), listed);
                     }

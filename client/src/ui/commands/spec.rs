@@ -63,6 +63,8 @@ pub enum Command {
     SetMode(Mode),
     /// Show the command list, or one command's usage.
     Help(Option<&'static CommandSpec>),
+    /// The shared files' SHA-256s (a `FILES`, shown as `sha256sum` prints them).
+    Sums,
     /// Download a shared file into the download folder (a `GET` once the `.part` is
     /// ready).
     Get(FileName),

@@ -87,6 +87,20 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |args| no_args(args, Request::Files),
     },
     CommandSpec {
+        name: "sums",
+        aliases: &["sha256"],
+        args: "",
+        help: "each shared file's SHA-256, as sha256sum",
+        completion: Completion::Nothing,
+        parse: |args| {
+            if args.trim().is_empty() {
+                Ok(Command::Sums)
+            } else {
+                Err(ArgError::Usage)
+            }
+        },
+    },
+    CommandSpec {
         name: "get",
         aliases: &[],
         args: "<file>",

@@ -382,6 +382,9 @@ impl Repl {
                 }
             }
             Command::SetMode(mode) => self.switch(mode),
+            Command::Sums => {
+                self.session.sums();
+            }
             Command::Help(None) => self
                 .screen
                 .print(commands::help_lines(COMMANDS).into_iter().map(Line::plain)),
