@@ -83,7 +83,7 @@ fn get_round_trips_every_byte_value() {
     let stdout = ok(&out);
     assert!(
         stdout.contains(&format!(
-            "* Saved {}/blob.bin (197,842 bytes)\n",
+            "* Saved {}/blob.bin (197,842 bytes)",
             dir.display()
         )),
         "{stdout}"
