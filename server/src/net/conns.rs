@@ -151,28 +151,8 @@ impl Outbox for Conns {
         except: Option<ConnRef>,
         frame: &ServerFrame,
     ) -> u64 {
-        let bytes: Rc<[u8]> = Rc::from(frame.to_bytes());
-        let cap = self.max_queue;
-        let mut delivered = 0;
-        for &m in members {
-            if Some(m) == except {
-                continue;
-            }
-            let Some(c) = self.slab.get_mut(m.0) else {
-                continue;
-            };
-            if !c.is_open() {
-                continue;
-            }
-            c.out.push_shared(bytes.clone());
-            delivered += 1;
-            if c.out.len() > cap {
-                mark_over(c, m.0, &mut self.over_cap);
-            }
-            mark(c, m.0, &mut self.dirty);
-        }
-        self.queued += delivered;
-        delivered
+        // One frame for all: encoded once, whoever asked for stamps.
+        self.broadcast_stamped(members, except, frame, frame)
     }
 
     fn broadcast_stamped(
@@ -195,9 +175,11 @@ impl Outbox for Conns {
             if !c.is_open() {
                 continue;
             }
-            let which = usize::from(c.stamps);
-            let shared = bytes[which]
-                .get_or_insert_with(|| Rc::from(if c.stamps { stamped } else { plain }.to_bytes()));
+            // The same frame for both (a plain broadcast): one encoding for all.
+            let which = usize::from(c.stamps && !std::ptr::eq(plain, stamped));
+            let shared = bytes[which].get_or_insert_with(|| {
+                Rc::from(if which == 1 { stamped } else { plain }.to_bytes())
+            });
             c.out.push_shared(shared.clone());
             delivered += 1;
             if c.out.len() > cap {

@@ -29,7 +29,10 @@ impl Server {
             let Some(c) = self.conns.slab.get(t) else {
                 return queued;
             };
-            if !c.pulling || c.out.len() >= LOW_WATER || *budget == 0 {
+            // Half the cap when the cap is small: a batch of items (FILE lines with
+            // their SHA-256s are 300 bytes) on top must not take the queue past it.
+            let low_water = LOW_WATER.min(self.conns.max_queue / 2);
+            if !c.pulling || c.out.len() >= low_water || *budget == 0 {
                 return queued;
             }
             let before = c.out.len();

@@ -192,7 +192,9 @@ impl Reader {
                     Ok(saved) => {
                         let check = match saved.sha256 {
                             Some(h) => format!(", SHA-256 verified: {h}"),
-                            None => "; not verified: the server has not hashed it yet".into(),
+                            None => {
+                                "; not verified: the server gave no SHA-256 (not hashed yet)".into()
+                            }
                         };
                         let text = format!(
                             "Saved {} ({} bytes){check}",
