@@ -355,19 +355,7 @@ fn quit_in_a_script_stops_it_with_its_message() {
 fn sums_lists_each_shared_files_sha256_as_sha256sum_does() {
     let server = Natterd::start(&[]);
     std::fs::write(server.file("hello.txt"), b"hello").unwrap();
-    // The server hashes files put in by hand a step at a time: wait for it.
-    let mut p = server.join("watcher");
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        p.send("FILES\n");
-        let l = p.expect_reply_prefix("FILE hello.txt ");
-        p.expect_reply_prefix("OK FILES");
-        if l.split(' ').count() == 5 {
-            break;
-        }
-        assert!(std::time::Instant::now() < end, "never hashed: {l}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_hashed(&server, "hello.txt");
     let out = run_batch(&["alice", "127.0.0.1", &server.port()], "/sums\n");
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));

@@ -309,23 +309,6 @@ fn two_natters_never_write_one_part() {
     saved(&wait_output(first), &dl.0, &data);
 }
 
-/// Waits until the server has the SHA-256 of big.bin (it hashes files put in by
-/// hand a step at a time).
-fn hashed(server: &Natterd) {
-    let mut p = server.join("watcher");
-    let end = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        p.send("FILES\n");
-        let l = p.expect_reply_prefix("FILE big.bin ");
-        p.expect_reply_prefix("OK FILES");
-        if l.split(' ').count() == 5 {
-            return;
-        }
-        assert!(std::time::Instant::now() < end, "big.bin never hashed: {l}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_part_damaged_before_its_last_bytes_is_caught_by_the_sha256_and_nothing_is_saved() {
     let data = binary(SIZE);
@@ -336,7 +319,7 @@ fn a_part_damaged_before_its_last_bytes_is_caught_by_the_sha256_and_nothing_is_s
     damaged[10] ^= 0x55;
     cut_off(&dl.0, SIZE, MTIME, &damaged);
     let server = serving(&data, MTIME_SECS);
-    hashed(&server);
+    wait_hashed(&server, "big.bin");
     let out = get(&server, &dl.0);
     let stderr = text(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{stderr}");

@@ -199,3 +199,20 @@ impl Live {
         }
     }
 }
+
+/// Waits until `server` knows the SHA-256 of `file` in its folder (it hashes files
+/// put there by hand a step at a time), asking with `FILES` as a peer named `watcher`.
+pub fn wait_hashed(server: &Natterd, file: &str) {
+    let mut p = server.join("watcher");
+    let end = Instant::now() + WAIT;
+    loop {
+        p.send("FILES\n");
+        let l = p.expect_reply_prefix(&format!("FILE {file} "));
+        p.expect_reply_prefix("OK FILES");
+        if l.split(' ').count() == 5 {
+            return;
+        }
+        assert!(Instant::now() < end, "{file} never hashed: {l}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
