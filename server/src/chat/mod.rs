@@ -115,8 +115,8 @@ struct Client {
     wants_history: u32,
     /// `HELLO ... stamps`: it gets `SAID` and `TOLD`, with ids and the server's time.
     stamps: bool,
-    /// Away, and what others are told (boxed: most are not).
-    away: Option<Box<str>>,
+    /// Away, and what others are told (behind one thin pointer: most are not).
+    away: Option<Box<String>>,
     /// A listing being streamed to it.
     /// (Boxed: most connections never have one, and each costs its `Client` slot.)
     listing: Option<Box<Listing>>,

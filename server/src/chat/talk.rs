@@ -207,7 +207,7 @@ impl Room {
             text
         };
         if let Some(c) = self.client_mut(from) {
-            c.away = Some(text.clone().into_boxed_str());
+            c.away = Some(Box::new(text.clone()));
         }
         reply(out, from, Reply::Away);
         self.announce(out, Some(from), ServerFrame::Away { name, text });
