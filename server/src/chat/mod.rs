@@ -115,7 +115,9 @@ struct Client {
     wants_history: u32,
     /// `HELLO ... stamps`: it gets `SAID` and `TOLD`, with ids and the server's time.
     stamps: bool,
-    /// Away, and what others are told (behind one thin pointer: most are not).
+    /// Away, and what others are told. Boxed on purpose: one thin pointer (8 bytes)
+    /// in every session instead of a String's 24, since most sessions are never away.
+    #[allow(clippy::box_collection)]
     away: Option<Box<String>>,
     /// A listing being streamed to it.
     /// (Boxed: most connections never have one, and each costs its `Client` slot.)
