@@ -115,8 +115,8 @@ impl UploadPlan {
             .metadata()
             .map_err(|e| format!("cannot read {shown}: {}", io_words(&e)))?
             .len();
-        let sha256 =
-            Some(hash_file(&file).map_err(|e| format!("cannot read {shown}: {}", io_words(&e)))?);
+        // Read later, off the prompt's thread where there is one (`hashed`).
+        let sha256 = None;
         Ok(UploadPlan {
             local: local.to_path_buf(),
             name,
@@ -127,7 +127,25 @@ impl UploadPlan {
         })
     }
 
-    /// `PUT <name> <size>`.
+    /// Reads the file's SHA-256, for the `PUT` to carry: a pass over the whole file
+    /// (under a second a GiB with SHA instructions), so an interactive natter does it
+    /// on a thread of its own.
+    pub fn hashed(mut self) -> Result<UploadPlan, String> {
+        let sum = hash_file(&self.file)
+            .map_err(|e| format!("cannot read {}: {}", self.local.display(), io_words(&e)))?;
+        self.sha256 = Some(sum);
+        Ok(self)
+    }
+
+    /// As [`UploadPlan::hashed`], or as it is if the file cannot be read for it.
+    pub fn hashed_or_not(mut self) -> UploadPlan {
+        if let Ok(sum) = hash_file(&self.file) {
+            self.sha256 = Some(sum);
+        }
+        self
+    }
+
+    /// `PUT <name> <size> <sha256>`.
     pub fn request(&self) -> natter_protocol::Request {
         natter_protocol::Request::Put {
             file: self.name.clone(),

@@ -266,7 +266,7 @@ impl Batch {
                     local,
                     name,
                     unsplit,
-                } => match super::upload_plan(local, name, unsplit) {
+                } => match super::upload_plan(local, name, unsplit).and_then(|p| p.hashed()) {
                     Ok(plan) => {
                         let job = self.session.put(plan);
                         self.transfer(job)?;

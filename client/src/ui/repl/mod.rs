@@ -414,7 +414,20 @@ impl Repl {
                 unsplit,
             } => match super::upload_plan(local, name, unsplit) {
                 Ok(plan) => {
-                    self.session.put(plan);
+                    // Its SHA-256 is read on a thread of its own, so the prompt does not
+                    // wait for a big file; the PUT goes once it is known. A file that
+                    // cannot be read for it goes without, and its upload says why.
+                    let session = self.session.clone();
+                    let spawned =
+                        std::thread::Builder::new()
+                            .name("put-hash".into())
+                            .spawn(move || {
+                                let _ = session.put(plan.hashed_or_not());
+                            });
+                    if let Err(e) = spawned {
+                        let why = format!("cannot start the upload: {e}");
+                        self.screen.print([Line::error(self.style, &why)]);
+                    }
                 }
                 Err(why) => self.screen.print([Line::error(self.style, &why)]),
             },
