@@ -79,15 +79,7 @@ impl Outbox for Recorder {
         except: Option<ConnRef>,
         frame: &ServerFrame,
     ) -> u64 {
-        self.broadcasts += 1;
-        let mut n = 0;
-        for &m in members {
-            if Some(m) != except {
-                self.events.push(Event::Frame(m, frame.clone()));
-                n += 1;
-            }
-        }
-        n
+        self.broadcast_stamped(members, except, frame, frame)
     }
 
     fn broadcast_stamped(
