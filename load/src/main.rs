@@ -115,6 +115,11 @@ enum Scenario {
         /// Fetch with HTTP/1.1 GET instead of natter.
         #[arg(long)]
         http: bool,
+        /// The largest DATA body to ask natterd for (HELLO ... data=N), 65536 (the
+        /// protocol's default) to 1048576 (what the natter client asks for).
+        #[arg(long, default_value_t = natter_protocol::MAX_BIG_DATA as u32,
+              value_parser = clap::value_parser!(u32).range(65536..=1048576))]
+        frame: u32,
     },
 }
 
@@ -136,6 +141,13 @@ fn main() -> ExitCode {
         proto: args.proto,
         connect_batch: args.connect_batch,
         deadline: Instant::now() + Duration::from_secs(args.timeout),
+        data: match args.scenario {
+            // What the natter client asks for; 65536 is the frame of older clients.
+            Scenario::Download { frame, .. } if frame != natter_protocol::MAX_DATA as u32 => {
+                Some(frame)
+            }
+            _ => None,
+        },
     };
     let server = ServerStats::new(&args.server_pid);
     let result = match args.scenario {
@@ -165,6 +177,7 @@ fn main() -> ExitCode {
             clients,
             ref file,
             http,
+            ..
         } => download::run(&run, server.as_ref(), clients, file, http),
     };
     match result {

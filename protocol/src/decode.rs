@@ -3,13 +3,14 @@
 //! It never buffers: it looks at the caller's bytes and says how many a frame used.
 //! "Not enough bytes yet" is the normal [`Decoded::Incomplete`], not an error. An
 //! over-long header is refused as soon as the limit has arrived without a newline,
-//! so a reader never has to hold more than `max header + MAX_DATA` bytes.
+//! so a reader never has to hold more than `max header + MAX_DATA` bytes (a client
+//! reading the server: `MAX_BIG_DATA`, which it may have asked for).
 
 use crate::fields::{
     parse_int, ErrorCode, FieldError, FileName, LeaveReason, Secret, Time, UserName,
 };
 use crate::frame::{FolderUsage, GuessReply, Reply, Request, ServerFrame, SessionInfo};
-use crate::{MAX_DATA, MAX_HEADER, MAX_SERVER_HEADER};
+use crate::{MAX_BIG_DATA, MAX_DATA, MAX_HEADER, MAX_SERVER_HEADER};
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -44,22 +45,27 @@ impl std::error::Error for DecodeError {}
 
 /// Decodes the client frame at the front of `buf` (header limit [`MAX_HEADER`]).
 pub fn decode_request(buf: &[u8]) -> Result<Decoded<Request>, DecodeError> {
-    decode_with(buf, MAX_HEADER, parse_request, |xfer, data| Request::Data {
-        xfer,
-        data,
+    decode_with(buf, MAX_HEADER, MAX_DATA, parse_request, |xfer, data| {
+        Request::Data { xfer, data }
     })
 }
 
-/// Decodes the server frame at the front of `buf` (header limit [`MAX_SERVER_HEADER`]).
+/// Decodes the server frame at the front of `buf` (header limit [`MAX_SERVER_HEADER`],
+/// `DATA` bodies up to [`MAX_BIG_DATA`]: the client may have asked for them).
 pub fn decode_server_frame(buf: &[u8]) -> Result<Decoded<ServerFrame>, DecodeError> {
-    decode_with(buf, MAX_SERVER_HEADER, parse_server_frame, |xfer, data| {
-        ServerFrame::Data { xfer, data }
-    })
+    decode_with(
+        buf,
+        MAX_SERVER_HEADER,
+        MAX_BIG_DATA,
+        parse_server_frame,
+        |xfer, data| ServerFrame::Data { xfer, data },
+    )
 }
 
 fn decode_with<F>(
     buf: &[u8],
     max_header: usize,
+    max_data: usize,
     parse: fn(&str) -> Result<F, LineError>,
     data: fn(u64, Vec<u8>) -> F,
 ) -> Result<Decoded<F>, DecodeError> {
@@ -93,7 +99,7 @@ fn decode_with<F>(
             used: buf.len(),
             fatal: true,
         };
-        let (xfer, len) = parse_data_header(line).map_err(fatal)?;
+        let (xfer, len) = parse_data_header(line, max_data).map_err(fatal)?;
         let end = header_len + len;
         if buf.len() < end {
             return Ok(Decoded::Incomplete);
@@ -120,8 +126,8 @@ fn decode_with<F>(
         .map_err(err)
 }
 
-fn parse_data_header(line: &[u8]) -> Result<(u64, usize), String> {
-    let usage = || format!("a DATA header is `DATA <xfer> <bytes>` with at most {MAX_DATA} bytes");
+fn parse_data_header(line: &[u8], max_data: usize) -> Result<(u64, usize), String> {
+    let usage = || format!("a DATA header is `DATA <xfer> <bytes>` with at most {max_data} bytes");
     let line = std::str::from_utf8(line).map_err(|_| usage())?;
     // Extra spaces are forgiven here as everywhere else.
     let mut parts = line.split(' ').filter(|p| !p.is_empty()).skip(1);
@@ -130,7 +136,7 @@ fn parse_data_header(line: &[u8]) -> Result<(u64, usize), String> {
     };
     let xfer = parse_int(x).map_err(|_| usage())?;
     let len = parse_int(n).map_err(|_| usage())?;
-    if len > MAX_DATA as u64 {
+    if len > max_data as u64 {
         return Err(usage());
     }
     Ok((xfer, len as usize))
@@ -294,7 +300,7 @@ fn split_verb(line: &str) -> (&str, &str) {
 /// One line of usage per request verb, for `bad-request` texts.
 pub const REQUEST_USAGE: &[(&str, &str)] = &[
     ("AUTH", "AUTH <secret>"),
-    ("HELLO", "HELLO <name> [history=<n>] [stamps]"),
+    ("HELLO", "HELLO <name> [history=<n>] [stamps] [data=<N>]"),
     ("HISTORY", "HISTORY [<n>]"),
     ("AWAY", "AWAY [<text>]"),
     ("BACK", "BACK"),
@@ -332,8 +338,26 @@ fn parse_request(line: &str) -> Result<Request, LineError> {
         },
         "HELLO" => {
             let name = f.name()?;
-            let (mut history, mut stamps) = (None, false);
+            let (mut history, mut stamps, mut data) = (None, false, None);
+            let data_range = MAX_DATA as u64..=MAX_BIG_DATA as u64;
             while let Some(opt) = f.opt() {
+                if let Some(n) = opt.strip_prefix("data=") {
+                    match parse_int(n) {
+                        Ok(n) if data.is_none() && data_range.contains(&n) => {
+                            data = Some(n as u32);
+                            continue;
+                        }
+                        _ => return Err(LineError::new(
+                            ErrorCode::BadRequest,
+                            format!(
+                                "data= is the largest DATA body wanted, {} to {} bytes, not {:?}",
+                                MAX_DATA,
+                                MAX_BIG_DATA,
+                                crate::fields::shown(n)
+                            ),
+                        )),
+                    }
+                }
                 match opt.strip_prefix("history=").map(parse_int) {
                     Some(Ok(n)) if history.is_none() => history = Some(n),
                     None if opt.eq_ignore_ascii_case("stamps") && !stamps => stamps = true,
@@ -341,7 +365,7 @@ fn parse_request(line: &str) -> Result<Request, LineError> {
                         return Err(LineError::new(
                             ErrorCode::BadRequest,
                             format!(
-                            "HELLO takes a name, then history=<n> and stamps if wanted, not {:?}",
+                            "HELLO takes a name, then history=<n>, stamps and data=<N> if wanted, not {:?}",
                             crate::fields::shown(opt)
                         ),
                         ))
@@ -352,6 +376,7 @@ fn parse_request(line: &str) -> Result<Request, LineError> {
                 name,
                 history,
                 stamps,
+                data,
             }
         }
         "AWAY" => Request::Away { text: f.text() },

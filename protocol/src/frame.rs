@@ -28,6 +28,9 @@ pub enum Request {
         history: Option<u64>,
         /// `stamps`: messages come as `SAID` and `TOLD`, with the server's id and time.
         stamps: bool,
+        /// `data=N`: the client takes download `DATA` bodies of up to N bytes
+        /// ([`crate::MAX_DATA`] to [`crate::MAX_BIG_DATA`]); at most `MAX_DATA` without.
+        data: Option<u32>,
     },
     Say {
         text: String,
@@ -136,6 +139,7 @@ impl Request {
                 name,
                 history,
                 stamps,
+                data,
             } => {
                 field(out, name.as_str());
                 if let Some(n) = history {
@@ -143,6 +147,9 @@ impl Request {
                 }
                 if *stamps {
                     field(out, "stamps");
+                }
+                if let Some(n) = data {
+                    let _ = write!(out, " data={n}");
                 }
             }
             Request::History { count } => {

@@ -23,8 +23,12 @@ pub const MAX_HEADER: usize = 4096;
 /// Longest header a server may send: a relayed message adds the sender's name and a
 /// verb to a client's full-length text.
 pub const MAX_SERVER_HEADER: usize = 8192;
-/// Largest `DATA` body. One chunk is what a transfer holds in memory at once.
+/// Largest `DATA` body, unless a client asked for more. One chunk is what a transfer
+/// holds in memory at once.
 pub const MAX_DATA: usize = 65536;
+/// Largest `DATA` body a client may ask for its downloads (`HELLO ... data=N`). Every
+/// frame costs the server system calls of its own, so bigger frames are cheaper.
+pub const MAX_BIG_DATA: usize = 1 << 20;
 /// The port natterd listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7878;
 

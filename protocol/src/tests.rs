@@ -41,7 +41,8 @@ fn requests_decode() {
         Request::Hello {
             name: name("alice"),
             history: None,
-            stamps: false
+            stamps: false,
+            data: None
         }
     );
     assert_eq!(
@@ -49,7 +50,8 @@ fn requests_decode() {
         Request::Hello {
             name: name("alice"),
             history: None,
-            stamps: false
+            stamps: false,
+            data: None
         }
     );
     assert_eq!(
@@ -57,7 +59,8 @@ fn requests_decode() {
         Request::Hello {
             name: name("alice"),
             history: Some(20),
-            stamps: false
+            stamps: false,
+            data: None
         }
     );
     assert_eq!(
@@ -65,7 +68,26 @@ fn requests_decode() {
         Request::Hello {
             name: name("alice"),
             history: Some(5),
-            stamps: true
+            stamps: true,
+            data: None
+        }
+    );
+    assert_eq!(
+        one_req("HELLO alice data=1048576 stamps\n"),
+        Request::Hello {
+            name: name("alice"),
+            history: None,
+            stamps: true,
+            data: Some(1 << 20)
+        }
+    );
+    assert_eq!(
+        one_req("HELLO alice data=65536\n"),
+        Request::Hello {
+            name: name("alice"),
+            history: None,
+            stamps: false,
+            data: Some(65536)
         }
     );
     assert_eq!(one_req("HISTORY\n"), Request::History { count: None });
@@ -166,6 +188,10 @@ fn request_errors_map_to_codes() {
         ("FLY away\n", ErrorCode::UnknownCommand),
         ("HELLO\n", ErrorCode::BadRequest),
         ("HELLO a b\n", ErrorCode::BadRequest),
+        ("HELLO a data=65535\n", ErrorCode::BadRequest),
+        ("HELLO a data=1048577\n", ErrorCode::BadRequest),
+        ("HELLO a data=x\n", ErrorCode::BadRequest),
+        ("HELLO a data=65536 data=65536\n", ErrorCode::BadRequest),
         ("HELLO _x\n", ErrorCode::BadName),
         (
             "HELLO a234567890123456789012345678901234\n",
@@ -290,6 +316,27 @@ fn data_frames() {
         decode_request(format!("DATA 1 {MAX_DATA}\n").as_bytes()),
         Ok(Decoded::Incomplete)
     ));
+}
+
+#[test]
+fn a_client_reads_data_frames_up_to_the_size_it_may_ask_for() {
+    let frame = |n: usize| {
+        let mut b = format!("DATA 3 {n}\n").into_bytes();
+        b.resize(b.len() + n, 7);
+        b
+    };
+    let big = frame(MAX_BIG_DATA);
+    match decode_server_frame(&big) {
+        Ok(Decoded::Frame(ServerFrame::Data { xfer: 3, data }, used)) => {
+            assert_eq!((data.len(), used), (MAX_BIG_DATA, big.len()));
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = decode_server_frame(&frame(MAX_BIG_DATA + 1)).unwrap_err();
+    assert_eq!((e.code, e.fatal), (ErrorCode::BadRequest, true));
+    // A server never takes more than MAX_DATA from a client.
+    let e = decode_request(&frame(MAX_DATA + 1)).unwrap_err();
+    assert_eq!((e.code, e.fatal), (ErrorCode::BadRequest, true));
 }
 
 #[test]
@@ -494,12 +541,14 @@ fn arb_request() -> impl Strategy<Value = Request> {
         (
             arb_name(),
             proptest::option::of(any::<u64>()),
-            any::<bool>()
+            any::<bool>(),
+            proptest::option::of(MAX_DATA as u32..=MAX_BIG_DATA as u32)
         )
-            .prop_map(|(name, history, stamps)| Request::Hello {
+            .prop_map(|(name, history, stamps, data)| Request::Hello {
                 name,
                 history,
-                stamps
+                stamps,
+                data
             }),
         proptest::option::of(any::<u64>()).prop_map(|count| Request::History { count }),
         arb_text().prop_map(|text| Request::Say { text }),

@@ -92,7 +92,7 @@ fn registration_rules() {
     a.send("HELLO -dash\nHELLO a234567890123456789012345678901234\nHELLO\n");
     a.expect_prefix("ERR bad-name ");
     a.expect_prefix("ERR bad-name ");
-    a.expect("ERR bad-request usage: HELLO <name> [history=<n>] [stamps]");
+    a.expect("ERR bad-request usage: HELLO <name> [history=<n>] [stamps] [data=<N>]");
     a.send("hello Alice\n");
     a.expect("OK HELLO Alice");
     a.expect("JOIN Alice");

@@ -82,6 +82,43 @@ fn chat_is_delivered_while_a_50_mb_download_is_in_progress() {
 }
 
 #[test]
+fn a_client_that_asks_for_big_frames_gets_them_and_the_same_bytes() {
+    let dir = temp_dir("frames");
+    let data = pattern(3 * (1 << 20) + 5);
+    std::fs::write(dir.join("f.bin"), &data).unwrap();
+    let srv = Natterd::start_in(&dir, &[], &[]);
+    let mut a = srv.join_with("alice", " data=1048576");
+    let (x, _) = a.get("f.bin", None);
+    let (body, sizes, other) = a.receive_frames(x);
+    assert!(other.is_empty(), "{other:?}");
+    // They start at 64 KiB and grow while the socket takes them whole (on loopback,
+    // nearly always), never past what was asked for.
+    assert_eq!(sizes[0], 65536, "{sizes:?}");
+    assert!(sizes.iter().all(|&n| n <= 1 << 20), "{sizes:?}");
+    assert!(sizes.contains(&(1 << 20)), "{sizes:?}");
+    assert!(body == data);
+    // Anything from 64 KiB up may be asked for; a resumed download too.
+    let mut b = srv.join_with("bob", " data=100000");
+    let (x, _) = b.get("f.bin", Some(3 << 20));
+    assert_eq!(b.receive_frames(x).1, [5]);
+    let (x, _) = b.get("f.bin", Some(1));
+    let (body, sizes, _) = b.receive_frames(x);
+    assert!(sizes.iter().all(|&n| n <= 100_000), "{sizes:?}");
+    assert!(sizes.contains(&100_000), "{sizes:?}");
+    assert!(body == data[1..]);
+    // Without the option, the protocol's 64 KiB.
+    let mut c = srv.join("carol");
+    let (x, _) = c.get("f.bin", None);
+    let (_, sizes, _) = c.receive_frames(x);
+    assert_eq!(sizes.len(), 49);
+    assert!(sizes[..48].iter().all(|&n| n == 65536));
+    c.send("HELLO dave data=2000000\n");
+    c.expect_prefix(
+        "ERR bad-request data= is the largest DATA body wanted, 65536 to 1048576 bytes",
+    );
+}
+
+#[test]
 fn downloads_resume_from_an_offset() {
     let dir = temp_dir("resume");
     let data = pattern(200_000);

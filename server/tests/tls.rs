@@ -92,9 +92,13 @@ impl TlsPeer {
     }
 
     fn join(srv: &Natterd, der: &CertificateDer<'static>, name: &str) -> TlsPeer {
+        TlsPeer::join_with(srv, der, name, "")
+    }
+
+    fn join_with(srv: &Natterd, der: &CertificateDer<'static>, name: &str, opts: &str) -> TlsPeer {
         let mut p = TlsPeer::connect(srv, der);
         assert!(p.line().starts_with("WELCOME natter/1 "));
-        p.send(format!("HELLO {name}\n").as_bytes());
+        p.send(format!("HELLO {name}{opts}\n").as_bytes());
         p.expect(&format!("OK HELLO {name}"));
         p.expect(&format!("JOIN {name}"));
         p
@@ -107,7 +111,9 @@ fn chat_and_a_file_round_trip_through_tls() {
     let srv = tls_server(&certs, &["--max-queue", "128K"]);
     srv.wait_log("serving TLS");
     let mut a = TlsPeer::join(&srv, &certs.der, "alice");
-    let mut b = TlsPeer::join(&srv, &certs.der, "bob");
+    // Big frames asked for: over TLS the body is copied through memory, and frames
+    // stay at 64 KiB.
+    let mut b = TlsPeer::join_with(&srv, &certs.der, "bob", " data=1048576");
     a.expect("JOIN bob");
     a.send(b"SAY secret plans\n");
     a.expect("OK SAY 1");
@@ -138,6 +144,7 @@ fn chat_and_a_file_round_trip_through_tls() {
             break;
         }
         let n: usize = l.strip_prefix("DATA 2 ").expect("DATA").parse().unwrap();
+        assert!(n <= 65536, "{l}");
         let mut body = vec![0; n];
         b.r.read_exact(&mut body).unwrap();
         got.extend(body);

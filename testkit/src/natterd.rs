@@ -234,9 +234,14 @@ impl Natterd {
 
     /// A peer that has read its WELCOME and taken `name`.
     pub fn join(&self, name: &str) -> crate::Peer {
+        self.join_with(name, "")
+    }
+
+    /// As [`Natterd::join`], with HELLO options (`" data=1048576"`).
+    pub fn join_with(&self, name: &str, options: &str) -> crate::Peer {
         let mut p = self.connect();
         p.expect_prefix("WELCOME natter/1 ");
-        p.send(&format!("HELLO {name}\n"));
+        p.send(&format!("HELLO {name}{options}\n"));
         p.expect(&format!("OK HELLO {name}"));
         p.expect(&format!("JOIN {name}"));
         p

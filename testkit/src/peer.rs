@@ -96,9 +96,18 @@ impl Peer {
     }
 
     /// Reads a download after its `OK GET`: the body, and any other lines that came
-    /// in between (chat interleaved with the data), up to `DONE`.
+    /// in between (chat interleaved with the data), up to `DONE`. Frames are at most
+    /// the protocol's default 64 KiB.
     pub fn receive(&mut self, xfer: u64) -> (Vec<u8>, Vec<String>) {
+        let (body, sizes, other) = self.receive_frames(xfer);
+        assert!(sizes.iter().all(|&n| n <= 65536), "{sizes:?}");
+        (body, other)
+    }
+
+    /// As [`Peer::receive`], with each `DATA` frame's size, whatever it is.
+    pub fn receive_frames(&mut self, xfer: u64) -> (Vec<u8>, Vec<usize>, Vec<String>) {
         let mut body = Vec::new();
+        let mut sizes = Vec::new();
         let mut other = Vec::new();
         loop {
             let l = self.line().expect("connection open during download");
@@ -106,10 +115,10 @@ impl Peer {
                 let (x, n) = rest.split_once(' ').expect("DATA header");
                 assert_eq!(x.parse::<u64>().unwrap(), xfer);
                 let n: usize = n.parse().unwrap();
-                assert!(n <= 65536);
+                sizes.push(n);
                 body.extend(self.bytes(n));
             } else if l == format!("DONE {xfer}") {
-                return (body, other);
+                return (body, sizes, other);
             } else {
                 other.push(l);
             }

@@ -701,6 +701,7 @@ mod tests {
             name: name("bob"),
             history: None,
             stamps: false,
+            data: None,
         };
         assert_eq!(
             rep(hello, &[], "ERR name-taken bob is taken; choose another")
@@ -782,7 +783,8 @@ mod tests {
                 Request::Hello {
                     name: name("alice"),
                     history: None,
-                    stamps: false
+                    stamps: false,
+                    data: None
                 },
                 &[],
                 "OK HELLO alice"

@@ -2,7 +2,8 @@
 //! `natter_protocol::decode_server_frame`, which itself never buffers.
 //!
 //! The buffer stays small: the decoder refuses a header longer than the server limit
-//! as soon as that many bytes arrived, and a `DATA` body is at most `MAX_DATA`.
+//! as soon as that many bytes arrived, and a `DATA` body is at most `MAX_BIG_DATA`
+//! (what natter asks for in its HELLO).
 
 use natter_protocol::{decode_server_frame, DecodeError, Decoded, ServerFrame};
 use std::io::{self, Read};

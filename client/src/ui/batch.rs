@@ -16,7 +16,7 @@ use crate::session::reader::{self, Sink};
 use crate::session::{call, wait_reply, wait_transfer, Answer, End, Outcome, Session};
 use crate::ui::commands::{self, Command, Mode, COMMANDS};
 use crate::ui::secret::Given;
-use natter_protocol::{Request, UserName};
+use natter_protocol::{Request, UserName, MAX_BIG_DATA};
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -149,6 +149,7 @@ impl Batch {
             name,
             history: None,
             stamps: true,
+            data: Some(MAX_BIG_DATA as u32),
         };
         match self.quiet_call(hello.clone())? {
             Ok(_) => Ok(None),

@@ -30,6 +30,9 @@ pub struct Run {
     pub connect_batch: usize,
     /// Every run stops here, whatever the state (`--timeout`).
     pub deadline: Instant,
+    /// natter only: the largest DATA body a client asks for in its HELLO
+    /// (`download --frame`); natterd's 64 KiB default when `None`.
+    pub data: Option<u32>,
 }
 
 impl Run {
@@ -107,7 +110,12 @@ pub fn connect_clients(
         let tx = net
             .connect(addr)
             .map_err(|e| format!("connect {addr}: {e}"))?;
-        net.send(tx, &proto.register(&name, false));
+        let mut hello = proto.register(&name, false);
+        if let (Proto::Natter, Some(n)) = (proto, run.data) {
+            hello.pop();
+            hello.extend_from_slice(format!(" data={n}\n").as_bytes());
+        }
+        net.send(tx, &hello);
         set_owner(&mut owner, tx, i);
         let rx = if paired {
             let rx = net

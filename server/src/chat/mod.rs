@@ -115,6 +115,8 @@ struct Client {
     wants_history: u32,
     /// `HELLO ... stamps`: it gets `SAID` and `TOLD`, with ids and the server's time.
     stamps: bool,
+    /// `HELLO ... data=N`: the largest download `DATA` body it takes.
+    data: u32,
     /// Away, and what others are told. Boxed on purpose: one thin pointer (8 bytes)
     /// in every session instead of a String's 24, since most sessions are never away.
     #[allow(clippy::box_collection)]
@@ -286,6 +288,7 @@ impl Room {
             uploads: Vec::new(),
             wants_history: 0,
             stamps: false,
+            data: natter_protocol::MAX_DATA as u32,
             away: None,
             listing: None,
         });
@@ -322,7 +325,8 @@ impl Room {
                 name,
                 history,
                 stamps,
-            } => self.hello(out, from, name, history, stamps),
+                data,
+            } => self.hello(out, from, name, history, stamps, data),
             Request::Data { xfer, data } => self.data(out, from, xfer, &data),
             _ if !named => error(
                 out,

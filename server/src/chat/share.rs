@@ -90,8 +90,10 @@ impl Room {
             "{} downloads {file} ({size} bytes, from {offset})",
             self.user_label(from)
         );
+        let mut frame = natter_protocol::MAX_DATA;
         if let Some(c) = self.client_mut(from) {
             c.downloads.push(xfer);
+            frame = c.data as usize;
         }
         self.open_files += 1;
         // The hash of this very file, if it is known: same size as when hashed.
@@ -110,7 +112,8 @@ impl Room {
                 sha256,
             },
         );
-        out.start_download(from, FileSend::new(xfer, file, handle, size, offset));
+        let send = FileSend::new(xfer, file, handle, size, offset).with_frame(frame);
+        out.start_download(from, send);
     }
 
     /// The loop sent a download's last byte, or could not read its next chunk.

@@ -67,6 +67,7 @@ impl Room {
         name: UserName,
         history: Option<u64>,
         stamps: bool,
+        data: Option<u32>,
     ) {
         let Some(c) = self.client(from) else { return };
         if !c.authed {
@@ -94,6 +95,7 @@ impl Room {
         if let Some(c) = self.client_mut(from) {
             c.wants_history = history.unwrap_or(0).min(u32::MAX as u64) as u32;
             c.stamps = stamps;
+            c.data = data.unwrap_or(natter_protocol::MAX_DATA as u32);
         }
         if self.cluster.is_some() && self.hello_on_cluster(out, from, id, &name) {
             return;

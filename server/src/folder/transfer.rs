@@ -20,6 +20,11 @@ pub struct FileSend {
     pub size: u64,
     pub pos: u64,
     pub started_at: u64,
+    /// The body of the next frame sent from the file by the kernel, and the most it
+    /// may grow to (the client's `HELLO ... data=N`). Frames copied through memory
+    /// (TLS) stay at `MAX_DATA`.
+    frame: usize,
+    max_frame: usize,
 }
 
 impl FileSend {
@@ -31,13 +36,34 @@ impl FileSend {
             size,
             pos: from,
             started_at: from,
+            frame: natter_protocol::MAX_DATA,
+            max_frame: natter_protocol::MAX_DATA,
         }
+    }
+
+    /// Frames may grow to `max` bytes of body, where the socket keeps up.
+    pub fn with_frame(mut self, max: usize) -> FileSend {
+        self.max_frame = max.clamp(natter_protocol::MAX_DATA, natter_protocol::MAX_BIG_DATA);
+        self
+    }
+
+    /// What the socket did with the last frame: it took all of it at once (a fast
+    /// reader: the next frame is twice as big, up to the client's bound, so a GiB
+    /// costs a thousand system calls instead of thirty thousand), or it filled up with
+    /// some left (back to `MAX_DATA`). On a slow link a chat line queued behind a
+    /// frame so waits for 64 KiB of it at most, not a MiB.
+    pub fn paced(&mut self, blocked: bool) {
+        self.frame = if blocked {
+            natter_protocol::MAX_DATA
+        } else {
+            (self.frame * 2).min(self.max_frame)
+        };
     }
 
     /// The next `DATA` frame's body as a range of the file (offset, length), for the
     /// kernel to send; the caller writes the header.
     pub fn next_range(&mut self) -> (u64, usize) {
-        let n = (self.size - self.pos).min(natter_protocol::MAX_DATA as u64) as usize;
+        let n = (self.size - self.pos).min(self.frame as u64) as usize;
         let at = self.pos;
         self.pos += n as u64;
         (at, n)
@@ -224,5 +250,70 @@ impl Drop for Upload {
         if !self.published {
             let _ = std::fs::remove_file(&self.temp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use natter_protocol::{MAX_BIG_DATA, MAX_DATA};
+
+    fn send(size: u64, max: usize) -> FileSend {
+        let file = tempfile_in_target();
+        FileSend::new(1, FileName::new("f").unwrap(), file, size, 0).with_frame(max)
+    }
+
+    fn tempfile_in_target() -> File {
+        let path = std::env::temp_dir().join(format!("natter-frame-{}", std::process::id()));
+        let f = File::create(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        f
+    }
+
+    #[test]
+    fn frames_grow_while_the_socket_keeps_up_and_fall_back_when_it_fills() {
+        let mut d = send(100 << 20, MAX_BIG_DATA);
+        let mut sizes = Vec::new();
+        for blocked in [false, false, false, false, false, false, true, false] {
+            sizes.push(d.next_range().1);
+            d.paced(blocked);
+        }
+        sizes.push(d.next_range().1);
+        let k = 1024;
+        assert_eq!(
+            sizes,
+            [
+                64 * k,
+                128 * k,
+                256 * k,
+                512 * k,
+                1024 * k,
+                1024 * k,
+                1024 * k,
+                64 * k,
+                128 * k
+            ]
+        );
+        // Never past what the client asked for, nor past the file's end.
+        let mut d = send(300_000, 100_000);
+        let mut sizes = Vec::new();
+        while d.pos < d.size {
+            sizes.push(d.next_range().1);
+            d.paced(false);
+        }
+        assert_eq!(
+            sizes,
+            [MAX_DATA, 100_000, 100_000, 300_000 - MAX_DATA - 200_000]
+        );
+        // A client that asked for nothing stays at 64 KiB.
+        let mut d = FileSend::new(
+            1,
+            FileName::new("f").unwrap(),
+            tempfile_in_target(),
+            1 << 20,
+            0,
+        );
+        d.paced(false);
+        assert_eq!(d.next_range().1, MAX_DATA);
     }
 }

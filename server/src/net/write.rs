@@ -176,6 +176,10 @@ impl Server {
             if let Err(e) = c.write_pending() {
                 return self.write_failed(t, e);
             }
+            let blocked = !c.out.is_empty();
+            for d in &mut c.downloads {
+                d.paced(blocked);
+            }
             self.report_sent(t);
             let Some(c) = self.conns.slab.get_mut(t) else {
                 return;

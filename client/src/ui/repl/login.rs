@@ -9,7 +9,7 @@ use crate::display::{error_words, io_words, sanitize, Line};
 use crate::exit::Exit;
 use crate::session::{wait_reply, Answer, End};
 use crate::ui::secret::{self, Given, Typed};
-use natter_protocol::{ErrorCode, Reply, Request, Secret, UserName};
+use natter_protocol::{ErrorCode, Reply, Request, Secret, UserName, MAX_BIG_DATA};
 use std::time::Duration;
 
 /// Room messages shown on joining; `/history N` shows more.
@@ -56,6 +56,7 @@ impl Repl {
                         name: n,
                         history: Some(HISTORY_ON_JOIN),
                         stamps: true,
+                        data: Some(MAX_BIG_DATA as u32),
                     };
                     match self.quiet_call(hello.clone()) {
                         Ok(Ok(Reply::Hello { name })) => return Ok(name),
