@@ -347,15 +347,17 @@ fn parse_request(line: &str) -> Result<Request, LineError> {
                             data = Some(n as u32);
                             continue;
                         }
-                        _ => return Err(LineError::new(
-                            ErrorCode::BadRequest,
-                            format!(
+                        _ => {
+                            return Err(LineError::new(
+                                ErrorCode::BadRequest,
+                                format!(
                                 "data= is the largest DATA body wanted, {} to {} bytes, not {:?}",
                                 MAX_DATA,
                                 MAX_BIG_DATA,
                                 crate::fields::shown(n)
                             ),
-                        )),
+                            ))
+                        }
                     }
                 }
                 match opt.strip_prefix("history=").map(parse_int) {

@@ -98,19 +98,16 @@ struct Client {
     named_at: Time,
     /// Where it sits in the member list, while it is a member (named and not gone).
     slot: Option<usize>,
-    /// When it left (or began closing); `None` while live.
-    ended: Option<Time>,
-    /// Order among ended sessions (1 = the first to end).
-    ended_seq: u64,
-    /// Why it ended, once it has.
-    reason: Option<LeaveReason>,
-    game: Option<Game>,
+    /// When and why it ended (or began closing); `None` while live. Boxed: every
+    /// live session would otherwise carry the 40 bytes.
+    ended: Option<Box<Ended>>,
+    /// A guessing game in progress (boxed for the same reason).
+    game: Option<Box<Game>>,
     /// `AUTH` succeeded (or no secret is needed).
     authed: bool,
     auth_failures: u8,
-    /// Transfer ids of the downloads the loop is sending for it.
-    downloads: Vec<u64>,
-    uploads: Vec<Upload>,
+    /// Its downloads and uploads; boxed, as most sessions never have one.
+    transfers: Option<Box<Transfers>>,
     /// `HELLO ... history=N`: messages to replay once it is named (a claim may be out).
     wants_history: u32,
     /// `HELLO ... stamps`: it gets `SAID` and `TOLD`, with ids and the server's time.
@@ -126,13 +123,39 @@ struct Client {
     listing: Option<Box<Listing>>,
 }
 
+#[derive(Default)]
+struct Transfers {
+    /// Transfer ids of the downloads the loop is sending for it.
+    downloads: Vec<u64>,
+    uploads: Vec<Upload>,
+}
+
+struct Ended {
+    at: Time,
+    /// Order among ended sessions (1 = the first to end).
+    seq: u64,
+    reason: LeaveReason,
+}
+
 impl Client {
     fn is_member(&self) -> bool {
         self.slot.is_some()
     }
 
     fn transfers(&self) -> usize {
-        self.downloads.len() + self.uploads.len()
+        self.downloads().len() + self.uploads().len()
+    }
+
+    fn downloads(&self) -> &[u64] {
+        self.transfers.as_ref().map_or(&[], |t| &t.downloads)
+    }
+
+    fn uploads(&self) -> &[Upload] {
+        self.transfers.as_ref().map_or(&[], |t| &t.uploads)
+    }
+
+    fn tx(&mut self) -> &mut Transfers {
+        self.transfers.get_or_insert_with(Box::default)
     }
 
     fn label(&self) -> String {
@@ -148,10 +171,10 @@ impl Client {
             name: self.name.clone(),
             addr: self.addr,
             connected: self.connected,
-            ended: self.ended,
+            ended: self.ended.as_ref().map(|e| e.at),
             bytes_in: traffic.bytes_in,
             bytes_out: traffic.bytes_out,
-            reason: self.reason.clone(),
+            reason: self.ended.as_ref().map(|e| e.reason.clone()),
             node,
         }
     }
@@ -279,13 +302,10 @@ impl Room {
             named_at: Time(0),
             slot: None,
             ended: None,
-            ended_seq: 0,
-            reason: None,
             game: None,
             authed: self.settings.secret.is_none(),
             auth_failures: 0,
-            downloads: Vec::new(),
-            uploads: Vec::new(),
+            transfers: None,
             wants_history: 0,
             stamps: false,
             data: natter_protocol::MAX_DATA as u32,
@@ -382,18 +402,23 @@ impl Room {
         let Some(mut c) = self.clients.get_mut(conn.0).and_then(Option::take) else {
             return;
         };
-        self.closing.remove(&c.ended_seq);
+        if let Some(e) = &c.ended {
+            self.closing.remove(&e.seq);
+        }
         self.live.remove(&c.id);
         if c.ended.is_none() {
             // The loop never drops a connection without a departure; if it ever
             // does, the session still ends here rather than stay live for ever.
             self.ended_count += 1;
-            c.ended = Some(Time::now());
-            c.ended_seq = self.ended_count;
-            c.reason = Some(LeaveReason::Lost);
+            c.ended = Some(Box::new(Ended {
+                at: Time::now(),
+                seq: self.ended_count,
+                reason: LeaveReason::Lost,
+            }));
         }
         let node = cluster::node_of(self);
-        self.history.push(c.ended_seq, c.session(traffic, node));
+        let seq = c.ended.as_ref().map_or(0, |e| e.seq);
+        self.history.push(seq, c.session(traffic, node));
     }
 
     /// The server is stopping: every session ends, and nobody is told that anybody
@@ -468,7 +493,7 @@ impl Room {
     /// Whether `xfer` is an upload this connection is sending.
     pub fn has_upload(&self, conn: ConnRef, xfer: u64) -> bool {
         self.client(conn)
-            .is_some_and(|c| c.uploads.iter().any(|u| u.xfer == xfer))
+            .is_some_and(|c| c.uploads().iter().any(|u| u.xfer == xfer))
     }
 
     /// How the console names a connection: `alice (client 7)` or `client 7`.
@@ -533,13 +558,14 @@ impl Room {
         self.ended_count += 1;
         let seq = self.ended_count;
         let c = self.client_mut(conn)?;
-        c.ended = Some(Time::now());
-        c.ended_seq = seq;
-        c.reason = Some(reason.clone());
-        let files = c.downloads.len() + c.uploads.len();
-        c.downloads.clear();
+        c.ended = Some(Box::new(Ended {
+            at: Time::now(),
+            seq,
+            reason: reason.clone(),
+        }));
+        let files = c.transfers();
         c.listing = None;
-        let uploads = std::mem::take(&mut c.uploads);
+        let uploads = c.transfers.take().map(|t| t.uploads).unwrap_or_default();
         let slot = c.slot.take();
         let was_stamped = c.stamps && slot.is_some();
         let name = c.name.clone();

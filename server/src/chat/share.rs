@@ -92,7 +92,7 @@ impl Room {
         );
         let mut frame = natter_protocol::MAX_DATA;
         if let Some(c) = self.client_mut(from) {
-            c.downloads.push(xfer);
+            c.tx().downloads.push(xfer);
             frame = c.data as usize;
         }
         self.open_files += 1;
@@ -127,11 +127,11 @@ impl Room {
         let Some(c) = self.client_mut(conn) else {
             return;
         };
-        let Some(i) = c.downloads.iter().position(|&x| x == d.xfer) else {
+        let Some(i) = c.downloads().iter().position(|&x| x == d.xfer) else {
             // Already forgotten (aborted, or the session ended): nothing to report.
             return;
         };
-        c.downloads.remove(i);
+        c.tx().downloads.remove(i);
         self.file_closed(1);
         let user = self.user_label(conn);
         match result {
@@ -222,7 +222,7 @@ impl Room {
         );
         reply(out, from, Reply::Put { xfer, stored_as });
         if let Some(c) = self.client_mut(from) {
-            c.uploads.push(upload);
+            c.tx().uploads.push(upload);
             self.open_files += 1;
         }
         if size == 0 {
@@ -291,7 +291,7 @@ impl Room {
         let Some(c) = self.client_mut(from) else {
             return;
         };
-        let Some(i) = c.uploads.iter().position(|u| u.xfer == xfer) else {
+        let Some(i) = c.uploads().iter().position(|u| u.xfer == xfer) else {
             let failed = ServerFrame::Failed {
                 xfer,
                 code: ErrorCode::NoSuchTransfer,
@@ -299,12 +299,12 @@ impl Room {
             };
             return out.send(from, &failed);
         };
-        match c.uploads[i].write(data) {
-            Ok(()) if c.uploads[i].is_whole() => self.finish_upload(out, from, xfer),
+        match c.tx().uploads[i].write(data) {
+            Ok(()) if c.tx().uploads[i].is_whole() => self.finish_upload(out, from, xfer),
             Ok(()) => {}
             Err(e) => {
                 // Dropping it removes its temporary file and frees its name.
-                let up = c.uploads.remove(i);
+                let up = c.tx().uploads.remove(i);
                 self.file_closed(1);
                 log::warn!(
                     "{}: upload of {} failed: {}",
@@ -327,10 +327,10 @@ impl Room {
         let Some(c) = self.client_mut(from) else {
             return;
         };
-        let Some(i) = c.uploads.iter().position(|u| u.xfer == xfer) else {
+        let Some(i) = c.uploads().iter().position(|u| u.xfer == xfer) else {
             return;
         };
-        let mut up = c.uploads.remove(i);
+        let mut up = c.tx().uploads.remove(i);
         self.file_closed(1);
         match self
             .folder
@@ -376,8 +376,8 @@ impl Room {
         let Some(c) = self.client_mut(from) else {
             return;
         };
-        if let Some(i) = c.downloads.iter().position(|&x| x == xfer) {
-            c.downloads.remove(i);
+        if let Some(i) = c.downloads().iter().position(|&x| x == xfer) {
+            c.tx().downloads.remove(i);
             self.file_closed(1);
             if let Some(d) = out.stop_download(from, xfer) {
                 log::info!(
@@ -387,8 +387,8 @@ impl Room {
                     d.size
                 );
             }
-        } else if let Some(i) = c.uploads.iter().position(|u| u.xfer == xfer) {
-            let up = c.uploads.remove(i);
+        } else if let Some(i) = c.uploads().iter().position(|u| u.xfer == xfer) {
+            let up = c.tx().uploads.remove(i);
             self.file_closed(1);
             log::info!(
                 "{user} aborted the upload of {} at {} of {} bytes",

@@ -260,7 +260,7 @@ impl Room {
         };
         let Some(n) = guess else {
             // A bare GUESS always starts afresh, dropping a running game.
-            c.game = Some(Game::new(services::random_seed()));
+            c.game = Some(Box::new(Game::new(services::random_seed())));
             let started = GuessReply::Started {
                 lo: GUESS_LO,
                 hi: GUESS_HI,
@@ -273,7 +273,7 @@ impl Room {
         }
         let game = c
             .game
-            .get_or_insert_with(|| Game::new(services::random_seed()));
+            .get_or_insert_with(|| Box::new(Game::new(services::random_seed())));
         let (hint, tries) = game.guess(n);
         let answer = match hint {
             Hint::Higher => GuessReply::Higher { tries },

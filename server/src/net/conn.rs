@@ -26,6 +26,14 @@ pub enum Phase {
     Dead,
 }
 
+#[derive(Default)]
+pub struct Sends {
+    /// Downloads being pumped into `out`, round robin, at the socket's pace.
+    pub downloads: Vec<FileSend>,
+    /// Downloads wholly queued as file ranges, ended once the last is out.
+    pub sending: Vec<FileSend>,
+}
+
 pub struct Conn {
     pub stream: TcpStream,
     /// The `conn-id` of `WELCOME`, for log lines.
@@ -35,10 +43,8 @@ pub struct Conn {
     /// unallocated) between frames, so an idle connection costs no buffer.
     pub read_buf: Vec<u8>,
     pub out: OutQueue,
-    /// Downloads being pumped into `out`, round robin, at the socket's pace.
-    pub downloads: Vec<FileSend>,
-    /// Downloads wholly queued as file ranges, ended once the last is out.
-    pub sending: Vec<FileSend>,
+    /// Its downloads; boxed, as most connections never have one.
+    pub transfers: Option<Box<Sends>>,
     /// The room has more to send it (a listing), pulled at the socket's pace like a
     /// download; until the room says it is done, no further request is read.
     pub pulling: bool,
@@ -104,8 +110,7 @@ impl Conn {
             addr,
             read_buf: Vec::new(),
             out: OutQueue::default(),
-            downloads: Vec::new(),
-            sending: Vec::new(),
+            transfers: None,
             pulling: false,
             held: false,
             stamps: false,
@@ -123,6 +128,18 @@ impl Conn {
             bytes_out: 0,
             tls: None,
         }
+    }
+
+    pub fn downloads(&self) -> &[FileSend] {
+        self.transfers.as_ref().map_or(&[], |t| &t.downloads)
+    }
+
+    pub fn sending(&self) -> &[FileSend] {
+        self.transfers.as_ref().map_or(&[], |t| &t.sending)
+    }
+
+    pub fn tx(&mut self) -> &mut Sends {
+        self.transfers.get_or_insert_with(Box::default)
     }
 
     pub fn is_open(&self) -> bool {

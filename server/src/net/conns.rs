@@ -76,8 +76,7 @@ impl Conns {
             write_shut: false,
         };
         c.read_buf = Vec::new();
-        c.downloads.clear();
-        c.sending.clear();
+        c.transfers = None;
         c.pulling = false;
         self.draining.push(t);
         mark(c, t, &mut self.dirty);
@@ -96,8 +95,7 @@ impl Conns {
         let was_open = c.is_open();
         c.phase = Phase::Dead;
         c.out.clear();
-        c.downloads.clear();
-        c.sending.clear();
+        c.transfers = None;
         c.pulling = false;
         c.read_buf = Vec::new();
         self.dead.push(t);
@@ -203,20 +201,20 @@ impl Outbox for Conns {
 
     fn start_download(&mut self, conn: ConnRef, send: FileSend) {
         if let Some(c) = self.open(conn.0) {
-            c.downloads.push(send);
+            c.tx().downloads.push(send);
             self.mark_dirty(conn.0);
         }
     }
 
     fn stop_download(&mut self, conn: ConnRef, xfer: u64) -> Option<FileSend> {
         let c = self.open(conn.0)?;
-        if let Some(i) = c.downloads.iter().position(|d| d.xfer == xfer) {
-            return Some(c.downloads.remove(i));
+        if let Some(i) = c.downloads().iter().position(|d| d.xfer == xfer) {
+            return Some(c.tx().downloads.remove(i));
         }
         // Wholly queued already: what is queued still goes out, and the client drops
         // the bodies of a transfer it aborted.
-        let i = c.sending.iter().position(|d| d.xfer == xfer)?;
-        Some(c.sending.remove(i))
+        let i = c.sending().iter().position(|d| d.xfer == xfer)?;
+        Some(c.tx().sending.remove(i))
     }
 
     fn traffic(&self, conn: ConnRef) -> Traffic {

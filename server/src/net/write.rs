@@ -96,14 +96,14 @@ impl Server {
         };
         let mut ended = Vec::new();
         for (xfer, result) in c.out.take_ended() {
-            let found = if let Some(i) = c.sending.iter().position(|d| d.xfer == xfer) {
-                Some(c.sending.remove(i))
+            let found = if let Some(i) = c.sending().iter().position(|d| d.xfer == xfer) {
+                Some(c.tx().sending.remove(i))
             } else {
                 // Mid-file: no more of it is pumped.
-                c.downloads
+                c.downloads()
                     .iter()
                     .position(|d| d.xfer == xfer)
-                    .map(|i| c.downloads.remove(i))
+                    .map(|i| c.tx().downloads.remove(i))
             };
             if let Some(d) = found {
                 ended.push((d, result));
@@ -152,8 +152,8 @@ impl Server {
         };
         c.out.len() >= URGENT_BYTES
             || c.wants_write
-            || !c.downloads.is_empty()
-            || !c.sending.is_empty()
+            || !c.downloads().is_empty()
+            || !c.sending().is_empty()
             || c.pulling
             || !c.is_open()
             || c.tls.as_ref().is_some_and(|s| s.is_handshaking())
@@ -177,14 +177,14 @@ impl Server {
                 return self.write_failed(t, e);
             }
             let blocked = !c.out.is_empty();
-            for d in &mut c.downloads {
+            for d in c.transfers.iter_mut().flat_map(|t| t.downloads.iter_mut()) {
                 d.paced(blocked);
             }
             self.report_sent(t);
             let Some(c) = self.conns.slab.get_mut(t) else {
                 return;
             };
-            if !c.out.is_empty() || (c.downloads.is_empty() && !c.pulling) {
+            if !c.out.is_empty() || (c.downloads().is_empty() && !c.pulling) {
                 break;
             }
             if budget == 0 || queued == 0 {
@@ -245,9 +245,9 @@ impl Server {
             let Some(c) = self.conns.slab.get_mut(t) else {
                 return 0;
             };
-            while *budget > 0 && c.out.len() < LOW_WATER && !c.downloads.is_empty() {
+            while *budget > 0 && c.out.len() < LOW_WATER && !c.downloads().is_empty() {
                 // Round robin: one chunk from the front transfer, then it goes to the back.
-                let mut d = c.downloads.remove(0);
+                let mut d = c.tx().downloads.remove(0);
                 let mut err = None;
                 let n = if c.tls.is_none() {
                     // Plain TCP: the header here, the body straight from the file.
@@ -261,7 +261,7 @@ impl Server {
                             .push_file(std::rc::Rc::clone(&d.file), at, len, d.xfer, last);
                         if last {
                             // Ended when its last byte is out (or its file ends early).
-                            c.sending.push(d);
+                            c.tx().sending.push(d);
                             *budget = budget.saturating_sub(header + len);
                             queued += header + len;
                             continue;
@@ -282,7 +282,7 @@ impl Server {
                 } else if d.is_done() {
                     ended.push((d, Ok(())));
                 } else {
-                    c.downloads.push(d);
+                    c.tx().downloads.push(d);
                 }
             }
         }
