@@ -60,3 +60,23 @@ fn a_natter_that_only_reads_pings_after_keepalive_and_shows_nothing() {
     let out = run_batch(&["--keepalive", "0", "alice", "127.0.0.1", &port], "");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
+
+/// A natterd older than the HELLO options natter asks for (history, stamps, big
+/// frames) refuses them as a bad request: natter says a plain HELLO and goes on.
+#[test]
+fn a_server_that_refuses_the_hello_options_gets_a_plain_hello() {
+    let fake = FakeServer::bind();
+    let port = fake.port();
+    let mut natter = Live::start(natter(&["--batch", "alice", "127.0.0.1", &port]));
+    let mut p = fake.accept();
+    p.send("WELCOME natter/1 1 Welcome to an old natterd - 0 users online\n");
+    let hello = p.line().unwrap_or_default();
+    assert!(hello.starts_with("HELLO alice "), "{hello}");
+    p.send("ERR bad-request usage: HELLO <name>\n");
+    p.expect("HELLO alice");
+    p.send("OK HELLO alice\nJOIN alice\n");
+    natter.send("/echo still here");
+    p.expect("ECHO still here");
+    p.send("OK ECHO still here\n");
+    assert_eq!(natter.next_info(), "* echo: still here");
+}

@@ -86,7 +86,8 @@ fn a_client_that_asks_for_big_frames_gets_them_and_the_same_bytes() {
     let dir = temp_dir("frames");
     let data = pattern(3 * (1 << 20) + 5);
     std::fs::write(dir.join("f.bin"), &data).unwrap();
-    let srv = Natterd::start_in(&dir, &[], &[]);
+    // An output cap of 2 MiB: frames may reach the 1 MiB asked for (half the cap).
+    let srv = Natterd::start_in(&dir, &["--max-queue", "2M"], &[]);
     let mut a = srv.join_with("alice", " data=1048576");
     let (x, _) = a.get("f.bin", None);
     let (body, sizes, other) = a.receive_frames(x);
@@ -116,6 +117,46 @@ fn a_client_that_asks_for_big_frames_gets_them_and_the_same_bytes() {
     c.expect_prefix(
         "ERR bad-request data= is the largest DATA body wanted, 65536 to 1048576 bytes",
     );
+}
+
+/// A download's frames, bigger than the output cap here, hold no memory: they must
+/// not put a reader over its cap, so that the next chat line drops it as too slow.
+#[test]
+fn big_frames_stay_under_the_output_cap_of_a_reader_that_is_behind() {
+    let dir = temp_dir("capframes");
+    let data = pattern(8 << 20);
+    std::fs::write(dir.join("f.bin"), &data).unwrap();
+    let srv = Natterd::start_in(&dir, &["--max-queue", "256K"], &[]);
+    // A small receive window, and nothing read for now: the socket fills.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.connect(&srv.addr.into()).unwrap();
+    let mut a = natter_testkit::Peer::from_stream(sock.into());
+    a.expect_prefix("WELCOME ");
+    a.send("HELLO alice data=1048576\n");
+    a.expect("OK HELLO alice");
+    a.expect("JOIN alice");
+    let (x, _) = a.get("f.bin", None);
+    let mut b = srv.join("bob");
+    for i in 0..20 {
+        b.send(&format!("SAY line {i}\n"));
+        b.expect("OK SAY 1");
+    }
+    let (body, sizes, other) = a.receive_frames(x);
+    assert!(sizes.iter().any(|&n| n > 256 << 10), "{sizes:?}");
+    // Frames start at 64 KiB, grow, and are 64 KiB again after each time the socket
+    // filled (8 MiB through a 4 KiB window: many times).
+    // (The first frame, and the last, which is the file's rest, do not count.)
+    assert_eq!(sizes[0], 65536);
+    assert!(
+        sizes[1..sizes.len() - 1].contains(&65536),
+        "never back to 64 KiB once the socket filled: {sizes:?}"
+    );
+    assert!(body == data);
+    let said: Vec<String> = (0..20).map(|i| format!("FROM bob line {i}")).collect();
+    assert_eq!(other[1..], said[..], "{other:?}");
+    b.send("WHO\n");
+    b.expect_prefix("USER alice ");
 }
 
 #[test]

@@ -31,9 +31,9 @@ use super::transfers::Progress;
 
 /// The suffix of a download in progress.
 pub const PART_SUFFIX: &str = ".part";
-/// How much of a `.part`'s end is fetched again and compared when resuming: one
-/// `DATA` frame's worth, which costs a resume almost nothing and catches a `.part`
-/// whose last bytes are not the server's.
+/// How much of a `.part`'s end is fetched again and compared when resuming: 64 KiB
+/// (the smallest frame a server sends), which costs a resume almost nothing and
+/// catches a `.part` whose last bytes are not the server's.
 pub const OVERLAP: u64 = 64 * 1024;
 
 /// What the server said about a file in a `FILES` listing.

@@ -15,8 +15,9 @@ use crate::session::download::DownloadPlan;
 use crate::session::reader::{self, Sink};
 use crate::session::{call, wait_reply, wait_transfer, Answer, End, Outcome, Session};
 use crate::ui::commands::{self, Command, Mode, COMMANDS};
+use crate::ui::plain_hello;
 use crate::ui::secret::Given;
-use natter_protocol::{Request, UserName, MAX_BIG_DATA};
+use natter_protocol::{ErrorCode, Request, UserName, MAX_BIG_DATA};
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -151,7 +152,11 @@ impl Batch {
             stamps: true,
             data: Some(MAX_BIG_DATA as u32),
         };
-        match self.quiet_call(hello.clone())? {
+        let mut answer = self.quiet_call(hello.clone())?;
+        if let Err((ErrorCode::BadRequest, _)) = answer {
+            answer = self.quiet_call(plain_hello(&hello))?;
+        }
+        match answer {
             Ok(_) => Ok(None),
             Err((code, text)) => {
                 show(&Line::error(

@@ -25,8 +25,24 @@ pub mod terminal;
 pub mod trust;
 
 use crate::session::transfers::{expand_home, UploadPlan};
-use natter_protocol::FileName;
+use natter_protocol::{FileName, Request};
 use std::path::PathBuf;
+
+/// The `HELLO` every natter/1 server takes: `hello`'s name, none of the options. For
+/// a server older than an option natter asks for, which refuses it as `bad-request`;
+/// natter shows plain `FROM`s as well as stamped ones, and downloads take 64 KiB
+/// frames as well as big ones.
+fn plain_hello(hello: &Request) -> Request {
+    let Request::Hello { name, .. } = hello else {
+        return hello.clone();
+    };
+    Request::Hello {
+        name: name.clone(),
+        history: None,
+        stamps: false,
+        data: None,
+    }
+}
 
 /// A `/put`'s upload, checked, for both modes: the path as split into words, or the
 /// whole unquoted rest of the line when only that names a file

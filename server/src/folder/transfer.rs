@@ -50,8 +50,8 @@ impl FileSend {
     /// What the socket did with the last frame: it took all of it at once (a fast
     /// reader: the next frame is twice as big, up to the client's bound, so a GiB
     /// costs a thousand system calls instead of thirty thousand), or it filled up with
-    /// some left (back to `MAX_DATA`). On a slow link a chat line queued behind a
-    /// frame so waits for 64 KiB of it at most, not a MiB.
+    /// some left (back to `MAX_DATA`). So frames stay small on a slow link, where a
+    /// chat line queued behind one would wait for all of it.
     pub fn paced(&mut self, blocked: bool) {
         self.frame = if blocked {
             natter_protocol::MAX_DATA

@@ -130,7 +130,7 @@ impl Outbox for Conns {
         };
         c.out.push_with(|v| frame.encode(v));
         self.queued += 1;
-        if c.out.len() > cap {
+        if c.out.memory_len() > cap {
             mark_over(c, to.0, &mut self.over_cap);
         }
         mark(c, to.0, &mut self.dirty);
@@ -180,7 +180,7 @@ impl Outbox for Conns {
             });
             c.out.push_shared(shared.clone());
             delivered += 1;
-            if c.out.len() > cap {
+            if c.out.memory_len() > cap {
                 mark_over(c, m.0, &mut self.over_cap);
             }
             mark(c, m.0, &mut self.dirty);

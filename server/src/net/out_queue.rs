@@ -63,6 +63,8 @@ pub struct OutQueue {
     /// How much of the front chunk has already been written.
     head: usize,
     len: usize,
+    /// How much of `len` is file ranges, which hold no memory.
+    file_bytes: usize,
     /// Downloads whose last range has gone out (Ok), or whose file ended before a
     /// range of it did (Err), since the loop last asked.
     ended: Vec<(u64, io::Result<()>)>,
@@ -78,6 +80,12 @@ impl OutQueue {
         self.len == 0
     }
 
+    /// Bytes waiting in memory: what the output cap bounds. A download's file
+    /// ranges are not in it; the socket's pace pulls them, a frame at a time.
+    pub fn memory_len(&self) -> usize {
+        self.len - self.file_bytes
+    }
+
     /// Queues bytes shared with other queues (a broadcast).
     pub fn push_shared(&mut self, bytes: Rc<[u8]>) {
         self.len += bytes.len();
@@ -90,6 +98,7 @@ impl OutQueue {
     /// queues written with [`OutQueue::write_to_socket`].
     pub fn push_file(&mut self, file: Rc<File>, offset: u64, len: usize, xfer: u64, last: bool) {
         self.len += len;
+        self.file_bytes += len;
         self.chunks.push_back(Chunk::File {
             file,
             offset,
@@ -170,6 +179,7 @@ impl OutQueue {
                 .push((xfer, Err(io::ErrorKind::UnexpectedEof.into())));
             if let Some(front) = self.chunks.front_mut() {
                 *front = Chunk::Owned(vec![0; count]);
+                self.file_bytes -= count;
             }
             self.head = 0;
             return self.write_to(s);
@@ -201,11 +211,18 @@ impl OutQueue {
                 break;
             };
             let left = front.len() - self.head;
+            let file = front.is_file();
             if n < left {
                 self.head += n;
+                if file {
+                    self.file_bytes -= n;
+                }
                 return;
             }
             n -= left;
+            if file {
+                self.file_bytes -= left;
+            }
             self.head = 0;
             if let Some(Chunk::File {
                 xfer, last: true, ..
@@ -378,9 +395,16 @@ mod tests {
         q.push_with(|v| v.extend_from_slice(b"DATA 7 6\n"));
         q.push_file(file.clone(), 6, 6, 7, true);
         assert_eq!(q.len(), 9 + 4 + 9 + 6);
+        // File ranges hold no memory: only the headers count against the cap.
+        assert_eq!(q.memory_len(), 9 + 9);
+        let mut memory = vec![q.memory_len()];
         while !q.is_empty() {
             q.write_to_socket(&mut a).unwrap();
+            memory.push(q.memory_len());
         }
+        // Header, range, header, the short range's 4 bytes, then its 2 missing bytes
+        // as zeros, which go in the same call.
+        assert_eq!(memory, [18, 9, 9, 0, 0, 0]);
         let mut got = vec![0u8; 28];
         std::io::Read::read_exact(&mut b, &mut got).unwrap();
         // The last range wanted 6 bytes from offset 6 of a 10-byte file: 4, then zeros.

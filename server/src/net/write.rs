@@ -63,11 +63,11 @@ impl Server {
                 continue;
             };
             c.over_cap = false;
-            if c.phase == Phase::Dead || c.out.len() <= cap {
+            if c.phase == Phase::Dead || c.out.memory_len() <= cap {
                 continue;
             }
             let written = c.write_pending();
-            let over = c.out.len() > cap;
+            let over = c.out.memory_len() > cap;
             match written {
                 Err(e) => self.write_failed(t, e),
                 Ok(()) => {

@@ -8,6 +8,7 @@ use super::{Input, Repl};
 use crate::display::{error_words, io_words, sanitize, Line};
 use crate::exit::Exit;
 use crate::session::{wait_reply, Answer, End};
+use crate::ui::plain_hello;
 use crate::ui::secret::{self, Given, Typed};
 use natter_protocol::{ErrorCode, Reply, Request, Secret, UserName, MAX_BIG_DATA};
 use std::time::Duration;
@@ -58,7 +59,11 @@ impl Repl {
                         stamps: true,
                         data: Some(MAX_BIG_DATA as u32),
                     };
-                    match self.quiet_call(hello.clone()) {
+                    let mut answer = self.quiet_call(hello.clone());
+                    if let Ok(Err((ErrorCode::BadRequest, _))) = answer {
+                        answer = self.quiet_call(plain_hello(&hello));
+                    }
+                    match answer {
                         Ok(Ok(Reply::Hello { name })) => return Ok(name),
                         Ok(Ok(_)) => {}
                         Ok(Err((ErrorCode::AuthRequired, _))) => {
