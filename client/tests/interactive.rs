@@ -461,3 +461,33 @@ fn someone_away_shows_in_the_private_prompt_and_answers_a_message() {
     tty.type_text("\x04");
     assert_eq!(tty.wait_exit(), 0);
 }
+
+#[test]
+fn an_older_server_that_refuses_the_hello_options_still_lets_you_in() {
+    let fake = FakeServer::bind();
+    let port = fake.port();
+    let history = TempPath::new("history");
+    let mut tty = Tty::start(&args(&history.0, "alice", &port));
+    let mut p = tty.while_reading(move || {
+        let mut p = fake.accept();
+        p.send("WELCOME natter/1 1 Welcome to an old natterd - 0 users online\n");
+        let hello = p.line().unwrap_or_default();
+        assert!(hello.starts_with("HELLO alice "), "{hello}");
+        p.send("ERR bad-request usage: HELLO <name>\n");
+        p.expect("HELLO alice");
+        p.send("OK HELLO alice\nJOIN alice\n");
+        p
+    });
+    tty.wait_for_prompt("alice>");
+    tty.type_text("/echo in\r");
+    tty.while_reading(move || loop {
+        // What natter asks for on joining, answered as an empty server would.
+        match p.line().as_deref() {
+            Some("WHO") => p.send("OK WHO 0\n"),
+            Some("FILES") => p.send("OK FILES 0\n"),
+            Some("ECHO in") => return p.send("OK ECHO in\n"),
+            other => panic!("wanted the ECHO, got {other:?}"),
+        }
+    });
+    tty.wait_for_text("echo: in");
+}
