@@ -468,16 +468,7 @@ fn an_older_server_that_refuses_the_hello_options_still_lets_you_in() {
     let port = fake.port();
     let history = TempPath::new("history");
     let mut tty = Tty::start(&args(&history.0, "alice", &port));
-    let mut p = tty.while_reading(move || {
-        let mut p = fake.accept();
-        p.send("WELCOME natter/1 1 Welcome to an old natterd - 0 users online\n");
-        let hello = p.line().unwrap_or_default();
-        assert!(hello.starts_with("HELLO alice "), "{hello}");
-        p.send("ERR bad-request usage: HELLO <name>\n");
-        p.expect("HELLO alice");
-        p.send("OK HELLO alice\nJOIN alice\n");
-        p
-    });
+    let mut p = tty.while_reading(move || fake.accept_named_refusing_options("alice"));
     tty.wait_for_prompt("alice>");
     tty.type_text("/echo in\r");
     tty.while_reading(move || loop {

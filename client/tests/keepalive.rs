@@ -68,13 +68,7 @@ fn a_server_that_refuses_the_hello_options_gets_a_plain_hello() {
     let fake = FakeServer::bind();
     let port = fake.port();
     let mut natter = Live::start(natter(&["--batch", "alice", "127.0.0.1", &port]));
-    let mut p = fake.accept();
-    p.send("WELCOME natter/1 1 Welcome to an old natterd - 0 users online\n");
-    let hello = p.line().unwrap_or_default();
-    assert!(hello.starts_with("HELLO alice "), "{hello}");
-    p.send("ERR bad-request usage: HELLO <name>\n");
-    p.expect("HELLO alice");
-    p.send("OK HELLO alice\nJOIN alice\n");
+    let mut p = fake.accept_named_refusing_options("alice");
     natter.send("/echo still here");
     p.expect("ECHO still here");
     p.send("OK ECHO still here\n");

@@ -65,4 +65,18 @@ impl FakeServer {
         p.send(&format!("OK HELLO {name}\nJOIN {name}\n"));
         p
     }
+
+    /// As [`FakeServer::accept_named`], played as a server older than the client's
+    /// HELLO options: it refuses `HELLO name <options>` as a bad request, and then
+    /// must get the plain `HELLO name`.
+    pub fn accept_named_refusing_options(&self, name: &str) -> Peer {
+        let mut p = self.accept();
+        p.send("WELCOME natter/1 1 Welcome to an old natterd - 0 users online\n");
+        let hello = p.line().unwrap_or_default();
+        assert!(hello.starts_with(&format!("HELLO {name} ")), "{hello:?}");
+        p.send("ERR bad-request usage: HELLO <name>\n");
+        p.expect(&format!("HELLO {name}"));
+        p.send(&format!("OK HELLO {name}\nJOIN {name}\n"));
+        p
+    }
 }

@@ -83,7 +83,7 @@ impl OutQueue {
     /// Bytes waiting in memory: what the output cap bounds. A download's file
     /// ranges are not in it; the socket's pace pulls them, a frame at a time.
     pub fn memory_len(&self) -> usize {
-        self.len - self.file_bytes
+        self.len.saturating_sub(self.file_bytes)
     }
 
     /// Queues bytes shared with other queues (a broadcast).
