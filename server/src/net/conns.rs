@@ -8,6 +8,7 @@
 //! queue holds a reference to the same bytes.
 
 use super::conn::{Conn, Phase};
+use super::out_queue::{Arena, Block};
 use crate::chat::{ConnRef, Outbox, Traffic};
 use crate::cluster::NodeName;
 use crate::config::CLOSE_DEADLINE_MS;
@@ -33,6 +34,9 @@ pub struct Conns {
     pub queued: u64,
     /// What the room asked of the cluster's bus this turn (a lone server: never).
     pub bus_ops: Vec<BusOp>,
+    /// Where broadcast frames are written once for every member: plain ones, and
+    /// stamped ones (apart, so each member's consecutive frames stay adjacent).
+    arenas: [Arena; 2],
 }
 
 /// The room's requests of the bus, handed to the link after the handlers.
@@ -46,6 +50,7 @@ impl Conns {
     pub fn new(max_queue: usize) -> Conns {
         Conns {
             slab: Slab::new(),
+            arenas: Default::default(),
             dirty: Vec::new(),
             over_cap: Vec::new(),
             draining: Vec::new(),
@@ -160,7 +165,8 @@ impl Outbox for Conns {
         plain: &ServerFrame,
         stamped: &ServerFrame,
     ) -> u64 {
-        let mut bytes: [Option<Rc<[u8]>>; 2] = [None, None];
+        let mut placed: [Option<(Rc<Block>, u32, u32)>; 2] = [None, None];
+        let arenas = &mut self.arenas;
         let cap = self.max_queue;
         let mut delivered = 0;
         for &m in members {
@@ -175,10 +181,10 @@ impl Outbox for Conns {
             }
             // The same frame for both (a plain broadcast): one encoding for all.
             let which = usize::from(c.stamps && !std::ptr::eq(plain, stamped));
-            let shared = bytes[which].get_or_insert_with(|| {
-                Rc::from(if which == 1 { stamped } else { plain }.to_bytes())
+            let (block, start, end) = placed[which].get_or_insert_with(|| {
+                arenas[which].put(&if which == 1 { stamped } else { plain }.to_bytes())
             });
-            c.out.push_shared(shared.clone());
+            c.out.push_range(block, *start, *end);
             delivered += 1;
             if c.out.memory_len() > cap {
                 mark_over(c, m.0, &mut self.over_cap);

@@ -21,9 +21,75 @@ const MAX_SLICES: usize = 1024;
 /// An owned tail chunk takes more small frames until it is this long.
 const COALESCE: usize = 16 * 1024;
 
+/// Broadcast frames, appended one after another into a block of fixed capacity that
+/// every member's queue refers to by range. A member that gets consecutive broadcasts
+/// holds one range for all of them, so a busy room's window of messages is one slice
+/// of one write, and a broadcast costs each member a comparison and an addition, not
+/// a chunk. A block is freed when the last range into it has gone out.
+pub struct Block {
+    /// Its capacity is fixed at creation and never passed, so the bytes never move;
+    /// appends only write past every range handed out.
+    buf: std::cell::UnsafeCell<Vec<u8>>,
+}
+
+/// Bytes per block: many frames (a frame is at most 8 KiB), few blocks.
+const BLOCK: usize = 32 * 1024;
+
+impl Block {
+    /// Appends `bytes` if they fit; where they went.
+    fn append(&self, bytes: &[u8]) -> Option<(u32, u32)> {
+        // SAFETY: one thread (Rc is !Send); no slice of this block is alive while the
+        // loop broadcasts (slices live only inside a write call), and the write stays
+        // within the capacity, so the buffer is never reallocated.
+        let v = unsafe { &mut *self.buf.get() };
+        if v.len() + bytes.len() > v.capacity() {
+            return None;
+        }
+        let start = v.len();
+        v.extend_from_slice(bytes);
+        Some((start as u32, v.len() as u32))
+    }
+
+    fn slice(&self, start: u32, end: u32) -> &[u8] {
+        // SAFETY: as in `append`: ranges are only of bytes already written, which no
+        // later append touches.
+        let v = unsafe { &*self.buf.get() };
+        &v[start as usize..end as usize]
+    }
+}
+
+/// Where the next broadcast frame goes: the block being filled, a new one when full.
+#[derive(Default)]
+pub struct Arena {
+    current: Option<Rc<Block>>,
+}
+
+impl Arena {
+    /// Copies `frame` into the arena; the block and range to queue.
+    pub fn put(&mut self, frame: &[u8]) -> (Rc<Block>, u32, u32) {
+        if let Some(b) = &self.current {
+            if let Some((s, e)) = b.append(frame) {
+                return (Rc::clone(b), s, e);
+            }
+        }
+        // (No frame is bigger than a block; one that were would get a block its size.)
+        let b = Rc::new(Block {
+            buf: std::cell::UnsafeCell::new(Vec::with_capacity(BLOCK.max(frame.len()))),
+        });
+        let (s, e) = b.append(frame).unwrap_or((0, 0));
+        self.current = Some(Rc::clone(&b));
+        (b, s, e)
+    }
+}
+
 enum Chunk {
     Owned(Vec<u8>),
-    Shared(Rc<[u8]>),
+    /// Bytes `start..end` of a block of broadcast frames.
+    Range {
+        block: Rc<Block>,
+        start: u32,
+        end: u32,
+    },
     /// `len` bytes of `file` from `offset`: the body of a `DATA` frame of download
     /// `xfer`, sent by the kernel; `last` if it ends the download.
     File {
@@ -40,7 +106,7 @@ impl Chunk {
     fn bytes(&self) -> &[u8] {
         match self {
             Chunk::Owned(v) => v,
-            Chunk::Shared(b) => b,
+            Chunk::Range { block, start, end } => block.slice(*start, *end),
             Chunk::File { .. } => &[],
         }
     }
@@ -48,6 +114,7 @@ impl Chunk {
     fn len(&self) -> usize {
         match self {
             Chunk::File { len, .. } => *len,
+            Chunk::Range { start, end, .. } => (end - start) as usize,
             c => c.bytes().len(),
         }
     }
@@ -86,10 +153,25 @@ impl OutQueue {
         self.len.saturating_sub(self.file_bytes)
     }
 
-    /// Queues bytes shared with other queues (a broadcast).
-    pub fn push_shared(&mut self, bytes: Rc<[u8]>) {
-        self.len += bytes.len();
-        self.chunks.push_back(Chunk::Shared(bytes));
+    /// Queues bytes `start..end` of a block of broadcast frames: added to the range at
+    /// the tail if they follow it (the member's previous broadcast), else a range of
+    /// their own.
+    pub fn push_range(&mut self, block: &Rc<Block>, start: u32, end: u32) {
+        self.len += (end - start) as usize;
+        if let Some(Chunk::Range {
+            block: b, end: e, ..
+        }) = self.chunks.back_mut()
+        {
+            if *e == start && Rc::ptr_eq(b, block) {
+                *e = end;
+                return;
+            }
+        }
+        self.chunks.push_back(Chunk::Range {
+            block: Rc::clone(block),
+            start,
+            end,
+        });
     }
 
     /// Queues `len` (> 0) bytes of `file` from `offset`, the body of a `DATA` frame of
@@ -315,9 +397,10 @@ mod tests {
     #[test]
     fn partial_writes_keep_order_and_count() {
         let mut q = OutQueue::default();
-        let shared: Rc<[u8]> = Rc::from(&b"FROM bob hi\n"[..]);
+        let mut arena = Arena::default();
+        let (block, s, e) = arena.put(b"FROM bob hi\n");
         q.push_with(|v| v.extend_from_slice(b"OK SAY 2\n"));
-        q.push_shared(shared.clone());
+        q.push_range(&block, s, e);
         q.push_with(|v| v.extend_from_slice(b"JOIN carol\n"));
         q.push_with(|v| v.extend_from_slice(b"JOIN dave\n"));
         let want = b"OK SAY 2\nFROM bob hi\nJOIN carol\nJOIN dave\n".to_vec();
@@ -325,7 +408,7 @@ mod tests {
         for max in [1, 3, 7, 100] {
             let mut q2 = OutQueue::default();
             q2.push_with(|v| v.extend_from_slice(b"OK SAY 2\n"));
-            q2.push_shared(shared.clone());
+            q2.push_range(&block, s, e);
             q2.push_with(|v| v.extend_from_slice(b"JOIN carol\nJOIN dave\n"));
             let mut w = Trickle {
                 got: Vec::new(),
@@ -355,7 +438,8 @@ mod tests {
     fn a_last_word_goes_after_the_frame_being_written_not_into_it() {
         let mut q = OutQueue::default();
         q.push_with(|v| v.extend_from_slice(b"FROM bob hello\n"));
-        q.push_shared(Rc::from(&b"JOIN carol\n"[..]));
+        let (block, s, e) = Arena::default().put(b"JOIN carol\n");
+        q.push_range(&block, s, e);
         // At a boundary nothing needs writing.
         let mut none = Trickle {
             got: Vec::new(),
@@ -432,12 +516,19 @@ mod tests {
     #[test]
     fn many_chunks_take_several_writes() {
         let mut q = OutQueue::default();
+        let mut arena = Arena::default();
         let mut want = Vec::new();
         let n = MAX_SLICES * 5 / 2;
         for i in 0..n {
-            let b: Rc<[u8]> = Rc::from(format!("FROM a {i}\n").as_bytes());
-            want.extend_from_slice(&b);
-            q.push_shared(b);
+            let frame = format!("FROM a {i}\n");
+            want.extend_from_slice(frame.as_bytes());
+            // A broadcast, then a reply, and so on: no two neighbours can merge.
+            if i % 2 == 0 {
+                let (block, s, e) = arena.put(frame.as_bytes());
+                q.push_range(&block, s, e);
+            } else {
+                q.push_with(|v| v.extend_from_slice(frame.as_bytes()));
+            }
         }
         let mut w = Trickle {
             got: Vec::new(),
@@ -450,5 +541,47 @@ mod tests {
         }
         assert_eq!(w.got, want);
         assert_eq!(calls, 3);
+    }
+
+    #[test]
+    fn a_members_consecutive_broadcasts_are_one_range_and_come_out_whole() {
+        let mut arena = Arena::default();
+        let (mut a, mut b) = (OutQueue::default(), OutQueue::default());
+        let mut want_a = Vec::new();
+        let mut want_b = Vec::new();
+        // Enough frames to fill several blocks; b also gets a reply now and then, and
+        // misses its own messages (every seventh).
+        for i in 0..5000 {
+            let frame = format!("FROM someone message number {i}\n");
+            let (block, s, e) = arena.put(frame.as_bytes());
+            a.push_range(&block, s, e);
+            want_a.extend_from_slice(frame.as_bytes());
+            if i % 7 != 0 {
+                b.push_range(&block, s, e);
+                want_b.extend_from_slice(frame.as_bytes());
+            }
+            if i % 100 == 0 {
+                b.push_with(|v| v.extend_from_slice(b"OK SAY 1\n"));
+                want_b.extend_from_slice(b"OK SAY 1\n");
+            }
+        }
+        // One range per block for a: a block is 32 KiB, the frames 36 bytes or so.
+        let blocks = want_a.len().div_ceil(BLOCK - 64) + 1;
+        assert!(a.chunks.len() <= blocks, "{} chunks", a.chunks.len());
+        assert_eq!(a.len(), want_a.len());
+        assert_eq!(b.len(), want_b.len());
+        for (q, want) in [(&mut a, want_a), (&mut b, want_b)] {
+            let mut w = Trickle {
+                got: Vec::new(),
+                max: 1000,
+            };
+            while !q.is_empty() {
+                q.write_to(&mut w).unwrap();
+            }
+            assert!(w.got == want);
+        }
+        // Once every range into a block is gone, so is the block (the current one
+        // stays with the arena).
+        assert_eq!(arena.current.as_ref().map(Rc::strong_count), Some(1));
     }
 }
