@@ -10,7 +10,9 @@
 # Installs the Debian packages ngircd, inspircd and redis-server if missing. Each peer
 # runs on a free port with its throttling off, so the comparison measures the server,
 # not its flood protection:
-#   natterd   --max-rate 0 (flood control off), --max-clients IDLE+1000
+#   natterd   --max-rate 0 (flood control off), --max-clients IDLE+1000, --max-queue 64M
+#             (the peers' output limits are raised or off too: a back-to-back flood
+#             outruns natter-load's readers, and natterd would drop them as too slow)
 #   ngircd    MaxPenaltyTime = 0 (no command penalties), no connection limits,
 #             DNS/ident lookups off
 #   InspIRCd  <connect> with fakelag="off", threshold and commandrate 100000000 (off in
@@ -47,7 +49,7 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 start_natterd() {
   port=$(free_port)
   mkdir -p "$work/shared"
-  "${NATTERD:-target/release/natterd}" "$port" --max-rate 0 --max-clients $((idle + 1000)) --shared-dir "$work/shared" --log-level warn >/dev/null 2>&1 &
+  "${NATTERD:-target/release/natterd}" "$port" --max-rate 0 --max-clients $((idle + 1000)) --max-queue 64M --shared-dir "$work/shared" --log-level warn >/dev/null 2>&1 &
   pid=$!; pids+=("$pid"); proto=natter; wait_port "$port"
 }
 start_ngircd() {

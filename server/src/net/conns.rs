@@ -4,8 +4,8 @@
 //! Queuing here never writes to a socket and never drops a connection: a frame is
 //! encoded into the queue and the connection marked dirty (flushed once at the end of
 //! the turn); a queue that passes its cap is marked over the cap and the loop settles
-//! it after the handler has returned. A broadcast is encoded once and every member's
-//! queue holds a reference to the same bytes.
+//! it after the handler has returned. A broadcast is encoded once into a shared block
+//! and every member's queue holds a range of the same bytes.
 
 use super::conn::{Conn, Phase};
 use super::out_queue::{Arena, Block};

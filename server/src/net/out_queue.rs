@@ -1,8 +1,9 @@
 //! `OutQueue`: the bytes waiting to go out on one connection.
 //!
 //! Small frames (replies, private messages) are encoded straight into an owned tail
-//! chunk so many of them cost one allocation; a broadcast is one `Rc<[u8]>` encoded
-//! once and shared by every recipient's queue; a download's body on plain TCP is a
+//! chunk so many of them cost one allocation; a broadcast frame is written once into
+//! an append-only block (`Arena`) and every recipient's queue holds a range of it,
+//! one range for a run of consecutive broadcasts; a download's body on plain TCP is a
 //! range of its file, which the kernel copies to the socket itself (`sendfile`), so
 //! natterd never reads it. A flush hands the kernel up to [`MAX_SLICES`] chunks in
 //! one `write_vectored`. An empty queue holds no memory. It never touches a socket
