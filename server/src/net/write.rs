@@ -176,9 +176,13 @@ impl Server {
             if let Err(e) = c.write_pending() {
                 return self.write_failed(t, e);
             }
-            let blocked = !c.out.is_empty();
-            for d in c.transfers.iter_mut().flat_map(|t| t.downloads.iter_mut()) {
-                d.paced(blocked);
+            // Only a turn that queued frames says how the socket takes them: one that
+            // only drained what an earlier, blocked frame left must not grow the next.
+            if queued > 0 {
+                let blocked = !c.out.is_empty();
+                for d in c.transfers.iter_mut().flat_map(|t| t.downloads.iter_mut()) {
+                    d.paced(blocked);
+                }
             }
             self.report_sent(t);
             let Some(c) = self.conns.slab.get_mut(t) else {
