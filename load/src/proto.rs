@@ -142,7 +142,22 @@ impl From<Event<'_>> for Owned {
 }
 
 fn find(hay: &[u8], b: u8) -> Option<usize> {
-    hay.iter().position(|&c| c == b)
+    memchr::memchr(b, hay)
+}
+
+/// A decimal number made of ASCII digits only (no sign, no spaces); `None` if it is
+/// empty, has anything else in it, or does not fit.
+pub fn digits(w: &[u8]) -> Option<u64> {
+    if w.is_empty() {
+        return None;
+    }
+    w.iter().try_fold(0u64, |n, &c| {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
 }
 
 /// Splits off the first space-separated word (extra spaces forgiven).
@@ -173,7 +188,7 @@ fn fast_natter(buf: &[u8], f: &mut impl FnMut(Event<'_>)) -> Option<Option<usize
     if let Some(rest) = line.strip_prefix(b"DATA ") {
         let (_xfer, rest) = word(rest);
         let (len, _) = word(rest);
-        let len: usize = std::str::from_utf8(len).ok()?.parse().ok()?;
+        let len = usize::try_from(digits(len)?).ok()?;
         if buf.len() - (nl + 1) < len {
             return Some(None);
         }

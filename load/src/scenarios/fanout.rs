@@ -259,12 +259,11 @@ fn crosses(nodes: &[usize], from: Option<u64>, to: usize) -> bool {
 
 /// The number at the front of a space-separated text, and what follows it.
 fn number(text: &[u8]) -> (Option<u64>, &[u8]) {
-    let (w, rest) = match text.iter().position(|&b| b == b' ') {
+    let (w, rest) = match memchr::memchr(b' ', text) {
         Some(i) => (&text[..i], &text[i + 1..]),
         None => (text, &[][..]),
     };
-    let n = std::str::from_utf8(w).ok().and_then(|w| w.parse().ok());
-    (n, rest)
+    (crate::proto::digits(w), rest)
 }
 
 #[cfg(test)]
@@ -301,5 +300,13 @@ mod tests {
         );
         assert_eq!(number(b"x 1"), (None, &b"1"[..]));
         assert_eq!(number(b"5"), (Some(5), &b""[..]));
+        // Digits only: no sign, no spaces, nothing past u64.
+        assert_eq!(number(b"+5 x").0, None);
+        assert_eq!(number(b" 5").0, None);
+        assert_eq!(number(b"").0, None);
+        assert_eq!(number(b"18446744073709551615").0, Some(u64::MAX));
+        assert_eq!(number(b"18446744073709551616").0, None);
+        assert_eq!(number(b"12a").0, None);
+        assert_eq!(number(b"0009").0, Some(9));
     }
 }
