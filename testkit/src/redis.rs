@@ -7,7 +7,25 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+/// A loopback port free right now, below the kernel's ephemeral range (32768 and up
+/// on Linux): a port from `bind(0)` is handed out again as soon as it is dropped, so
+/// another test's natterd on port 0 could take a Redis port while that Redis is down
+/// for a restart, and nodes of two tests would then meet in one Redis.
+fn free_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = std::process::id().wrapping_mul(7919);
+    for _ in 0..12_000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (base.wrapping_add(n) % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port between 20000 and 32000");
+}
 
 pub struct Redis {
     child: Option<Child>,
@@ -55,22 +73,22 @@ impl Redis {
 
     fn start_with(extra: &[&str], tls: bool) -> Redis {
         let dir = temp_dir("redis");
-        // redis-server cannot listen on port 0 and say which port it got: take a
-        // free one and hand it over (another process taking it in between is
-        // retried by the caller's next test run, not papered over).
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free loopback port");
         let mut r = Redis {
             child: None,
-            port,
+            port: 0,
             args: extra.iter().map(|s| s.to_string()).collect(),
             tls,
             dir,
         };
-        r.restart();
-        r
+        // A port someone else took between our check and redis-server's bind makes
+        // that redis-server exit at once: take the next one.
+        for _ in 0..50 {
+            r.port = free_port();
+            if r.spawn() {
+                return r;
+            }
+        }
+        panic!("redis-server would not start on any of 50 free loopback ports");
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -89,6 +107,15 @@ impl Redis {
 
     /// Starts (again) on the same port, with nothing kept from before.
     pub fn restart(&mut self) {
+        assert!(
+            self.spawn(),
+            "redis-server could not listen on port {} again",
+            self.port
+        );
+    }
+
+    /// Starts redis-server on `self.port`; false if it exited (the port was taken).
+    fn spawn(&mut self) -> bool {
         self.kill();
         let port = self.port.to_string();
         let mut cmd = Command::new(redis_server_bin());
@@ -97,9 +124,15 @@ impl Redis {
         } else {
             cmd.args(["--port", &port]);
         }
+        // Its own log tells us it listens: a connect alone could reach whatever
+        // else holds the port (another test's redis, say) before ours gives up.
+        let log = self.dir.join("redis.log");
+        let _ = std::fs::remove_file(&log);
         cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--dir"])
             .arg(&self.dir)
+            .arg("--logfile")
+            .arg(&log)
             .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -111,7 +144,19 @@ impl Redis {
         });
         self.child = Some(child);
         let deadline = Instant::now() + WAIT;
-        while TcpStream::connect(self.addr()).is_err() {
+        loop {
+            // A redis-server that could not bind exits.
+            if let Some(c) = self.child.as_mut() {
+                if !matches!(c.try_wait(), Ok(None)) {
+                    self.child = None;
+                    return false;
+                }
+            }
+            let ready = std::fs::read_to_string(&log)
+                .is_ok_and(|l| l.contains("Ready to accept connections"));
+            if ready && TcpStream::connect(self.addr()).is_ok() {
+                return true;
+            }
             assert!(
                 Instant::now() < deadline,
                 "redis-server did not listen on port {}",
@@ -172,5 +217,34 @@ fn whole_reply(got: &[u8]) -> bool {
     {
         Some(n) if n >= 0 => got.len() >= end + 2 + n as usize + 2,
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_held_by_another_listener_is_not_taken_for_our_redis() {
+        let holder = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+        let mut r = Redis {
+            child: None,
+            port: holder.local_addr().expect("its address").port(),
+            args: Vec::new(),
+            tls: false,
+            dir: temp_dir("redis"),
+        };
+        assert!(
+            !r.spawn(),
+            "a redis-server that could not bind was taken as up"
+        );
+    }
+
+    #[test]
+    fn two_redis_of_one_test_process_get_ports_of_their_own() {
+        let (a, b) = (Redis::start(), Redis::start());
+        assert_ne!(a.port, b.port);
+        assert!(a.port < 32_768 && b.port < 32_768);
+        assert_eq!(a.command(&["PING"]), "+PONG");
     }
 }

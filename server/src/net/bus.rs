@@ -670,7 +670,11 @@ impl Link {
             // Claims first thing: Redis may have restarted and lost them all.
             self.next_refresh = now;
             if self.last_error.take().is_some() {
-                log::info!("cluster: linked to {} again", self.config.url);
+                log::info!(
+                    "cluster: node {} linked to {} again",
+                    self.config.node,
+                    self.config.url
+                );
             } else {
                 log::info!(
                     "cluster: node {} linked to {}",
