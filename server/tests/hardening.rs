@@ -533,3 +533,91 @@ fn names_that_would_disguise_themselves_are_refused() {
         "{log}"
     );
 }
+
+/// What natterd's kernel holds unsent on its socket to `peer` (the `tx_queue` of
+/// /proc/net/tcp), or None if the socket is not listed.
+fn unsent_to(srv: &Natterd, peer: std::net::SocketAddr) -> Option<u64> {
+    let hex = |a: std::net::SocketAddr| match a.ip() {
+        std::net::IpAddr::V4(ip) => format!("{:08X}:{:04X}", u32::from(ip).swap_bytes(), a.port()),
+        std::net::IpAddr::V6(_) => String::new(),
+    };
+    let (local, remote) = (hex(srv.addr), hex(peer));
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() > 4 && f[1] == local && f[2] == remote {
+            u64::from_str_radix(f[4].split(':').next()?, 16).ok()
+        } else {
+            None
+        }
+    })
+}
+
+#[test]
+fn a_reader_that_never_reads_cannot_pin_more_broadcast_memory_than_its_cap() {
+    // Once its kernel buffers are full, a member that never reads keeps everything
+    // queued for it alive. If what it is sent is one small message in each shared
+    // block of broadcasts (filled by messages it does not get: its own), each block
+    // is pinned by a few bytes; the cap must count the blocks, or it pins hundreds
+    // of times the cap (200 MB behind a 1 MiB cap, found by a hostile run).
+    let srv = Natterd::start(&["--max-rate", "0", "--max-queue", "512K"]);
+    let mut y = srv.join("y");
+    let mut f = srv.join("f");
+    let mut x = narrow_peer(&srv, "x");
+    y.expect("JOIN f");
+    y.expect("JOIN x");
+    f.expect("JOIN x");
+    let x_addr = x.stream.local_addr().unwrap();
+    let big = format!("SAY {}\n", "b".repeat(4000));
+    // Fill x's kernel buffers: batches of 100 KB from y until what the kernel holds
+    // for x stops growing, so what follows waits in natterd's queue (under the cap).
+    let mut last = None;
+    for batch in 0.. {
+        assert!(batch < 200, "the kernel never stopped taking x's output");
+        y.send(&big.repeat(25));
+        for _ in 0..25 {
+            y.expect_prefix("OK SAY ");
+            f.expect_prefix("FROM y ");
+        }
+        let now = unsent_to(&srv, x_addr);
+        assert!(
+            now.is_some(),
+            "natterd's socket to x is not in /proc/net/tcp"
+        );
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    // Each round: x's own 8 messages of 4 KB fill a block, then y's one small
+    // message lands there for x. Counted by bytes, x would be let go after about
+    // 3,500 rounds (and 110 MB pinned); counted by blocks, within a dozen or two.
+    let mut rounds = 0;
+    // f's next lines start with `want`, or x is let go: false.
+    let hear = |f: &mut natter_testkit::Peer, want: &str, n: usize| {
+        for _ in 0..n {
+            let got = f.line().expect("f still connected");
+            if got.starts_with("LEAVE x too-slow") {
+                return false;
+            }
+            assert!(got.starts_with(want), "{got:.40}");
+        }
+        true
+    };
+    loop {
+        x.send(&big.repeat(8));
+        if !hear(&mut f, "FROM x ", 8) {
+            break;
+        }
+        y.send("SAY y\n");
+        // (y gets x's messages too, which `reply` skips.)
+        y.expect_reply_prefix("OK SAY ");
+        if !hear(&mut f, "FROM y y", 1) {
+            break;
+        }
+        rounds += 1;
+        assert!(rounds < 100, "x pinned 100 blocks and is still in");
+    }
+    f.send("PING\n");
+    f.expect_eventually("OK PING");
+}

@@ -85,11 +85,13 @@ impl Arena {
 
 enum Chunk {
     Owned(Vec<u8>),
-    /// Bytes `start..end` of a block of broadcast frames.
+    /// Bytes `start..end` of a block of broadcast frames; `first` if it is the one
+    /// range that counts the block as pinned by this queue.
     Range {
         block: Rc<Block>,
         start: u32,
         end: u32,
+        first: bool,
     },
     /// `len` bytes of `file` from `offset`: the body of a `DATA` frame of download
     /// `xfer`, sent by the kernel; `last` if it ends the download.
@@ -107,7 +109,9 @@ impl Chunk {
     fn bytes(&self) -> &[u8] {
         match self {
             Chunk::Owned(v) => v,
-            Chunk::Range { block, start, end } => block.slice(*start, *end),
+            Chunk::Range {
+                block, start, end, ..
+            } => block.slice(*start, *end),
             Chunk::File { .. } => &[],
         }
     }
@@ -125,17 +129,29 @@ impl Chunk {
     }
 }
 
+/// A download that ended: its transfer id, and whether its file held to the end.
+type Ended = (u64, io::Result<()>);
+
 #[derive(Default)]
 pub struct OutQueue {
     chunks: VecDeque<Chunk>,
-    /// How much of the front chunk has already been written.
-    head: usize,
     len: usize,
     /// How much of `len` is file ranges, which hold no memory.
     file_bytes: usize,
+    /// How much of `len` is ranges of broadcast blocks.
+    range_bytes: usize,
+    /// How much of the front chunk has already been written (a chunk is at most a
+    /// few MiB).
+    head: u32,
+    /// Broadcast blocks this queue keeps alive (give or take the front one): a
+    /// block lives while any range of it is queued, so a queue can pin far more
+    /// memory than its ranges' bytes.
+    blocks: u32,
     /// Downloads whose last range has gone out (Ok), or whose file ended before a
-    /// range of it did (Err), since the loop last asked.
-    ended: Vec<(u64, io::Result<()>)>,
+    /// range of it did (Err), since the loop last asked; boxed, as most connections
+    /// never download (an idle connection's size is the memory figure).
+    #[allow(clippy::box_collection)] // one pointer inline instead of three
+    ended: Option<Box<Vec<Ended>>>,
 }
 
 impl OutQueue {
@@ -148,17 +164,25 @@ impl OutQueue {
         self.len == 0
     }
 
-    /// Bytes waiting in memory: what the output cap bounds. A download's file
-    /// ranges are not in it; the socket's pace pulls them, a frame at a time.
+    /// The memory this queue holds: what the output cap bounds. A download's file
+    /// ranges are not in it; the socket's pace pulls them, a frame at a time. Its
+    /// broadcast ranges count as the blocks they keep alive, when that is more than
+    /// their bytes: a reader that never reads, holding one small range in each of
+    /// many blocks (filled by others' messages it does not get, its own among them),
+    /// would otherwise pin hundreds of times its cap.
     pub fn memory_len(&self) -> usize {
-        self.len.saturating_sub(self.file_bytes)
+        let own = self.len - self.file_bytes - self.range_bytes;
+        let pinned = (self.blocks.saturating_sub(1) as usize).saturating_mul(BLOCK);
+        own + self.range_bytes.max(pinned)
     }
 
     /// Queues bytes `start..end` of a block of broadcast frames: added to the range at
     /// the tail if they follow it (the member's previous broadcast), else a range of
     /// their own.
     pub fn push_range(&mut self, block: &Rc<Block>, start: u32, end: u32) {
-        self.len += (end - start) as usize;
+        let n = (end - start) as usize;
+        self.len += n;
+        self.range_bytes += n;
         if let Some(Chunk::Range {
             block: b, end: e, ..
         }) = self.chunks.back_mut()
@@ -168,10 +192,29 @@ impl OutQueue {
                 return;
             }
         }
+        // Ranges come in block order (from two arenas for a member that turned
+        // stamps on), replies between them: the nearest range behind says whether
+        // this block is counted already. Once the block's first range has gone, its
+        // later ones go uncounted: at most the front block, which the count's `- 1`
+        // allows for.
+        let counted = self
+            .chunks
+            .iter()
+            .rev()
+            .take(8)
+            .find_map(|c| match c {
+                Chunk::Range { block: b, .. } => Some(Rc::ptr_eq(b, block)),
+                _ => None,
+            })
+            .unwrap_or(false);
+        if !counted {
+            self.blocks += 1;
+        }
         self.chunks.push_back(Chunk::Range {
             block: Rc::clone(block),
             start,
             end,
+            first: !counted,
         });
     }
 
@@ -194,7 +237,11 @@ impl OutQueue {
     /// Downloads that ended since the last call: `Ok` when the last byte of one went
     /// out, `Err(UnexpectedEof)` when its file got shorter than what it promised.
     pub fn take_ended(&mut self) -> Vec<(u64, io::Result<()>)> {
-        std::mem::take(&mut self.ended)
+        self.ended.take().map(|e| *e).unwrap_or_default()
+    }
+
+    fn push_ended(&mut self, xfer: u64, result: io::Result<()>) {
+        self.ended.get_or_insert_default().push((xfer, result));
     }
 
     /// Lets `encode` append to the owned tail chunk; returns how many bytes it added.
@@ -223,7 +270,7 @@ impl OutQueue {
         // paying to set up IOV_MAX slices.
         let n = match memory {
             0 => return Ok(0),
-            1 => w.write(&self.chunks[0].bytes()[self.head..])?,
+            1 => w.write(&self.chunks[0].bytes()[self.head as usize..])?,
             2..=16 => self.write_slices::<W, 16>(w, memory)?,
             _ => self.write_slices::<W, MAX_SLICES>(w, memory)?,
         };
@@ -249,8 +296,8 @@ impl OutQueue {
         else {
             return self.write_to(s);
         };
-        let mut off = (*offset + self.head as u64) as libc::off_t;
-        let count = len - self.head;
+        let mut off = (*offset + u64::from(self.head)) as libc::off_t;
+        let count = len - self.head as usize;
         // SAFETY: both descriptors are open for the call; sendfile writes only `off`.
         let n = unsafe { libc::sendfile(s.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
         if n < 0 {
@@ -258,8 +305,7 @@ impl OutQueue {
         }
         if n == 0 {
             let xfer = *xfer;
-            self.ended
-                .push((xfer, Err(io::ErrorKind::UnexpectedEof.into())));
+            self.push_ended(xfer, Err(io::ErrorKind::UnexpectedEof.into()));
             if let Some(front) = self.chunks.front_mut() {
                 *front = Chunk::Owned(vec![0; count]);
                 self.file_bytes -= count;
@@ -281,7 +327,7 @@ impl OutQueue {
         let mut count = 0;
         for (i, chunk) in self.chunks.iter().take(N.min(memory)).enumerate() {
             let b = chunk.bytes();
-            slices[i] = IoSlice::new(if i == 0 { &b[self.head..] } else { b });
+            slices[i] = IoSlice::new(if i == 0 { &b[self.head as usize..] } else { b });
             count += 1;
         }
         w.write_vectored(&slices[..count])
@@ -293,25 +339,28 @@ impl OutQueue {
             let Some(front) = self.chunks.front() else {
                 break;
             };
-            let left = front.len() - self.head;
+            let left = front.len() - self.head as usize;
             let file = front.is_file();
+            let range = matches!(front, Chunk::Range { .. });
+            let took = n.min(left);
+            if file {
+                self.file_bytes -= took;
+            }
+            if range {
+                self.range_bytes -= took;
+            }
             if n < left {
-                self.head += n;
-                if file {
-                    self.file_bytes -= n;
-                }
+                self.head += n as u32;
                 return;
             }
             n -= left;
-            if file {
-                self.file_bytes -= left;
-            }
             self.head = 0;
-            if let Some(Chunk::File {
-                xfer, last: true, ..
-            }) = self.chunks.pop_front()
-            {
-                self.ended.push((xfer, Ok(())));
+            match self.chunks.pop_front() {
+                Some(Chunk::File {
+                    xfer, last: true, ..
+                }) => self.push_ended(xfer, Ok(())),
+                Some(Chunk::Range { first: true, .. }) => self.blocks -= 1,
+                _ => {}
             }
         }
         if self.chunks.is_empty() {
@@ -335,7 +384,7 @@ impl OutQueue {
             if self.head == 0 {
                 return true;
             }
-            match w.write(&front.bytes()[self.head..]) {
+            match w.write(&front.bytes()[self.head as usize..]) {
                 Ok(0) | Err(_) => return false,
                 Ok(n) => self.advance(n),
             }
@@ -584,5 +633,53 @@ mod tests {
         // Once every range into a block is gone, so is the block (the current one
         // stays with the arena).
         assert_eq!(arena.current.as_ref().map(Rc::strong_count), Some(1));
+    }
+
+    #[test]
+    fn a_queue_counts_the_blocks_it_keeps_alive_not_just_its_ranges_bytes() {
+        let mut arena = Arena::default();
+        let mut q = OutQueue::default();
+        let big = vec![b'x'; 4000];
+        // Each round fills a block with frames q does not get, then q gets one small
+        // one, with a reply behind it: one block pinned per 40 bytes queued.
+        for _ in 0..40 {
+            for _ in 0..8 {
+                arena.put(&big);
+            }
+            let (block, s, e) = arena.put(b"FROM y y\n");
+            q.push_range(&block, s, e);
+            q.push_with(|v| v.extend_from_slice(b"OK SAY 1 12345678901\n"));
+        }
+        assert!(q.len() < 2000, "{}", q.len());
+        assert!(q.memory_len() >= 38 * BLOCK, "{}", q.memory_len());
+        // A member behind by many consecutive broadcasts counts about their bytes:
+        // their blocks are what they fill.
+        let mut behind = OutQueue::default();
+        for i in 0..3000 {
+            let frame = format!("FROM someone message number {i}, behind\n");
+            let (block, s, e) = arena.put(frame.as_bytes());
+            behind.push_range(&block, s, e);
+            if i % 50 == 0 {
+                behind.push_with(|v| v.extend_from_slice(b"OK SAY 1\n"));
+            }
+        }
+        assert!(
+            behind.memory_len() <= behind.len() + BLOCK,
+            "{}",
+            behind.memory_len()
+        );
+        assert!(behind.memory_len() >= behind.len());
+        // Written out, both hold nothing, by either count.
+        for q in [&mut q, &mut behind] {
+            let mut w = Trickle {
+                got: Vec::new(),
+                max: 777,
+            };
+            while !q.is_empty() {
+                q.write_to(&mut w).unwrap();
+            }
+            assert_eq!(q.memory_len(), 0);
+            assert_eq!((q.blocks, q.range_bytes), (0, 0));
+        }
     }
 }
