@@ -341,35 +341,41 @@ fn parse_request(line: &str) -> Result<Request, LineError> {
             let (mut history, mut stamps, mut data) = (None, false, None);
             let data_range = MAX_DATA as u64..=MAX_BIG_DATA as u64;
             while let Some(opt) = f.opt() {
+                let bad = |text: String| Err(LineError::new(ErrorCode::BadRequest, text));
+                let key = opt.split('=').next().unwrap_or(opt).to_ascii_lowercase();
+                let repeated = match key.as_str() {
+                    "data" => data.is_some(),
+                    "history" => history.is_some(),
+                    "stamps" => stamps,
+                    _ => false,
+                };
+                if repeated {
+                    return bad(format!(
+                        "HELLO takes {key} once; it came twice (the second: {:?})",
+                        crate::fields::shown(opt)
+                    ));
+                }
                 if let Some(n) = opt.strip_prefix("data=") {
                     match parse_int(n) {
-                        Ok(n) if data.is_none() && data_range.contains(&n) => {
-                            data = Some(n as u32);
-                            continue;
-                        }
+                        Ok(n) if data_range.contains(&n) => data = Some(n as u32),
                         _ => {
-                            return Err(LineError::new(
-                                ErrorCode::BadRequest,
-                                format!(
+                            return bad(format!(
                                 "data= is the largest DATA body wanted, {} to {} bytes, not {:?}",
                                 MAX_DATA,
                                 MAX_BIG_DATA,
                                 crate::fields::shown(n)
-                            ),
                             ))
                         }
                     }
+                    continue;
                 }
                 match opt.strip_prefix("history=").map(parse_int) {
-                    Some(Ok(n)) if history.is_none() => history = Some(n),
-                    None if opt.eq_ignore_ascii_case("stamps") && !stamps => stamps = true,
+                    Some(Ok(n)) => history = Some(n),
+                    None if opt.eq_ignore_ascii_case("stamps") => stamps = true,
                     _ => {
-                        return Err(LineError::new(
-                            ErrorCode::BadRequest,
-                            format!(
+                        return bad(format!(
                             "HELLO takes a name, then history=<n>, stamps and data=<N> if wanted, not {:?}",
                             crate::fields::shown(opt)
-                        ),
                         ))
                     }
                 }

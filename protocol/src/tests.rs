@@ -1017,3 +1017,31 @@ fn arb_text_with_breaks() -> impl Strategy<Value = String> {
         }
     })
 }
+
+#[test]
+fn a_hello_option_given_twice_is_called_a_repeat_not_a_bad_value() {
+    for (line, key) in [
+        ("HELLO a data=65536 data=65536\n", "data"),
+        ("HELLO a stamps STAMPS\n", "stamps"),
+        ("HELLO a history=5 stamps history=5\n", "history"),
+    ] {
+        let e = req(line).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadRequest, "{line:?}");
+        assert!(
+            e.text
+                .starts_with(&format!("HELLO takes {key} once; it came twice")),
+            "{line:?}: {}",
+            e.text
+        );
+    }
+    // Each once, in any order, is fine.
+    match one_req("HELLO a stamps data=65536 history=3\n") {
+        Request::Hello {
+            stamps,
+            data,
+            history,
+            ..
+        } => assert_eq!((stamps, data, history), (true, Some(65536), Some(3))),
+        other => panic!("{other:?}"),
+    }
+}
