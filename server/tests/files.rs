@@ -691,3 +691,40 @@ fn an_upload_that_does_not_match_its_sha256_is_never_published() {
     let get = a.expect_reply_prefix("OK GET ");
     assert!(get.ends_with(&format!(" note.txt 5 {hello}")), "{get}");
 }
+
+#[test]
+fn a_file_truncated_behind_the_watchs_back_is_listed_anew_once_fetched() {
+    let srv = Natterd::start(&[]);
+    let mut a = srv.join("alice");
+    let (xfer, _) = a.put("stale.bin", &pattern(200_000));
+    a.expect(&format!("DONE {xfer} stale.bin 200000"));
+    a.send("FILES\n");
+    let listed = a.expect_prefix("FILE stale.bin 200000 ");
+    assert_eq!(
+        listed.split(' ').count(),
+        5,
+        "listed with its SHA-256: {listed}"
+    );
+    a.expect("OK FILES 1");
+    // truncate(2) by path: a change without a write that closes, so the folder's
+    // watch hears nothing of it.
+    let path = std::ffi::CString::new(srv.file("stale.bin").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::truncate(path.as_ptr(), 1000) }, 0);
+    a.send("GET stale.bin\n");
+    let get = a.expect_reply_prefix("OK GET ");
+    let (xfer, size) = (
+        get.split(' ').nth(2).unwrap(),
+        get.split(' ').nth(4).unwrap(),
+    );
+    assert_eq!(size, "1000", "{get}");
+    assert_eq!(
+        get.split(' ').count(),
+        5,
+        "no SHA-256 of the old bytes: {get}"
+    );
+    let (body, _) = a.receive(xfer.parse().unwrap());
+    assert_eq!(body, pattern(200_000)[..1000]);
+    a.send("FILES\n");
+    a.expect_prefix("FILE stale.bin 1000 ");
+    a.expect("OK FILES 1");
+}

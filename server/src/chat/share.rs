@@ -96,6 +96,13 @@ impl Room {
             frame = c.data as usize;
         }
         self.open_files += 1;
+        // A size the index does not know means a change the folder's watch missed
+        // (a truncate(2) by path is not a write that closes): look again, so the
+        // listing and the hash follow the file.
+        if self.folder.entry(&file).is_some_and(|e| e.size != size) {
+            self.folder
+                .changed([std::ffi::OsStr::new(file.as_str())], false);
+        }
         // The hash of this very file, if it is known: same size as when hashed.
         let sha256 = self
             .folder
