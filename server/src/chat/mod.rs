@@ -257,6 +257,8 @@ pub struct Room {
     brake: GuessBrake,
     /// Transfers running, each holding a file open.
     open_files: usize,
+    /// One upload may wait for the disk this loop turn (see `Upload::write`).
+    disk_wait_free: bool,
     next_xfer: u64,
     started: Instant,
     /// The cluster as this node knows it; `None` for a lone server, whose room then
@@ -281,6 +283,7 @@ impl Room {
             folder,
             brake: GuessBrake::default(),
             open_files: 0,
+            disk_wait_free: true,
             next_xfer: 1,
             started: Instant::now(),
         }
@@ -456,6 +459,11 @@ impl Room {
     /// SHA-256 is not known yet. Returns whether more is left.
     pub fn hash_files(&mut self, budget: usize) -> bool {
         self.folder.hash_step(budget)
+    }
+
+    /// At the start of each loop turn.
+    pub fn new_turn(&mut self) {
+        self.disk_wait_free = true;
     }
 
     /// Once a turn: what was said this turn goes to the history file, in one write.

@@ -295,6 +295,7 @@ impl Room {
     }
 
     pub(super) fn data(&mut self, out: &mut impl Outbox, from: ConnRef, xfer: u64, data: &[u8]) {
+        let mut may_wait = self.disk_wait_free;
         let Some(c) = self.client_mut(from) else {
             return;
         };
@@ -306,8 +307,10 @@ impl Room {
             };
             return out.send(from, &failed);
         };
-        match c.tx().uploads[i].write(data) {
-            Ok(()) if c.tx().uploads[i].is_whole() => self.finish_upload(out, from, xfer),
+        let written = c.tx().uploads[i].write(data, &mut may_wait);
+        let whole = c.tx().uploads[i].is_whole();
+        match written {
+            Ok(()) if whole => self.finish_upload(out, from, xfer),
             Ok(()) => {}
             Err(e) => {
                 // Dropping it removes its temporary file and frees its name.
@@ -328,6 +331,7 @@ impl Room {
                 out.send(from, &failed);
             }
         }
+        self.disk_wait_free &= may_wait;
     }
 
     fn finish_upload(&mut self, out: &mut impl Outbox, from: ConnRef, xfer: u64) {

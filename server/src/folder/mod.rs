@@ -618,8 +618,8 @@ mod tests {
         let mut up = folder
             .start_upload(1, &f("a.txt"), 5, OnDuplicate::Rename)
             .unwrap();
-        up.write(b"hel").unwrap();
-        up.write(b"lo").unwrap();
+        up.write(b"hel", &mut true).unwrap();
+        up.write(b"lo", &mut true).unwrap();
         let name = folder.finish_upload(&mut up, OnDuplicate::Rename).unwrap();
         let e = folder.entry(&name).unwrap();
         assert_eq!(e.sha256.map(|h| h.to_string()), Some(sha(b"hello")));
@@ -631,7 +631,7 @@ mod tests {
             .start_upload(2, &f("b.txt"), 5, OnDuplicate::Rename)
             .unwrap();
         bad.expected = Some(natter_protocol::Sha256::parse(&sha(b"HELLO")).unwrap());
-        bad.write(b"hello").unwrap();
+        bad.write(b"hello", &mut true).unwrap();
         let err = folder
             .finish_upload(&mut bad, OnDuplicate::Rename)
             .unwrap_err();
@@ -648,7 +648,7 @@ mod tests {
             .start_upload(3, &f("c.txt"), 2, OnDuplicate::Rename)
             .unwrap();
         good.expected = Some(natter_protocol::Sha256::parse(&sha(b"ok")).unwrap());
-        good.write(b"ok").unwrap();
+        good.write(b"ok", &mut true).unwrap();
         assert!(folder.finish_upload(&mut good, OnDuplicate::Rename).is_ok());
     }
 
@@ -703,14 +703,17 @@ mod tests {
         assert!(folder
             .start_upload(3, &song, 1, OnDuplicate::Reject)
             .is_err());
-        up.write(b"hel").unwrap();
+        up.write(b"hel", &mut true).unwrap();
         assert_eq!(
             listed(&folder),
             ["song.mp3"],
             "temporaries are never listed"
         );
-        up.write(b"lo").unwrap();
-        assert_eq!(up.write(b"!").unwrap_err().code, ErrorCode::TooLarge);
+        up.write(b"lo", &mut true).unwrap();
+        assert_eq!(
+            up.write(b"!", &mut true).unwrap_err().code,
+            ErrorCode::TooLarge
+        );
         assert!(up.is_whole());
         let stored = folder.finish_upload(&mut up, OnDuplicate::Rename).unwrap();
         assert_eq!(std::fs::read(dir.join(stored.as_str())).unwrap(), b"hello");
@@ -753,7 +756,7 @@ mod tests {
             t(1, 5),
             "a dropped upload gives its share back"
         );
-        up.write(b"hello").unwrap();
+        up.write(b"hello", &mut true).unwrap();
         folder.finish_upload(&mut up, OnDuplicate::Rename).unwrap();
         assert_eq!(folder.contents(), t(2, 8));
         drop(up);
@@ -770,7 +773,7 @@ mod tests {
         let mut up = a
             .start_upload(1, &f("two.bin"), 4, OnDuplicate::Rename)
             .unwrap();
-        up.write(b"ab").unwrap();
+        up.write(b"ab", &mut true).unwrap();
         // Another natterd starting on the folder leaves the live upload alone...
         let mut b = SharedFolder::open(&dir).unwrap();
         b.tick(SystemTime::now() + std::time::Duration::from_secs(3600));
@@ -779,7 +782,7 @@ mod tests {
             .start_upload(1, &f("two.bin"), 1, OnDuplicate::Rename)
             .unwrap();
         assert_eq!(theirs.stored_as.as_str(), "two_1.bin");
-        up.write(b"cd").unwrap();
+        up.write(b"cd", &mut true).unwrap();
         let stored = a.finish_upload(&mut up, OnDuplicate::Rename).unwrap();
         assert_eq!(stored.as_str(), "two.bin");
         assert_eq!(std::fs::read(dir.join("two.bin")).unwrap(), b"abcd");

@@ -146,13 +146,17 @@ pub struct Upload {
 /// Every this many bytes an upload's data is handed to the kernel's writeback (queued,
 /// not waited for), so the disk writes while the upload arrives.
 const WRITEBACK_EVERY: u64 = 1 << 20;
-/// At most this much of an upload may wait to reach the disk. Past it, natterd waits
+/// About this much of an upload may wait to reach the disk. Past it, natterd waits
 /// for the disk (fdatasync) before it takes more, which slows a sender that outruns
 /// the disk to the disk's pace, one short wait at a time, and leaves the final fsync
-/// (which, like these, runs on the loop thread) only this much to do. Each wait is
-/// the time the disk takes to store 4 MiB: tens of milliseconds on an SSD or a
-/// virtual disk, where the whole upload's fsync at the end took over a second.
-const WRITEBACK_BACKLOG: u64 = 4 << 20;
+/// (which, like these, runs on the loop thread) only this much to do; the whole
+/// upload's fsync at the end took over a second on a virtual disk. A wait holds the
+/// loop for everyone, for the time the disk takes to store this much (about 3 ms
+/// per MiB on a virtual disk), so only one upload waits in a loop turn; the others
+/// go on and wait in a later turn, each turn reading at most 64 KiB more of them.
+const WRITEBACK_BACKLOG: u64 = 1 << 20;
+/// However many uploads take turns, none gets further ahead of the disk than this.
+const WRITEBACK_BACKLOG_MAX: u64 = 4 << 20;
 
 impl Upload {
     pub(super) fn new(
@@ -184,7 +188,9 @@ impl Upload {
         natter_protocol::Sha256(self.hasher.clone().finalize().into())
     }
 
-    pub fn write(&mut self, data: &[u8]) -> Result<(), FileError> {
+    /// Writes the next bytes. `may_wait`: no upload has waited for the disk this loop
+    /// turn; cleared if this one does.
+    pub fn write(&mut self, data: &[u8], may_wait: &mut bool) -> Result<(), FileError> {
         if self.received + data.len() as u64 > self.size {
             return Err(FileError::new(
                 ErrorCode::TooLarge,
@@ -207,7 +213,9 @@ impl Upload {
             );
             self.unsynced_from = self.received;
         }
-        if self.unsynced_from - self.synced >= WRITEBACK_BACKLOG {
+        let behind = self.unsynced_from - self.synced;
+        if behind >= WRITEBACK_BACKLOG_MAX || (behind >= WRITEBACK_BACKLOG && *may_wait) {
+            *may_wait = false;
             // fdatasync, not a ranged wait: a disk with a write cache (most, and every
             // virtual one) reports data written long before it is stored, and only a
             // flush stores it; one flush per backlog keeps each flush, and the last,

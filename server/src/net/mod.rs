@@ -238,6 +238,7 @@ impl Server {
     /// still-readable or pumping connections, or a wake to send held-back output,
     /// says nothing about quiet.)
     fn serve(&mut self, events: &Events, quiet: bool) {
+        self.room.new_turn();
         if quiet {
             self.trim_heap();
         }
