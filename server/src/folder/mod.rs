@@ -612,6 +612,34 @@ mod tests {
     }
 
     #[test]
+    fn one_upload_a_turn_waits_for_the_disk_and_none_gets_far_ahead() {
+        let dir = tempdir("disk-wait");
+        let mut folder = SharedFolder::open(&dir).unwrap();
+        let mut up = folder
+            .start_upload(1, &f("w.bin"), 8 << 20, OnDuplicate::Rename)
+            .unwrap();
+        let chunk = vec![7u8; 64 << 10];
+        // Another upload waited this turn: 1 MiB behind is not waited for...
+        let mut may_wait = false;
+        for _ in 0..16 {
+            up.write(&chunk, &mut may_wait).unwrap();
+        }
+        assert_eq!(up.synced, 0);
+        // ...until a turn with the wait free, which this upload then takes.
+        let mut may_wait = true;
+        up.write(&chunk, &mut may_wait).unwrap();
+        up.write(&chunk, &mut may_wait).unwrap();
+        assert!(!may_wait, "the turn's wait was not taken");
+        assert_eq!(up.synced, 1 << 20);
+        // Never free again: it waits anyway once 4 MiB behind.
+        let mut may_wait = false;
+        for _ in 0..16 * 4 {
+            up.write(&chunk, &mut may_wait).unwrap();
+        }
+        assert!(up.synced >= 4 << 20, "{}", up.synced);
+    }
+
+    #[test]
     fn an_upload_is_hashed_as_it_arrives_and_a_wrong_hash_is_never_published() {
         let dir = tempdir("hash-up");
         let mut folder = SharedFolder::open(&dir).unwrap();

@@ -134,7 +134,7 @@ pub struct Upload {
     /// Where the data not yet handed to the disk's writeback begins.
     unsynced_from: u64,
     /// Everything before this is on the disk.
-    synced: u64,
+    pub(super) synced: u64,
     /// The SHA-256 of what arrived so far: known when it is whole, with no second pass.
     hasher: sha2::Sha256,
     /// What the sender says it is (`PUT ... <sha256>`).
