@@ -728,3 +728,44 @@ fn a_file_truncated_behind_the_watchs_back_is_listed_anew_once_fetched() {
     a.expect_prefix("FILE stale.bin 1000 ");
     a.expect("OK FILES 1");
 }
+
+#[test]
+fn a_client_that_shuts_its_sending_side_after_get_still_gets_the_files() {
+    // `printf 'HELLO me\nGET a\n' | nc -N host port > out`: nc shuts its side at the
+    // end of its input and reads on.
+    let srv = Natterd::start(&[]);
+    let big = pattern(3_000_000);
+    std::fs::write(srv.file("small.txt"), b"hello\n").unwrap();
+    std::fs::write(srv.file("big.bin"), &big).unwrap();
+    let mut p = srv.connect();
+    p.expect_prefix("WELCOME ");
+    p.send("HELLO me\nGET small.txt\nGET big.bin\nFILES\n");
+    p.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    p.expect("OK HELLO me");
+    p.expect("JOIN me");
+    let mut bodies = std::collections::BTreeMap::new();
+    let mut done = Vec::new();
+    let mut rest = Vec::new();
+    while let Some(l) = p.line() {
+        if let Some(h) = l.strip_prefix("DATA ") {
+            let (x, n) = h.split_once(' ').unwrap();
+            let n: usize = n.parse().unwrap();
+            let b = p.bytes(n);
+            bodies
+                .entry(x.to_string())
+                .or_insert_with(Vec::new)
+                .extend(b);
+        } else if l.starts_with("DONE ") {
+            done.push(l);
+        } else {
+            rest.push(l);
+        }
+    }
+    assert_eq!(done.len(), 2, "{done:?} {rest:?}");
+    let mut got: Vec<usize> = bodies.values().map(Vec::len).collect();
+    got.sort();
+    assert_eq!(got, [6, 3_000_000], "{rest:?}");
+    assert!(bodies.values().any(|b| *b == big));
+    assert!(rest.iter().any(|l| l.starts_with("OK FILES 2")), "{rest:?}");
+    srv.wait_log("me (client 1) left: connection lost");
+}

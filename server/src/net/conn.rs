@@ -146,6 +146,11 @@ impl Conn {
         self.phase == Phase::Open
     }
 
+    /// A download or a listing is still being sent.
+    pub fn transferring(&self) -> bool {
+        !self.downloads().is_empty() || !self.sending().is_empty() || self.pulling
+    }
+
     /// Writes queued output until the socket would block. Used by the loop's flush,
     /// and when a queue passed its cap: a burst that the kernel can take straight
     /// away must not count against a reader that keeps up.

@@ -76,7 +76,12 @@ impl Server {
                             conn.addr
                         );
                     }
-                    self.close(t, LeaveReason::Lost, "");
+                    // A peer that only shut its sending side (`nc -N`, a script's
+                    // shutdown(SHUT_WR)) still gets the downloads and the listing it
+                    // asked for; the connection ends when they are out (`flush`).
+                    if !conn.is_open() || !conn.transferring() {
+                        self.close(t, LeaveReason::Lost, "");
+                    }
                     break;
                 }
                 Ok(n) => {

@@ -200,6 +200,10 @@ impl Server {
         let Some(c) = self.conns.slab.get_mut(t) else {
             return;
         };
+        if c.peer_closed && c.is_open() && !c.transferring() {
+            // Half-closed, and what it asked for is sent (or queued): done.
+            return self.close(t, LeaveReason::Lost, "");
+        }
         self.trim_pending = true;
         let want_write = c.has_output();
         if want_write != c.wants_write {
