@@ -31,7 +31,13 @@ pub struct Block {
     /// Its capacity is fixed at creation and never passed, so the bytes never move;
     /// appends only write past every range handed out.
     buf: std::cell::UnsafeCell<Vec<u8>>,
+    /// Blocks are numbered in the order they were made, across both arenas (plain
+    /// and stamped), so a queue can tell a block it has not counted yet.
+    seq: u32,
 }
+
+/// The next block's number (the loop is one thread; atomic only to be a static).
+static NEXT_BLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 /// Bytes per block: many frames (a frame is at most 8 KiB), few blocks.
 const BLOCK: usize = 32 * 1024;
@@ -76,6 +82,7 @@ impl Arena {
         // (No frame is bigger than a block; one that were would get a block its size.)
         let b = Rc::new(Block {
             buf: std::cell::UnsafeCell::new(Vec::with_capacity(BLOCK.max(frame.len()))),
+            seq: NEXT_BLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         });
         let (s, e) = b.append(frame).unwrap_or((0, 0));
         self.current = Some(Rc::clone(&b));
@@ -147,6 +154,8 @@ pub struct OutQueue {
     /// block lives while any range of it is queued, so a queue can pin far more
     /// memory than its ranges' bytes.
     blocks: u32,
+    /// The newest block counted in `blocks`.
+    newest_block: u32,
     /// Downloads whose last range has gone out (Ok), or whose file ended before a
     /// range of it did (Err), since the loop last asked; boxed, as most connections
     /// never download (an idle connection's size is the memory figure).
@@ -192,23 +201,16 @@ impl OutQueue {
                 return;
             }
         }
-        // Ranges come in block order (from two arenas for a member that turned
-        // stamps on), replies between them: the nearest range behind says whether
-        // this block is counted already. Once the block's first range has gone, its
-        // later ones go uncounted: at most the front block, which the count's `- 1`
-        // allows for.
-        let counted = self
-            .chunks
-            .iter()
-            .rev()
-            .take(8)
-            .find_map(|c| match c {
-                Chunk::Range { block: b, .. } => Some(Rc::ptr_eq(b, block)),
-                _ => None,
-            })
-            .unwrap_or(false);
+        // A member gets its ranges in the order the blocks were made (from two
+        // arenas, for a member with stamps: its stamped messages and everyone's
+        // plain events), so a block newer than the newest it counted is new to it.
+        // (A block of the other arena that was made earlier and first reaches it
+        // later goes uncounted, as does the front block once its first range has
+        // gone out: one or two blocks, which the count's `- 1` allows for.)
+        let counted = (block.seq.wrapping_sub(self.newest_block) as i32) <= 0;
         if !counted {
             self.blocks += 1;
+            self.newest_block = block.seq;
         }
         self.chunks.push_back(Chunk::Range {
             block: Rc::clone(block),
@@ -669,8 +671,32 @@ mod tests {
             behind.memory_len()
         );
         assert!(behind.memory_len() >= behind.len());
-        // Written out, both hold nothing, by either count.
-        for q in [&mut q, &mut behind] {
+        // A member with stamps gets ranges of two arenas in turn (its stamped
+        // messages, everyone's plain events): each block counts once, not each range.
+        let mut stamped = Arena::default();
+        let mut both = OutQueue::default();
+        for i in 0..1000 {
+            let (block, s, e) = arena.put(format!("JOIN user{i}\n").as_bytes());
+            both.push_range(&block, s, e);
+            let said = format!("SAID {i} 2026-12-02T00:00:00Z someone hello\n");
+            let (block, s, e) = stamped.put(said.as_bytes());
+            both.push_range(&block, s, e);
+        }
+        assert!(both.len() < 2 * BLOCK, "{}", both.len());
+        assert!(both.memory_len() <= 4 * BLOCK, "{}", both.memory_len());
+        // And blocks filled by others still count for it.
+        for _ in 0..40 {
+            for _ in 0..8 {
+                stamped.put(&big);
+            }
+            let (block, s, e) = stamped.put(b"SAID 1 2026-12-02T00:00:00Z y y\n");
+            both.push_range(&block, s, e);
+            let (block, s, e) = arena.put(b"BACK y\n");
+            both.push_range(&block, s, e);
+        }
+        assert!(both.memory_len() >= 38 * BLOCK, "{}", both.memory_len());
+        // Written out, all hold nothing, by either count.
+        for q in [&mut q, &mut behind, &mut both] {
             let mut w = Trickle {
                 got: Vec::new(),
                 max: 777,
