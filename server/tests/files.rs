@@ -724,9 +724,21 @@ fn a_file_truncated_behind_the_watchs_back_is_listed_anew_once_fetched() {
     );
     let (body, _) = a.receive(xfer.parse().unwrap());
     assert_eq!(body, pattern(200_000)[..1000]);
-    a.send("FILES\n");
-    a.expect_prefix("FILE stale.bin 1000 ");
-    a.expect("OK FILES 1");
+    // Listed anew, and hashed anew.
+    let end = std::time::Instant::now() + natter_testkit::WAIT;
+    loop {
+        a.send("FILES\n");
+        let listed = a.expect_prefix("FILE stale.bin 1000 ");
+        a.expect("OK FILES 1");
+        if listed.split(' ').count() == 5 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "never hashed again: {listed}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]

@@ -259,6 +259,8 @@ pub struct Room {
     open_files: usize,
     /// One upload may wait for the disk this loop turn (see `Upload::write`).
     disk_wait_free: bool,
+    /// A file changed that the folder's watch did not report: hash again.
+    rehash: bool,
     next_xfer: u64,
     started: Instant,
     /// The cluster as this node knows it; `None` for a lone server, whose room then
@@ -284,6 +286,7 @@ impl Room {
             brake: GuessBrake::default(),
             open_files: 0,
             disk_wait_free: true,
+            rehash: false,
             next_xfer: 1,
             started: Instant::now(),
         }
@@ -459,6 +462,12 @@ impl Room {
     /// SHA-256 is not known yet. Returns whether more is left.
     pub fn hash_files(&mut self, budget: usize) -> bool {
         self.folder.hash_step(budget)
+    }
+
+    /// Whether a file changed that the loop did not hear of from the folder's watch
+    /// (so its hashing, which the watch starts, must start); asks once.
+    pub fn take_rehash(&mut self) -> bool {
+        std::mem::take(&mut self.rehash)
     }
 
     /// At the start of each loop turn.

@@ -102,6 +102,7 @@ impl Room {
         if self.folder.entry(&file).is_some_and(|e| e.size != size) {
             self.folder
                 .changed([std::ffi::OsStr::new(file.as_str())], false);
+            self.rehash = true;
         }
         // The hash of this very file, if it is known: same size as when hashed.
         let sha256 = self

@@ -294,6 +294,7 @@ impl Server {
         self.flush_dirty();
         self.reap();
         self.room.persist_history();
+        self.hashing |= self.room.take_rehash();
         // Only on a turn nothing else asked for: a busy loop serves its clients first.
         if self.hashing && events.is_empty() {
             self.hashing = self.room.hash_files(HASH_STEP);

@@ -200,8 +200,10 @@ impl Server {
         let Some(c) = self.conns.slab.get_mut(t) else {
             return;
         };
-        if c.peer_closed && c.is_open() && !c.transferring() {
-            // Half-closed, and what it asked for is sent (or queued): done.
+        if c.peer_closed && c.is_open() && !c.transferring() && !c.has_output() {
+            // Half-closed, and what it asked for is out: done. (Not once it is only
+            // queued: a closing connection gets seconds to drain, a download's or a
+            // listing's tail may need longer at the reader's pace.)
             return self.close(t, LeaveReason::Lost, "");
         }
         self.trim_pending = true;
