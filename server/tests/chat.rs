@@ -392,3 +392,25 @@ fn broadcasts_and_who_stay_exact_as_members_leave_from_the_middle() {
         peers[i].expect("FROM m5 who hears this?");
     }
 }
+
+/// A message to more members than the loop writes in one turn reaches the last of
+/// them at once, not on the loop's next timer: the rest of a flush goes out on the
+/// turns right after the first slice. (Held back, the rest would wait for the next
+/// sweep, up to a second; five messages in a row make that a near-certain failure.)
+#[test]
+fn a_message_to_more_members_than_one_turn_writes_reaches_the_last_at_once() {
+    let srv = Natterd::start(&[]);
+    let mut members: Vec<Peer> = (0..200).map(|i| srv.join(&format!("m{i}"))).collect();
+    let last = members.len() - 1;
+    for i in 0..5 {
+        members[0].send(&format!("SAY number {i}\n"));
+        // JOINs of those after it come first, the first time.
+        members[last]
+            .expect_eventually_within(&format!("FROM m0 number {i}"), Duration::from_millis(300));
+    }
+    for m in &mut members[1..last] {
+        for i in 0..5 {
+            m.expect_eventually(&format!("FROM m0 number {i}"));
+        }
+    }
+}

@@ -329,6 +329,7 @@ impl Server {
     fn poll_timeout(&self) -> Option<Duration> {
         if !self.still_readable.is_empty()
             || !self.pumping.is_empty()
+            || self.pacer.flushing()
             || !self.deferred_handshakes.is_empty()
             || self.watch_again
             || self.bus.as_ref().is_some_and(|b| !b.again.is_empty())

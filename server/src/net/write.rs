@@ -5,6 +5,8 @@
 //! file through and a transfer holds about one chunk of memory.
 
 use super::conn::Phase;
+use super::conns::Conns;
+use super::pace::FLUSH_SLICE;
 use super::Server;
 use crate::chat::ConnRef;
 use crate::folder::FileSend;
@@ -116,20 +118,32 @@ impl Server {
     }
 
     pub(super) fn flush_dirty(&mut self) {
-        // Flushing can end a connection, whose LEAVE makes others dirty: go until quiet.
         self.settle_caps();
         let now = Instant::now();
         self.pacer.queued(std::mem::take(&mut self.conns.queued));
         self.pacer.tick(now);
-        let all = self.pacer.is_due(now) || self.shutting_down.is_some();
+        let closing = self.shutting_down.is_some();
+        let mut slice = if closing { usize::MAX } else { FLUSH_SLICE };
         let mut held = Vec::new();
-        while !self.conns.dirty.is_empty() {
-            for t in std::mem::take(&mut self.conns.dirty) {
-                if all || self.urgent(t) {
+        // Flushing can end a connection, whose LEAVE makes others dirty: go until quiet.
+        loop {
+            // The flush under way goes on first: its connections have waited longest.
+            while let Some(t) = self.pacer.next_in_flush(&mut slice) {
+                if self.conns.slab.get(t).is_some_and(|c| c.dirty) {
                     self.flush(t);
-                } else {
-                    held.push(t);
                 }
+            }
+            self.settle_caps();
+            if self.conns.dirty.is_empty() {
+                break;
+            }
+            let dirty = std::mem::take(&mut self.conns.dirty);
+            let conns = &self.conns;
+            let at_once = self
+                .pacer
+                .sort(now, closing, dirty, |t| urgent(conns, t), &mut held);
+            for t in at_once {
+                self.flush(t);
             }
             self.settle_caps();
         }
@@ -140,23 +154,6 @@ impl Server {
             self.conns.dirty = held;
             self.pacer.hold(now);
         }
-    }
-
-    /// Output that goes out now even while the server is busy: a queue big enough to
-    /// fill a write on its own, one already behind (waiting for WRITABLE), transfers
-    /// and listings (pulled by the socket's pace), a closing connection's last words,
-    /// a TLS handshake.
-    fn urgent(&self, t: usize) -> bool {
-        let Some(c) = self.conns.slab.get(t) else {
-            return true;
-        };
-        c.out.len() >= URGENT_BYTES
-            || c.wants_write
-            || !c.downloads().is_empty()
-            || !c.sending().is_empty()
-            || c.pulling
-            || !c.is_open()
-            || c.tls.as_ref().is_some_and(|s| s.is_handshaking())
     }
 
     fn flush(&mut self, t: usize) {
@@ -302,4 +299,21 @@ impl Server {
         }
         queued
     }
+}
+
+/// Output that goes out now even while the server is busy: a queue big enough to
+/// fill a write on its own, one already behind (waiting for WRITABLE), transfers
+/// and listings (pulled by the socket's pace), a closing connection's last words,
+/// a TLS handshake.
+fn urgent(conns: &Conns, t: usize) -> bool {
+    let Some(c) = conns.slab.get(t) else {
+        return true;
+    };
+    c.out.len() >= URGENT_BYTES
+        || c.wants_write
+        || !c.downloads().is_empty()
+        || !c.sending().is_empty()
+        || c.pulling
+        || !c.is_open()
+        || c.tls.as_ref().is_some_and(|s| s.is_handshaking())
 }
