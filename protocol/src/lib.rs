@@ -23,6 +23,10 @@ pub const MAX_HEADER: usize = 4096;
 /// Longest header a server may send: a relayed message adds the sender's name and a
 /// verb to a client's full-length text.
 pub const MAX_SERVER_HEADER: usize = 8192;
+/// Longest text a client's request can carry (a `SAY`'s): what a server takes as a
+/// message or an away text from anywhere else (another node, its history file), so
+/// every line it sends with one stays under [`MAX_SERVER_HEADER`].
+pub const MAX_TEXT: usize = MAX_HEADER - "SAY \n".len();
 /// Largest `DATA` body, unless a client asked for more. One chunk is what a transfer
 /// holds in memory at once.
 pub const MAX_DATA: usize = 65536;

@@ -16,7 +16,9 @@
 //! would see, and a node decodes it with the same decoder as a client.
 
 use super::NodeName;
-use natter_protocol::{decode_server_frame, Decoded, ServerFrame, Time, UserName};
+use natter_protocol::{
+    decode_request, decode_server_frame, Decoded, Request, ServerFrame, Time, UserName, MAX_TEXT,
+};
 use std::net::SocketAddr;
 
 /// A user on another node, as known here.
@@ -168,7 +170,7 @@ fn parse_user(s: &str) -> Result<RemoteUser, String> {
     let (id, name, addr, connected, since, away) = match f[..] {
         [id, name, addr, connected, since] => (id, name, addr, connected, since, None),
         [id, name, addr, connected, since, away] if !away.is_empty() => {
-            (id, name, addr, connected, since, Some(away.to_string()))
+            (id, name, addr, connected, since, Some(away_text(away)?))
         }
         _ => return Err(format!("a user of {} fields", f.len())),
     };
@@ -182,14 +184,44 @@ fn parse_user(s: &str) -> Result<RemoteUser, String> {
     })
 }
 
+/// Another node's away text obeys the rules of one set here (it fits an `AWAY`
+/// request's line), so no `USER`, `OK TELL` or `AWAY` line natterd sends with it can
+/// pass the protocol's limits: a client would drop its connection on such a line.
+fn away_text(text: &str) -> Result<String, String> {
+    let mut line = Vec::with_capacity(text.len() + 6);
+    line.extend_from_slice(b"AWAY ");
+    line.extend_from_slice(text.as_bytes());
+    line.push(b'\n');
+    match decode_request(&line) {
+        Ok(Decoded::Frame(Request::Away { text: t }, n)) if n == line.len() && t == text => Ok(t),
+        Ok(_) => Err("an away text that is not one".into()),
+        Err(e) => Err(format!("an away text: {}", e.text)),
+    }
+}
+
 fn frame(line: &str) -> Result<ServerFrame, String> {
     let mut bytes = Vec::with_capacity(line.len() + 1);
     bytes.extend_from_slice(line.as_bytes());
     bytes.push(b'\n');
-    match decode_server_frame(&bytes) {
-        Ok(Decoded::Frame(f, n)) if n == bytes.len() => Ok(f),
-        Ok(_) => Err("not one whole frame".into()),
-        Err(e) => Err(e.text),
+    let f = match decode_server_frame(&bytes) {
+        Ok(Decoded::Frame(f, n)) if n == bytes.len() => f,
+        Ok(_) => return Err("not one whole frame".into()),
+        Err(e) => return Err(e.text),
+    };
+    // A text no client could have sent: stamped (`SAID`), kept as an away text or
+    // replayed from the history, it would make lines past what clients read.
+    match &f {
+        ServerFrame::From { text, .. }
+        | ServerFrame::Away { text, .. }
+        | ServerFrame::Private { text, .. }
+            if text.len() > MAX_TEXT =>
+        {
+            Err(format!(
+                "a text of {} bytes (at most {MAX_TEXT})",
+                text.len()
+            ))
+        }
+        _ => Ok(f),
     }
 }
 
@@ -282,6 +314,33 @@ mod tests {
             b"n R\n1 2 3",
         ] {
             assert!(decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn an_away_text_longer_than_a_request_could_carry_is_refused() {
+        let user = |away: &str| {
+            format!("n U 1 alice 1.2.3.4:5 2023-11-14T22:13:20Z 2023-11-14T22:13:20Z {away}")
+        };
+        let fits = "d".repeat(natter_protocol::MAX_HEADER - "AWAY \n".len());
+        match decode(user(&fits).as_bytes()) {
+            Ok((_, Msg::User(u))) => assert_eq!(u.away.as_deref(), Some(&*fits)),
+            other => panic!("{other:?}"),
+        }
+        let long = format!("{fits}d");
+        assert!(decode(user(&long).as_bytes()).is_err());
+        assert!(decode(user(&"D".repeat(50_000)).as_bytes()).is_err());
+        let roster = format!("n R\n{}", &user(&long)[4..]);
+        assert!(decode(roster.as_bytes()).is_err());
+        // Nor any text in a frame: a stamped FROM or an OK TELL would pass 8192 bytes.
+        for verb in ["FROM bob ", "AWAY bob ", "PRIVATE bob "] {
+            let text = "t".repeat(natter_protocol::MAX_TEXT);
+            assert!(
+                decode(format!("n E {verb}{text}").as_bytes()).is_ok(),
+                "{verb}"
+            );
+            let line = format!("n E {verb}{text}t");
+            assert!(decode(line.as_bytes()).is_err(), "{verb}");
         }
     }
 }
