@@ -9,10 +9,10 @@
 //! loop for as long as the disk likes: a process crash loses nothing, a power cut the
 //! last seconds). Reading it back at startup takes every whole line whose checksum
 //! holds and drops the rest (a torn last line after kill -9, a damaged sector). Once
-//! the file holds four times what the history keeps, and 4,096 lines, it is
-//! rewritten with only what is kept (a temporary, then a rename): a few hundred KiB.
+//! the file holds four times what the history keeps, and 4,096 lines or 1 MiB, it is
+//! rewritten with only what is kept (a temporary, then a rename): about a MiB at most.
 
-use natter_protocol::{ServerFrame, Time, UserName};
+use natter_protocol::{ServerFrame, Time, UserName, MAX_TEXT};
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -24,6 +24,11 @@ pub const MAX_BYTES: usize = 256 * 1024;
 /// The file is rewritten only past this many lines (and four times what is kept):
 /// a rewrite is a create and a rename, so not every few hundred messages.
 const COMPACT_LINES: usize = 4096;
+/// ...or past this many bytes (and four times what is kept): 4,096 lines of long
+/// messages would be 16 MiB, much for a Raspberry Pi's SD card.
+const COMPACT_BYTES: usize = 1024 * 1024;
+/// 9999-12-31T23:59:59Z: the last time an RFC 3339 date can say.
+const LAST_TIME: u64 = 253_402_300_799;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Said {
@@ -62,8 +67,9 @@ struct HistoryFile {
     path: PathBuf,
     out: Option<std::fs::File>,
     pending: Vec<u8>,
-    /// Lines in the file (read at startup plus appended since).
+    /// Lines and bytes in the file (read at startup plus appended since).
     lines: usize,
+    bytes: usize,
     /// An error was logged; the next is logged only once it has worked again.
     failing: bool,
 }
@@ -85,13 +91,15 @@ impl History {
     /// An unreadable file is an error: natterd does not start over it silently.
     pub fn with_file(max: usize, path: &Path) -> io::Result<History> {
         let mut h = History::new(max);
-        let (mut lines, mut dropped) = (0usize, 0usize);
+        let (mut lines, mut dropped, mut size) = (0usize, 0usize, 0usize);
         match std::fs::read(path) {
             Ok(bytes) => {
+                size = bytes.len();
                 for line in bytes.split_inclusive(|&b| b == b'\n') {
-                    match parse_record(line) {
+                    // Ids only rise: a line that goes back was not written by natterd.
+                    match parse_record(line).filter(|said| said.id >= h.next_id) {
                         Some(said) => {
-                            h.next_id = h.next_id.max(said.id + 1);
+                            h.next_id = said.id.saturating_add(1);
                             h.keep(said);
                             lines += 1;
                         }
@@ -120,6 +128,7 @@ impl History {
             out: None,
             pending: Vec::new(),
             lines: lines + dropped,
+            bytes: size,
             failing: false,
         });
         // Start from a clean file: the damaged lines go, and an unfinished last line
@@ -179,10 +188,12 @@ impl History {
             return;
         }
         let added = f.pending.iter().filter(|&&b| b == b'\n').count();
+        let added_bytes = f.pending.len();
         let result = f.append();
         match result {
             Ok(()) => {
                 f.lines += added;
+                f.bytes += added_bytes;
                 if f.failing {
                     f.failing = false;
                     log::info!("history file {}: written again", f.path.display());
@@ -202,7 +213,10 @@ impl History {
                 }
             }
         }
-        if f.lines > 4 * self.kept.len().max(1) && f.lines > COMPACT_LINES {
+        let kept_bytes = self.bytes.max(1);
+        if (f.lines > 4 * self.kept.len().max(1) && f.lines > COMPACT_LINES)
+            || (f.bytes > 4 * kept_bytes && f.bytes > COMPACT_BYTES)
+        {
             self.compact();
         }
     }
@@ -220,6 +234,7 @@ impl History {
             Ok(()) => {
                 f.out = None;
                 f.lines = self.kept.len();
+                f.bytes = all.len();
             }
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
@@ -285,10 +300,16 @@ fn parse_record(line: &[u8]) -> Option<Said> {
         return None;
     }
     let mut f = body.splitn(4, ' ');
-    let id = f.next()?.parse().ok()?;
+    let id: u64 = f.next()?.parse().ok()?;
     let time = Time(f.next()?.parse().ok()?);
     let name = UserName::new(f.next()?).ok()?;
     let text = f.next().unwrap_or("").to_string();
+    // What natterd writes, and nothing a hand could add that it would not: a text a
+    // client could have sent (a longer one would make a `HISTORY` line no client
+    // reads), a time with a four-digit year, an id that leaves room to count on.
+    if text.len() > MAX_TEXT || time.0 > LAST_TIME || id == u64::MAX {
+        return None;
+    }
     Some(Said {
         id,
         time,
@@ -419,6 +440,67 @@ mod tests {
         let back = History::with_file(20, &path).unwrap();
         assert_eq!(back.recent(None).count(), 20);
         assert_eq!(back.recent(None).last().map(|s| s.id), Some(10_000));
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn long_messages_keep_the_file_near_a_mib() {
+        let path = temp("long");
+        let mut h = History::with_file(10, &path).unwrap();
+        let text = "x".repeat(MAX_TEXT);
+        let mut biggest = 0;
+        for i in 0..2_000 {
+            h.push(Time(i), name("alice"), &text);
+            h.persist();
+            biggest = biggest.max(std::fs::metadata(&path).unwrap().len());
+        }
+        assert!(
+            biggest <= COMPACT_BYTES as u64 + 8192,
+            "{biggest} bytes on disk"
+        );
+        assert_eq!(
+            History::with_file(10, &path).unwrap().recent(None).count(),
+            10
+        );
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    /// A line a hand added with a good checksum, that natterd would never write.
+    fn forged(id: u64, time: u64, text: &str) -> Vec<u8> {
+        let said = Said {
+            id,
+            time: Time(time),
+            name: name("mallory"),
+            text: text.into(),
+        };
+        let mut line = Vec::new();
+        record(&mut line, &said);
+        line
+    }
+
+    #[test]
+    fn lines_natterd_would_not_write_are_dropped_even_with_a_good_checksum() {
+        let path = temp("forged");
+        let mut h = History::with_file(10, &path).unwrap();
+        for i in 1..=3 {
+            h.push(Time(i), name("alice"), &format!("m{i}"));
+        }
+        h.persist();
+        let mut bytes = std::fs::read(&path).unwrap();
+        for line in [
+            forged(4, 4, &"y".repeat(MAX_TEXT + 1)),
+            forged(2, 5, "an id that goes back"),
+            forged(6, LAST_TIME + 1, "a year past 9999"),
+            forged(u64::MAX, 7, "no id after it"),
+            forged(8, 8, &"z".repeat(MAX_TEXT)),
+        ] {
+            bytes.extend_from_slice(&line);
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let mut back = History::with_file(10, &path).unwrap();
+        let ids: Vec<u64> = back.recent(None).map(|s| s.id).collect();
+        assert_eq!(ids, [1, 2, 3, 8]);
+        assert_eq!(back.push(Time(9), name("bob"), "next"), 9);
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
