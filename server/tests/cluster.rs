@@ -417,3 +417,37 @@ fn put(p: &mut Peer, name: &str, data: &[u8]) -> String {
     p.send_bytes(data);
     f[3].to_string()
 }
+
+/// A `natter:name:` key that is not a claim (a list, put there by hand) is nobody's:
+/// a user can take that name, and the node's refreshes go on keeping all its names.
+/// (Before, its WRONGTYPE failed the whole refresh, and every name of the node lapsed.)
+#[test]
+fn a_name_key_of_the_wrong_type_spoils_no_claim() {
+    let redis = Redis::start();
+    let n1 = node(&redis, "n1", &[]);
+    redis.command(&["LPUSH", "natter:name:poisoned", "x"]);
+    let _solid = n1.join("solid");
+    let _poisoned = n1.join("poisoned");
+    assert!(redis
+        .command(&["GET", "natter:name:poisoned"])
+        .ends_with("n1"));
+    // Spoilt again under a live user: the next refresh puts the claim back, and
+    // keeps the other names in the same batch.
+    redis.command(&["DEL", "natter:name:poisoned"]);
+    redis.command(&["LPUSH", "natter:name:poisoned", "x"]);
+    redis.command(&["PEXPIRE", "natter:name:solid", "60000"]);
+    let end = Instant::now() + Duration::from_secs(10);
+    while !redis
+        .command(&["GET", "natter:name:poisoned"])
+        .ends_with("n1")
+    {
+        assert!(
+            Instant::now() < end,
+            "the claim on poisoned never came back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ttl = redis.command(&["PTTL", "natter:name:solid"]);
+    let ms: u64 = ttl.trim_start_matches(':').parse().unwrap_or(u64::MAX);
+    assert!(ms <= 9_000, "solid's claim was not refreshed: PTTL {ttl}");
+}

@@ -46,17 +46,20 @@ const REFRESH_CHUNK: usize = 500;
 const READ_BUDGET: usize = 256 * 1024;
 
 /// Claims a name unless another node holds it; refreshes it if this node does;
-/// returns 1 for each name kept, 0 for each held by another node.
+/// returns 1 for each name kept, 0 for each held by another node. A key that is not
+/// a string (put there by hand) is nobody's claim and is replaced: with `call`, its
+/// WRONGTYPE would fail the whole batch, and every name in it would lapse.
 const REFRESH: &str = "local r = {} \
 for i, k in ipairs(KEYS) do \
-  local v = redis.call('GET', k) \
+  local v = redis.pcall('GET', k) \
+  if type(v) == 'table' then v = false end \
   if v == ARGV[1] then redis.call('PEXPIRE', k, ARGV[2]) r[i] = 1 \
   elseif not v then redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) r[i] = 1 \
   else r[i] = 0 end \
 end \
 return r";
 /// Deletes a claim only if this node holds it.
-const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+const RELEASE: &str = "if redis.pcall('GET', KEYS[1]) == ARGV[1] then \
 return redis.call('DEL', KEYS[1]) end return 0";
 
 /// What the loop tells the room after the link has read.
