@@ -1,5 +1,5 @@
-//! Flood control, per-address accounting and the brake on secret guessing. Pure:
-//! time comes in as an argument.
+//! Flood control, per-address accounting, the brake on secret guessing and the gate
+//! on repeated warnings. Pure: time comes in as an argument.
 //!
 //! A connection over its request rate is not disconnected; the loop stops reading it
 //! until a token returns ("fake lag", as IRC servers do), so TCP flow control holds
@@ -186,6 +186,48 @@ impl GuessBrake {
     }
 }
 
+/// Warnings of one kind let through per minute.
+const LOGGED_PER_MINUTE: u32 = 10;
+
+/// Lets one kind of warning through a few times a minute and counts the rest, so a
+/// flood of bad input (from Redis, say) can neither fill the disk with log lines nor
+/// hold the loop writing them; the next warning let through says how many were not.
+#[derive(Debug, Default)]
+pub struct LogGate {
+    since: Option<Instant>,
+    passed: u32,
+    held: u64,
+}
+
+impl LogGate {
+    /// Whether to log this one: `Some(n)` with the `n` held back since the last one
+    /// let through, or `None` to stay quiet.
+    pub fn pass(&mut self, now: Instant) -> Option<u64> {
+        let fresh = self
+            .since
+            .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(60));
+        if fresh {
+            self.since = Some(now);
+            self.passed = 0;
+        }
+        if self.passed >= LOGGED_PER_MINUTE {
+            self.held += 1;
+            return None;
+        }
+        self.passed += 1;
+        Some(std::mem::take(&mut self.held))
+    }
+}
+
+/// What a warning let through by a [`LogGate`] adds about those that were not.
+pub fn held_back(n: u64) -> String {
+    match n {
+        0 => String::new(),
+        1 => " (and 1 more like it since the last logged)".into(),
+        n => format!(" (and {n} more like it since the last logged)"),
+    }
+}
+
 /// Compares two secrets in time that depends only on their lengths, not on where
 /// they first differ, so the secret cannot be guessed a byte at a time.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -201,6 +243,30 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_gate_lets_a_few_through_a_minute_and_counts_the_rest() {
+        let t0 = Instant::now();
+        let mut g = LogGate::default();
+        for _ in 0..LOGGED_PER_MINUTE {
+            assert_eq!(g.pass(t0), Some(0));
+        }
+        for i in 0..1000 {
+            assert_eq!(g.pass(t0 + Duration::from_millis(i)), None);
+        }
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!(
+            g.pass(later),
+            Some(1000),
+            "the next says how many were held"
+        );
+        assert_eq!(g.pass(later), Some(0));
+        assert_eq!(held_back(0), "");
+        assert_eq!(
+            held_back(1000),
+            " (and 1000 more like it since the last logged)"
+        );
+    }
 
     #[test]
     fn bucket_allows_a_burst_then_the_rate() {

@@ -12,13 +12,24 @@
 use super::{error, ConnRef, Outbox, Room};
 use crate::cluster::bus::{self, Msg, RemoteUser};
 use crate::cluster::{NodeName, NODE_TIMEOUT};
+use crate::limits::{held_back, LogGate};
 use natter_protocol::{ErrorCode, LeaveReason, ServerFrame, Time, UserName};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// The most users natterd keeps of one other node: far above what one node serves
-/// (its descriptor limit), so only a broken or hostile node meets it.
-const MAX_USERS_PER_NODE: usize = 100_000;
+/// The most users natterd keeps of other nodes, one or all of them together: far
+/// above what nodes serve (their descriptor limits), so only a broken or hostile
+/// publisher meets it, and what forged rosters can take is bounded (about 25 MB).
+#[cfg(not(test))]
+const MAX_REMOTE_USERS: usize = 100_000;
+/// The most other nodes natterd keeps track of; messages of any more are dropped.
+#[cfg(not(test))]
+const MAX_NODES: usize = 256;
+// Small in unit tests, to reach them with a few messages.
+#[cfg(test)]
+const MAX_REMOTE_USERS: usize = 50;
+#[cfg(test)]
+const MAX_NODES: usize = 4;
 
 /// Who this node is in its cluster.
 #[derive(Debug, Clone)]
@@ -54,6 +65,9 @@ pub(super) struct Cluster {
     /// Names asked of Redis and not yet answered: folded name, who asked, as asked.
     claiming: Vec<(UserName, ConnRef, UserName)>,
     twin_logged: Option<Instant>,
+    /// Warnings about what comes from the bus, a few a minute each.
+    unreadable_logged: LogGate,
+    full_logged: LogGate,
 }
 
 pub(super) struct Node {
@@ -71,7 +85,14 @@ impl Cluster {
             nodes: BTreeMap::new(),
             claiming: Vec::new(),
             twin_logged: None,
+            unreadable_logged: LogGate::default(),
+            full_logged: LogGate::default(),
         }
+    }
+
+    /// Users of other nodes, all told.
+    fn remote_users(&self) -> usize {
+        self.nodes.values().map(|n| n.users.len()).sum()
     }
 
     /// Who holds `folded` on another node.
@@ -169,10 +190,13 @@ impl Room {
         let (from, msg) = match bus::decode(payload) {
             Ok(m) => m,
             Err(e) => {
-                log::warn!(
-                    "cluster: dropped a message natterd cannot read ({e}): {:?}",
-                    String::from_utf8_lossy(&payload[..payload.len().min(200)])
-                );
+                if let Some(held) = cl.unreadable_logged.pass(now) {
+                    log::warn!(
+                        "cluster: dropped a message natterd cannot read ({e}): {:?}{}",
+                        String::from_utf8_lossy(&payload[..payload.len().min(200)]),
+                        held_back(held)
+                    );
+                }
                 return;
             }
         };
@@ -192,6 +216,15 @@ impl Room {
             return;
         }
         let known = cl.nodes.contains_key(&from);
+        if !known && cl.nodes.len() >= MAX_NODES {
+            if let Some(held) = cl.full_logged.pass(now) {
+                log::warn!(
+                    "cluster: more than {MAX_NODES} other nodes publish on this Redis; node {from} is not listened to{}",
+                    held_back(held)
+                );
+            }
+            return;
+        }
         let node = cl.nodes.entry(from.clone()).or_insert_with(|| Node {
             heard: now,
             users: BTreeMap::new(),
@@ -517,11 +550,20 @@ impl Room {
     fn remote_joined(&mut self, out: &mut impl Outbox, from: &NodeName, u: RemoteUser) {
         let name = u.name.clone();
         let known = self.held_elsewhere(&name.folded(), from);
-        let Some(node) = self.cluster.as_mut().and_then(|cl| cl.nodes.get_mut(from)) else {
+        let Some(cl) = self.cluster.as_mut() else {
             return;
         };
-        if node.users.len() >= MAX_USERS_PER_NODE && !node.users.contains_key(&name.folded()) {
-            log::warn!("cluster: node {from} has more than {MAX_USERS_PER_NODE} users; {name} is not listed here");
+        let full = cl.remote_users() >= MAX_REMOTE_USERS;
+        let Some(node) = cl.nodes.get_mut(from) else {
+            return;
+        };
+        if full && !node.users.contains_key(&name.folded()) {
+            if let Some(held) = cl.full_logged.pass(Instant::now()) {
+                log::warn!(
+                    "cluster: other nodes have more than {MAX_REMOTE_USERS} users; {name} of node {from} is not listed here{}",
+                    held_back(held)
+                );
+            }
             return;
         }
         if node.users.insert(name.folded(), u).is_none() && !known {
@@ -575,12 +617,26 @@ impl Room {
 
     /// Everyone `from` has: who is new joins, who is missing left.
     fn remote_roster(&mut self, out: &mut impl Outbox, from: &NodeName, users: Vec<RemoteUser>) {
-        let Some(node) = self.cluster.as_mut().and_then(|cl| cl.nodes.get_mut(from)) else {
+        let Some(cl) = self.cluster.as_mut() else {
+            return;
+        };
+        let others = cl.remote_users() - cl.nodes.get(from).map_or(0, |n| n.users.len());
+        let room = MAX_REMOTE_USERS.saturating_sub(others);
+        if users.len() > room {
+            if let Some(held) = cl.full_logged.pass(Instant::now()) {
+                log::warn!(
+                    "cluster: other nodes have more than {MAX_REMOTE_USERS} users; {} of node {from}'s are not listed here{}",
+                    users.len() - room,
+                    held_back(held)
+                );
+            }
+        }
+        let Some(node) = cl.nodes.get_mut(from) else {
             return;
         };
         let mut fresh: BTreeMap<UserName, RemoteUser> = users
             .into_iter()
-            .take(MAX_USERS_PER_NODE)
+            .take(room)
             .map(|u| (u.name.folded(), u))
             .collect();
         std::mem::swap(&mut node.users, &mut fresh);
@@ -901,6 +957,48 @@ mod tests {
         assert_eq!(told[0], (Some("n3".to_string()), "n1 Y".to_string()));
         assert_eq!(told[1].0.as_deref(), Some("n3"));
         assert!(told[1].1.starts_with("n1 R\n101 alice "), "{told:?}");
+    }
+
+    /// `count` users of node `node` as roster lines, named `<prefix><i>`.
+    fn users(prefix: &str, count: usize) -> String {
+        (0..count)
+            .map(|i| USER.replace("7 bob", &format!("{i} {prefix}{i}")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn what_other_nodes_can_make_this_node_hold_is_bounded_in_all() {
+        let mut fx = node();
+        let a = member(&mut fx, 1, "alice");
+        // Rosters of three nodes, 30 users each: 50 kept in all, whoever sends.
+        for n in ["n2", "n3", "n4"] {
+            hear(&mut fx, &format!("{n} R\n{}", users(n, 30)));
+        }
+        let cl = fx.room.cluster.as_ref().unwrap();
+        assert_eq!(cl.remote_users(), super::MAX_REMOTE_USERS);
+        let joins = fx
+            .lines(a)
+            .iter()
+            .filter(|l| l.starts_with("JOIN "))
+            .count();
+        assert_eq!(joins, super::MAX_REMOTE_USERS);
+        // One by one, no more either.
+        hear(
+            &mut fx,
+            &format!("n2 U {}", USER.replace("7 bob", "99 late")),
+        );
+        assert!(fx.lines(a).is_empty());
+        // A node's new roster may take the room its old one had, not more.
+        hear(&mut fx, &format!("n2 R\n{}", users("m", 40)));
+        let cl = fx.room.cluster.as_ref().unwrap();
+        assert_eq!(cl.remote_users(), super::MAX_REMOTE_USERS);
+        // Nodes past the bound are not listened to.
+        for n in 5..10 {
+            hear(&mut fx, &format!("x{n} B 1"));
+        }
+        let cl = fx.room.cluster.as_ref().unwrap();
+        assert_eq!(cl.nodes.len(), super::MAX_NODES);
     }
 
     #[test]
