@@ -102,10 +102,13 @@ pub fn write_records(tls: &mut ServerConnection, stream: &mut TcpStream) -> io::
 /// a certificate alert means the client does not trust ours, which is the news an
 /// operator setting up TLS needs.
 pub fn failure_words(e: &io::Error) -> String {
-    let Some(rustls::Error::AlertReceived(alert)) =
-        e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
-    else {
-        return format!("TLS failed: {e}");
+    let alert = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::AlertReceived(alert)) => alert,
+        // What a client that sends plain text first gets: nc, or natter without --tls.
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+            return "a plaintext client on the TLS port (natter needs --tls to connect here)".into()
+        }
+        _ => return format!("TLS failed: {e}"),
     };
     use rustls::AlertDescription as A;
     let name = match alert {
