@@ -90,7 +90,7 @@ pub struct Server {
     watch_again: bool,
     events: Events,
     /// When queued output goes out: at once when quiet, gathered a little when busy.
-    pacer: pace::Pacer,
+    pacer: pace::Pacer<(usize, u64)>,
     shutting_down: Option<Instant>,
     /// The link to the cluster's Redis; `None` for a lone server.
     bus: Option<bus::Link>,
@@ -296,7 +296,7 @@ impl Server {
         self.room.persist_history();
         self.hashing |= self.room.take_rehash();
         // Only on a turn nothing else asked for: a busy loop serves its clients first.
-        if self.hashing && events.is_empty() {
+        if self.hashing && events.is_empty() && !self.pacer.flushing() {
             self.hashing = self.room.hash_files(HASH_STEP);
         }
     }

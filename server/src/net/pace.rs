@@ -33,7 +33,9 @@ pub const DEFAULT_MAX_WINDOW: Duration = Duration::from_millis(8);
 /// millisecond of writes here (16 us each), so reads are never held up longer.
 pub const FLUSH_SLICE: usize = 64;
 
-pub struct Pacer {
+/// `T`: how the loop names a connection in a flush (its slab key and its id, so an
+/// entry whose connection went and whose key was given to another is told apart).
+pub struct Pacer<T = usize> {
     max: Duration,
     /// Messages a second, smoothed.
     rate: f64,
@@ -44,11 +46,11 @@ pub struct Pacer {
     due: Option<Instant>,
     /// The flush under way: connections still to be written, in the order they
     /// became dirty.
-    cycle: VecDeque<usize>,
+    cycle: VecDeque<T>,
 }
 
-impl Pacer {
-    pub fn new(max: Duration, now: Instant) -> Pacer {
+impl<T: Copy> Pacer<T> {
+    pub fn new(max: Duration, now: Instant) -> Pacer<T> {
         Pacer {
             max,
             rate: 0.0,
@@ -100,10 +102,10 @@ impl Pacer {
         &mut self,
         now: Instant,
         closing: bool,
-        dirty: Vec<usize>,
-        mut urgent: impl FnMut(usize) -> bool,
-        held: &mut Vec<usize>,
-    ) -> Vec<usize> {
+        dirty: Vec<T>,
+        mut urgent: impl FnMut(T) -> bool,
+        held: &mut Vec<T>,
+    ) -> Vec<T> {
         let start = self.cycle.is_empty() && (closing || self.is_due(now));
         let mut at_once = Vec::new();
         for t in dirty {
@@ -123,7 +125,7 @@ impl Pacer {
     }
 
     /// The next connection the flush under way writes, while `slice` lasts.
-    pub fn next_in_flush(&mut self, slice: &mut usize) -> Option<usize> {
+    pub fn next_in_flush(&mut self, slice: &mut usize) -> Option<T> {
         if *slice == 0 {
             return None;
         }

@@ -128,8 +128,13 @@ impl Server {
         // Flushing can end a connection, whose LEAVE makes others dirty: go until quiet.
         loop {
             // The flush under way goes on first: its connections have waited longest.
-            while let Some(t) = self.pacer.next_in_flush(&mut slice) {
-                if self.conns.slab.get(t).is_some_and(|c| c.dirty) {
+            while let Some((t, id)) = self.pacer.next_in_flush(&mut slice) {
+                if self
+                    .conns
+                    .slab
+                    .get(t)
+                    .is_some_and(|c| c.dirty && c.id == id)
+                {
                     self.flush(t);
                 }
             }
@@ -139,10 +144,14 @@ impl Server {
             }
             let dirty = std::mem::take(&mut self.conns.dirty);
             let conns = &self.conns;
-            let at_once = self
-                .pacer
-                .sort(now, closing, dirty, |t| urgent(conns, t), &mut held);
-            for t in at_once {
+            let dirty = dirty
+                .into_iter()
+                .map(|t| (t, conns.slab.get(t).map_or(0, |c| c.id)))
+                .collect();
+            let at_once =
+                self.pacer
+                    .sort(now, closing, dirty, |(t, _)| urgent(conns, t), &mut held);
+            for (t, _) in at_once {
                 self.flush(t);
             }
             self.settle_caps();
@@ -151,7 +160,7 @@ impl Server {
             self.pacer.flushed();
         } else {
             // Still dirty, so nothing marks them twice; they go when the window ends.
-            self.conns.dirty = held;
+            self.conns.dirty = held.into_iter().map(|(t, _)| t).collect();
             self.pacer.hold(now);
         }
     }
