@@ -230,7 +230,7 @@ fn the_history_file_survives_a_kill_and_a_torn_last_line() {
     std::fs::write(&file, bytes).unwrap();
 
     let second = Natterd::start(&["--history-file", &f]);
-    second.wait_log("1 damaged or unfinished line dropped");
+    second.wait_log("1 line dropped: damaged, cut short");
     let mut carol = second.connect();
     carol.expect_prefix("WELCOME ");
     carol.send("HELLO carol history=10\n");

@@ -15,7 +15,7 @@ use crate::cluster::{NodeName, NODE_TIMEOUT};
 use crate::limits::{held_back, LogGate};
 use natter_protocol::{ErrorCode, LeaveReason, ServerFrame, Time, UserName};
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The most users natterd keeps of other nodes, one or all of them together: far
 /// above what nodes serve (their descriptor limits), so only a broken or hostile
@@ -67,11 +67,16 @@ pub(super) struct Cluster {
     twin_logged: Option<Instant>,
     /// Warnings about what comes from the bus, a few a minute each.
     unreadable_logged: LogGate,
-    full_logged: LogGate,
+    nodes_full_logged: LogGate,
+    users_full_logged: LogGate,
+    comings_logged: LogGate,
+    privates_logged: LogGate,
 }
 
 pub(super) struct Node {
     heard: Instant,
+    /// When this node last sent it the roster it asked for (`Y`).
+    synced: Option<Instant>,
     /// By folded name.
     pub(super) users: BTreeMap<UserName, RemoteUser>,
 }
@@ -86,7 +91,10 @@ impl Cluster {
             claiming: Vec::new(),
             twin_logged: None,
             unreadable_logged: LogGate::default(),
-            full_logged: LogGate::default(),
+            nodes_full_logged: LogGate::default(),
+            users_full_logged: LogGate::default(),
+            comings_logged: LogGate::default(),
+            privates_logged: LogGate::default(),
         }
     }
 
@@ -217,7 +225,7 @@ impl Room {
         }
         let known = cl.nodes.contains_key(&from);
         if !known && cl.nodes.len() >= MAX_NODES {
-            if let Some(held) = cl.full_logged.pass(now) {
+            if let Some(held) = cl.nodes_full_logged.pass(now) {
                 log::warn!(
                     "cluster: more than {MAX_NODES} other nodes publish on this Redis; node {from} is not listened to{}",
                     held_back(held)
@@ -227,11 +235,14 @@ impl Room {
         }
         let node = cl.nodes.entry(from.clone()).or_insert_with(|| Node {
             heard: now,
+            synced: None,
             users: BTreeMap::new(),
         });
         node.heard = now;
         if !known {
-            log::info!("cluster: node {from} is here");
+            if let Some(held) = cl.comings_logged.pass(now) {
+                log::info!("cluster: node {from} is here{}", held_back(held));
+            }
             if !matches!(msg, Msg::Roster(_) | Msg::Stop) {
                 // Joined while this node was not listening: ask it who it has.
                 cl.publish(out, Some(&from), &Msg::Sync);
@@ -267,12 +278,29 @@ impl Room {
                             out.send(c, &private);
                         }
                     }
-                    _ => log::info!("cluster: a private message from node {from} for {to}, who is not here (any more)"),
+                    _ => {
+                        let cl = self.cluster.as_mut();
+                        if let Some(held) = cl.and_then(|cl| cl.privates_logged.pass(now)) {
+                            log::info!("cluster: a private message from node {from} for {to}, who is not here (any more){}", held_back(held));
+                        }
+                    }
                 }
             }
             Msg::Beat { .. } => {}
             Msg::Roster(users) => self.remote_roster(out, &from, users),
             Msg::Sync => {
+                // Once a second at most: a roster is big, the ask is a few bytes.
+                let Some(node) = self.cluster.as_mut().and_then(|cl| cl.nodes.get_mut(&from))
+                else {
+                    return;
+                };
+                if node
+                    .synced
+                    .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+                {
+                    return;
+                }
+                node.synced = Some(now);
                 let roster = Msg::Roster(self.roster());
                 if let Some(cl) = &self.cluster {
                     cl.publish(out, Some(&from), &roster);
@@ -558,7 +586,7 @@ impl Room {
             return;
         };
         if full && !node.users.contains_key(&name.folded()) {
-            if let Some(held) = cl.full_logged.pass(Instant::now()) {
+            if let Some(held) = cl.users_full_logged.pass(Instant::now()) {
                 log::warn!(
                     "cluster: other nodes have more than {MAX_REMOTE_USERS} users; {name} of node {from} is not listed here{}",
                     held_back(held)
@@ -623,7 +651,7 @@ impl Room {
         let others = cl.remote_users() - cl.nodes.get(from).map_or(0, |n| n.users.len());
         let room = MAX_REMOTE_USERS.saturating_sub(others);
         if users.len() > room {
-            if let Some(held) = cl.full_logged.pass(Instant::now()) {
+            if let Some(held) = cl.users_full_logged.pass(Instant::now()) {
                 log::warn!(
                     "cluster: other nodes have more than {MAX_REMOTE_USERS} users; {} of node {from}'s are not listed here{}",
                     users.len() - room,
@@ -677,11 +705,18 @@ impl Room {
         let Some(gone) = self.cluster.as_mut().and_then(|cl| cl.nodes.remove(node)) else {
             return;
         };
-        log::info!(
-            "cluster: node {node} {how}; its {} user{} left",
-            gone.users.len(),
-            if gone.users.len() == 1 { "" } else { "s" }
-        );
+        let logged = self
+            .cluster
+            .as_mut()
+            .and_then(|cl| cl.comings_logged.pass(Instant::now()));
+        if let Some(held) = logged {
+            log::info!(
+                "cluster: node {node} {how}; its {} user{} left{}",
+                gone.users.len(),
+                if gone.users.len() == 1 { "" } else { "s" },
+                held_back(held)
+            );
+        }
         let text = format!("node {node} {how}");
         for (key, u) in gone.users {
             if self.held_elsewhere(&key, node) {
@@ -999,6 +1034,35 @@ mod tests {
         }
         let cl = fx.room.cluster.as_ref().unwrap();
         assert_eq!(cl.nodes.len(), super::MAX_NODES);
+    }
+
+    #[test]
+    fn a_forged_stop_or_ask_costs_next_to_nothing() {
+        let mut fx = node();
+        member(&mut fx, 1, "alice");
+        let t0 = Instant::now();
+        // Stops from nodes never heard: nothing is left of them, nothing is sent
+        // (their log lines go through a gate).
+        for n in 0..100 {
+            fx.room
+                .bus_message_at(&mut fx.out, format!("q{n} Q").as_bytes(), t0);
+        }
+        assert!(fx.room.cluster.as_ref().unwrap().nodes.is_empty());
+        assert!(published(&fx).is_empty());
+        // A roster is sent to one node once a second, however often it asks.
+        for _ in 0..100 {
+            fx.room.bus_message_at(&mut fx.out, b"n2 Y", t0);
+        }
+        let rosters = |fx: &Fixture| {
+            published(fx)
+                .iter()
+                .filter(|(_, m)| m.starts_with("n1 R"))
+                .count()
+        };
+        assert_eq!(rosters(&fx), 1);
+        let later = t0 + Duration::from_secs(1);
+        fx.room.bus_message_at(&mut fx.out, b"n2 Y", later);
+        assert_eq!(rosters(&fx), 2);
     }
 
     #[test]

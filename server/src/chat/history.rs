@@ -29,6 +29,8 @@ const COMPACT_LINES: usize = 4096;
 const COMPACT_BYTES: usize = 1024 * 1024;
 /// 9999-12-31T23:59:59Z: the last time an RFC 3339 date can say.
 const LAST_TIME: u64 = 253_402_300_799;
+/// Ids read back stay below this, so counting on from them can never overflow.
+const MAX_ID: u64 = 1 << 62;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Said {
@@ -112,7 +114,7 @@ impl History {
         }
         if dropped > 0 {
             log::warn!(
-                "history file {}: {dropped} damaged or unfinished line{} dropped (a crash mid-write leaves one)",
+                "history file {}: {dropped} line{} dropped: damaged, cut short (a crash mid-write leaves one), or not as natterd writes them",
                 path.display(),
                 if dropped == 1 { "" } else { "s" }
             );
@@ -307,7 +309,7 @@ fn parse_record(line: &[u8]) -> Option<Said> {
     // What natterd writes, and nothing a hand could add that it would not: a text a
     // client could have sent (a longer one would make a `HISTORY` line no client
     // reads), a time with a four-digit year, an id that leaves room to count on.
-    if text.len() > MAX_TEXT || time.0 > LAST_TIME || id == u64::MAX {
+    if text.len() > MAX_TEXT || time.0 > LAST_TIME || id > MAX_ID {
         return None;
     }
     Some(Said {
@@ -492,6 +494,8 @@ mod tests {
             forged(2, 5, "an id that goes back"),
             forged(6, LAST_TIME + 1, "a year past 9999"),
             forged(u64::MAX, 7, "no id after it"),
+            forged(u64::MAX - 1, 7, "one id after it"),
+            forged(MAX_ID + 1, 7, "too near the end to count on"),
             forged(8, 8, &"z".repeat(MAX_TEXT)),
         ] {
             bytes.extend_from_slice(&line);

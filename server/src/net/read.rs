@@ -92,11 +92,12 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    let handshaking = conn.tls.as_ref().is_some_and(|s| s.is_handshaking());
                     log::info!(
                         "{} from {}: {}",
                         self.room.label(ConnRef(t)),
                         conn.addr,
-                        super::tls::failure_words(&e)
+                        super::tls::failure_words(&e, handshaking)
                     );
                     self.kill(t, LeaveReason::Error, "TLS error");
                     break;

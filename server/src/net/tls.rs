@@ -100,12 +100,15 @@ pub fn write_records(tls: &mut ServerConnection, stream: &mut TcpStream) -> io::
 
 /// A failed TLS read in words for the log. A fatal alert from the client is named:
 /// a certificate alert means the client does not trust ours, which is the news an
-/// operator setting up TLS needs.
-pub fn failure_words(e: &io::Error) -> String {
+/// operator setting up TLS needs. `handshaking`: the handshake was not over (only
+/// then can the peer be a plaintext client).
+pub fn failure_words(e: &io::Error, handshaking: bool) -> String {
     let alert = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::AlertReceived(alert)) => alert,
         // What a client that sends plain text first gets: nc, or natter without --tls.
-        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType))
+            if handshaking =>
+        {
             return "a plaintext client on the TLS port (natter needs --tls to connect here)".into()
         }
         _ => return format!("TLS failed: {e}"),
