@@ -49,13 +49,8 @@ impl Reader {
                                 human_size(size)
                             ),
                         };
-                        self.transfers.insert(
-                            xfer,
-                            Active::Download {
-                                d: Box::new(d),
-                                aborting: false,
-                            },
-                        );
+                        self.transfers
+                            .insert(xfer, Active::Download { d: Box::new(d) });
                         let mut lines: Vec<Line> = notice
                             .map(|n| Line::info(s, &sanitize(&n)))
                             .into_iter()
@@ -234,12 +229,9 @@ impl Reader {
     }
 
     pub(super) fn data(&mut self, xfer: u64, data: &[u8]) {
-        let Some(Active::Download { d, aborting }) = self.transfers.get_mut(&xfer) else {
+        let Some(Active::Download { d }) = self.transfers.get_mut(&xfer) else {
             return;
         };
-        if *aborting {
-            return;
-        }
         match d.write(data, Instant::now()) {
             Ok(now) => {
                 if let Some(report) = &self.report {
@@ -247,18 +239,13 @@ impl Reader {
                 }
             }
             Err(Stop::Local(why)) => {
-                *aborting = true;
-                let why = format!(
-                    "{why}; the download of {} stopped and {} is kept: free some space and /get {} to resume",
-                    d.file(),
-                    d.part().display(),
-                    d.file()
-                );
-                self.session.send_with(
-                    Request::Abort { xfer },
-                    true,
-                    Some(Plan::Abort { xfer, why }),
-                );
+                // Ended here and now, in the write's own words: the server may have
+                // sent every byte and its DONE already, and what it still sends for
+                // this transfer is dropped as a transfer nobody knows.
+                let job = d.job();
+                self.abort_quietly(xfer);
+                self.sink.show(Line::error(self.style, &sanitize(&why)));
+                self.end_job(job, false);
             }
             Err(Stop::Mismatch(at)) => {
                 if let Some(Active::Download { d, .. }) = self.take(xfer) {

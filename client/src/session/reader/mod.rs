@@ -93,15 +93,8 @@ struct Reader {
 
 /// A transfer the server accepted and has not ended.
 enum Active {
-    Download {
-        d: Box<Download>,
-        /// A local write failed and an `ABORT` is on its way: later bodies are dropped.
-        aborting: bool,
-    },
-    Upload {
-        name: FileName,
-        job: u64,
-    },
+    Download { d: Box<Download> },
+    Upload { name: FileName, job: u64 },
 }
 
 impl Reader {
@@ -143,12 +136,15 @@ impl Reader {
             ServerFrame::Ok(_) | ServerFrame::Err { .. } => return self.final_reply(f),
             // Bodies of transfers we do not know (aborted ones) are dropped.
             ServerFrame::Data { xfer, data } => return self.data(xfer, &data),
-            ServerFrame::Done { xfer, stored } if self.transfers.contains_key(&xfer) => {
-                return self.done(xfer, stored)
+            // The end of a transfer we no longer know (we aborted it) is not news:
+            // its id means nothing to the user.
+            ServerFrame::Done { xfer, .. } | ServerFrame::Failed { xfer, .. }
+                if !self.transfers.contains_key(&xfer) =>
+            {
+                return
             }
-            ServerFrame::Failed { xfer, code, text } if self.transfers.contains_key(&xfer) => {
-                return self.failed(xfer, &code, &text)
-            }
+            ServerFrame::Done { xfer, stored } => return self.done(xfer, stored),
+            ServerFrame::Failed { xfer, code, text } => return self.failed(xfer, &code, &text),
             ServerFrame::Join { ref name } => self.session.joined(name),
             ServerFrame::Leave { ref name, .. } => self.session.left(name),
             ServerFrame::Away { ref name, .. } => self.session.set_away(name, true),
