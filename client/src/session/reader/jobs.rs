@@ -35,7 +35,7 @@ impl Reader {
                         let file = sanitize(d.file().as_str()).into_owned();
                         let what = format!("downloading {file}");
                         let running = Running {
-                            xfer,
+                            xfer: Some(xfer),
                             what: what.clone(),
                             upload: false,
                             names: vec![d.file().to_string()],
@@ -99,12 +99,18 @@ impl Reader {
                 let mut names = vec![stored_as.to_string(), p.name.to_string(), local.clone()];
                 names.dedup();
                 let running = Running {
-                    xfer,
+                    xfer: Some(xfer),
                     what: format!("uploading {local}"),
                     upload: true,
                     names,
                 };
-                self.session.transfer_started(job, running);
+                if !self.session.transfer_started(job, running) {
+                    // Cancelled while its PUT was on the way.
+                    self.abort_quietly(xfer);
+                    self.end_job(job, false);
+                    let text = format!("cancelled the upload of {local}; nothing of it was sent");
+                    return Some(vec![Line::info(s, &text)]);
+                }
                 let up = p.start(xfer, stored_as.clone(), self.report.clone(), Instant::now());
                 self.transfers.insert(
                     xfer,
