@@ -212,6 +212,21 @@ impl Reader {
         }
     }
 
+    /// A request's reply could not be read: what it prepared is undone as after a
+    /// refusal, and a `/get` or `/put` ends.
+    pub(super) fn unanswered(&mut self, plan: Option<Plan>) {
+        match plan {
+            Some(Plan::Download(p)) => {
+                let job = p.job;
+                p.refused();
+                self.end_job(job, false);
+            }
+            Some(Plan::Upload(p)) => self.end_job(p.job, false),
+            // A download waiting to be verified is told of with the end, as kept.
+            _ => {}
+        }
+    }
+
     /// Transfer `xfer` is no longer running here: its progress goes with it.
     fn take(&mut self, xfer: u64) -> Option<Active> {
         if let Some(report) = &self.report {

@@ -102,11 +102,27 @@ impl Reader {
         let why = loop {
             match frames.next_frame() {
                 Ok(Incoming::Frame(f)) => self.frame(f),
-                Ok(Incoming::Garbled(e)) => self.sink.show(Line::error(
+                Ok(Incoming::Garbled { error, reply: true }) => {
+                    // It answers the oldest request, but how cannot be known (a
+                    // transfer the server started has an id natter never read), and
+                    // skipping it would match every later reply with the wrong
+                    // request, or wait for one forever.
+                    if let Some(pending) = self.session.take_pending() {
+                        self.unanswered(pending.plan);
+                    }
+                    break format!(
+                        "the server sent a reply that could not be read: {}",
+                        display::sanitize(&error.to_string())
+                    );
+                }
+                Ok(Incoming::Garbled {
+                    error,
+                    reply: false,
+                }) => self.sink.show(Line::error(
                     self.style,
                     &format!(
                         "skipped a line from the server that could not be read: {}",
-                        display::sanitize(&e.to_string())
+                        display::sanitize(&error.to_string())
                     ),
                 )),
                 Err(ReadError::Closed) => break "the server closed the connection".to_string(),
