@@ -212,18 +212,13 @@ impl Reader {
         }
     }
 
-    /// A request's reply could not be read: what it prepared is undone as after a
-    /// refusal, and a `/get` or `/put` ends.
+    /// A request's reply could not be read, and the session ends: a `.part` made
+    /// for a `GET` goes again, as after a refusal. The job is not ended here: the
+    /// end of the session tells whoever waits for it, and must come first (a
+    /// batch script that went on would quit, and the end would look asked for).
     pub(super) fn unanswered(&mut self, plan: Option<Plan>) {
-        match plan {
-            Some(Plan::Download(p)) => {
-                let job = p.job;
-                p.refused();
-                self.end_job(job, false);
-            }
-            Some(Plan::Upload(p)) => self.end_job(p.job, false),
-            // A download waiting to be verified is told of with the end, as kept.
-            _ => {}
+        if let Some(Plan::Download(p)) = plan {
+            p.refused();
         }
     }
 
