@@ -11,7 +11,7 @@ use natter_client::net::transport::{self, ReadHalf};
 use natter_client::net::trust::{self, Fingerprint, Policy, Presented, Trust};
 use natter_client::net::wire::FrameReader;
 use natter_client::session::Session;
-use natter_client::ui::trust::{Decision, FirstUse};
+use natter_client::ui::trust::{self as ask, Decision, FirstUse};
 use natter_client::ui::{batch, repl, secret};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -298,6 +298,16 @@ fn join(
                 .map(|fp| (f, refusal.clone(), fp)),
             _ => None,
         };
+        // A certificate nobody vouches for, when the user pinned others: not the
+        // usual advice to pin it, which would read as "swap in this one".
+        if let ConnectError::Untrusted { refusal, .. } = &e {
+            if let Some(fp) = refusal.unvouched.filter(|_| !args.pin.is_empty()) {
+                for l in ask::not_pinned(target, &args.pin, fp) {
+                    eprintln!("{l}");
+                }
+                return Err(Exit::Untrusted);
+            }
+        }
         let Some((first_use, refusal, fp)) = unvouched else {
             eprintln!("natter: {e}");
             return Err(e.exit());

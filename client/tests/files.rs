@@ -422,3 +422,92 @@ fn a_lost_connection_keeps_the_part_for_resuming() {
             > 0
     );
 }
+
+/// natter with a limit on the size of the files it may write (`ulimit -f`, in
+/// bytes): a write past it fails with "file too large", as a full disk's fails with
+/// "no space left on device", and both take the same way through natter.
+fn natter_with_file_limit(args: &[&str], limit: u64) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = natter(args);
+    // SAFETY: between fork and exec only async-signal-safe calls: setrlimit, and
+    // signal to ignore SIGXFSZ (kept across exec) so the write fails instead of
+    // the process being killed.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    cmd
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".info-new"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_download_that_runs_out_of_room_says_so_and_keeps_its_part() {
+    let server = Natterd::start(&[]);
+    std::fs::write(server.file("big.bin"), binary(300_000)).unwrap();
+    wait_hashed(&server, "big.bin");
+    let downloads = TempPath::new("dl");
+    let dir = downloads.0.to_str().unwrap();
+    let port = server.port();
+    let args = ["--download-dir", dir, "alice", "127.0.0.1", &port];
+    let part = downloads.0.join("big.bin.part");
+
+    // Room for three chunks of the five: the write that passes the limit fails.
+    let out = run_cmd(natter_with_file_limit(&args, 196_608), "/get big.bin\n");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let want = format!(
+        "! cannot write {}: file too large; the download of big.bin stopped and {} is kept: ",
+        part.display(),
+        part.display()
+    );
+    assert!(
+        stderr.contains(&want) && stderr.contains("/get big.bin to resume\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("got "), "{stderr}");
+    assert!(!stdout.contains("transfer"), "{stdout}");
+    assert_eq!(std::fs::metadata(&part).unwrap().len(), 196_608);
+    assert_eq!(leftovers(&downloads.0), Vec::<String>::new());
+
+    // No room even for the record: nothing is left half written.
+    std::fs::remove_dir_all(&downloads.0).unwrap();
+    let out = run_cmd(natter_with_file_limit(&args, 16), "/get big.bin\n");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "! cannot write {}.info: file too large; the download of big.bin did not start: ",
+            part.display()
+        )) && stderr.contains("/get big.bin again\n"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("transfer"), "{stdout}");
+    assert_eq!(leftovers(&downloads.0), Vec::<String>::new());
+
+    // With room again, the kept .part is continued, not thrown away.
+    let out = run_cmd(natter(&args), "/get big.bin\n");
+    ok(&out);
+    assert_eq!(
+        std::fs::read(downloads.0.join("big.bin")).unwrap(),
+        binary(300_000)
+    );
+}

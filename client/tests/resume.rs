@@ -340,3 +340,32 @@ fn a_part_damaged_before_its_last_bytes_is_caught_by_the_sha256_and_nothing_is_s
     let stdout = saved(&get(&server, &dl.0), &dl.0, &data);
     assert!(stdout.contains(", SHA-256 verified: "), "{stdout}");
 }
+
+#[test]
+fn an_unreadable_reply_to_a_get_ends_the_session_instead_of_hanging() {
+    let downloads = TempPath::new("dl");
+    let fake = FakeServer::bind();
+    let child = spawn(&fake.port(), &downloads.0, "/get evil\n");
+    let mut p = fake.accept_named("alice");
+    p.expect("FILES");
+    p.send(&format!("FILE evil 5 {MTIME}\nOK FILES 1\n"));
+    p.expect("GET evil");
+    // A name no server may send: the line cannot be read, so natter cannot know
+    // what the server started, nor match the replies after it with its requests.
+    let sha = "0".repeat(64);
+    p.send(&format!(
+        "OK GET 7 ..%2F..%2Fevil 5 {sha}\nDATA 7 5\nhello\nDONE 7\n"
+    ));
+    let out = wait_output(child);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(7), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("lost (the server sent a reply that could not be read: bad-name "),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("transfer"), "{stdout}");
+    assert!(
+        !downloads.0.join("evil.part").exists(),
+        "the .part made for the GET is gone again"
+    );
+}

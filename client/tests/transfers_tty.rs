@@ -179,6 +179,83 @@ fn cancel_stops_an_upload_and_no_chunk_follows_its_abort() {
     assert_eq!(tty.wait_exit(), 0);
 }
 
+#[test]
+fn an_upload_is_running_while_its_sha256_is_read() {
+    let fake = FakeServer::bind();
+    let dl = TempPath::new("dl");
+    let history = TempPath::new("history");
+    let local = TempPath::new("upload");
+    std::fs::create_dir_all(&local.0).unwrap();
+    let path = local.0.join("huge.bin");
+    // Sparse, and so big that reading its SHA-256 takes far longer than the test
+    // (tens of seconds at the fastest): every step below happens while it is read.
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    let (mut tty, mut p) = join(&fake, &dl.0, &history.0);
+    tty.wait_for_prompt("alice>");
+    tty.type_text(&format!("/put {}\r", path.display()));
+    let what = format!("uploading {}", path.display());
+
+    tty.type_text("/quit\r");
+    tty.wait_for_text(&format!(
+        "! still {what}; quit again to leave anyway (an upload starts over), or /cancel to stop it and stay"
+    ));
+    tty.type_text("/cancel other.bin\r");
+    tty.wait_for_text(&format!(
+        "! no transfer of other.bin is running (now: {what}); /cancel alone stops them all"
+    ));
+    tty.type_text("\x03");
+    tty.wait_for_text(&format!(
+        "! Ctrl-C again to cancel {what} (the server keeps nothing of an upload); anything else keeps it going"
+    ));
+    tty.type_text("\x03");
+    tty.wait_for_text(&format!(
+        "* cancelled the upload of {}; nothing of it was sent",
+        path.display()
+    ));
+    // No PUT ever goes: the next thing on the wire is what is typed next.
+    tty.type_text("after\r");
+    p.expect("SAY after");
+    p.send("OK SAY 0\n");
+    tty.type_text("/cancel\r");
+    tty.wait_for_text("! no transfer is running");
+    tty.type_text("/quit\r");
+    p.expect("QUIT");
+    p.send("OK QUIT\n");
+    assert_eq!(tty.wait_exit(), 0);
+}
+
+#[test]
+fn an_upload_cancelled_before_its_put_is_accepted_is_aborted_then() {
+    let fake = FakeServer::bind();
+    let dl = TempPath::new("dl");
+    let history = TempPath::new("history");
+    let local = TempPath::new("upload");
+    std::fs::create_dir_all(&local.0).unwrap();
+    let path = local.0.join("small.bin");
+    std::fs::write(&path, b"twelve bytes").unwrap();
+    let (mut tty, mut p) = join(&fake, &dl.0, &history.0);
+    tty.wait_for_prompt("alice>");
+    tty.type_text(&format!("/put {}\r", path.display()));
+    p.expect_prefix("PUT small.bin 12 ");
+    // Lines are taken in order: once the SAY is here, the /cancel was done.
+    tty.type_text("/cancel small.bin\rhello\r");
+    p.expect("SAY hello");
+    p.send("OK PUT 3 small.bin\nOK SAY 0\n");
+    p.expect("ABORT 3");
+    p.send("OK ABORT 3\n");
+    tty.wait_for_text(&format!(
+        "* cancelled the upload of {}; nothing of it was sent",
+        path.display()
+    ));
+    tty.type_text("/quit\r");
+    p.expect("QUIT");
+    p.send("OK QUIT\n");
+    assert_eq!(tty.wait_exit(), 0);
+}
+
 /// Sends `bytes` of transfer 7 in frames of at most 64 KiB.
 fn send_data(p: &mut Peer, bytes: &[u8]) {
     for chunk in bytes.chunks(65536) {

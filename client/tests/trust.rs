@@ -333,7 +333,17 @@ fn batch_mode_never_asks_and_a_pin_trusts_that_certificate_only() {
         "localhost",
         &roots,
     ));
-    assert!(stderr.contains(&format!("fingerprint is {fp}")), "{stderr}");
+    // Loudly, as a certificate that is not the one trusted on first use, and
+    // without offering the presented one as the pin to give.
+    let port = server.port();
+    let want = format!(
+        "natter: WARNING: the certificate of localhost:{port} is not the one you pinned!\n\
+         natter: pinned:    {other_fp}\n\
+         natter: presented: {fp}\n\
+         natter: someone may be pretending to be the server, or its certificate was replaced.\n\
+         natter: nothing was sent. If you know it was replaced, check the new fingerprint against natterd's startup log before you pin it\n"
+    );
+    assert_eq!(stderr, want);
     let out = tls_batch(&server, &["--pin", "sha256:12:34"], "localhost", &roots);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("it has 4 hex digits, not 64"));

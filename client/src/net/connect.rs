@@ -320,7 +320,7 @@ pub fn greet(
             "it began with {:?} instead of WELCOME",
             other_verb(&other)
         ))),
-        Ok(Incoming::Garbled(_)) | Err(ReadError::Fatal(_)) => {
+        Ok(Incoming::Garbled { .. }) | Err(ReadError::Fatal(_)) => {
             Err(not_natter("it does not speak natter/1".into()))
         }
         Err(ReadError::Closed) if plain => Err(ConnectError::TlsOnly {

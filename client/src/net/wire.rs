@@ -15,8 +15,12 @@ const READ_CHUNK: usize = 16 * 1024;
 #[derive(Debug)]
 pub enum Incoming {
     Frame(ServerFrame),
-    /// A line that could not be decoded; the stream goes on after it.
-    Garbled(DecodeError),
+    /// A line that could not be decoded; the stream goes on after it. `reply`: the
+    /// line was a final reply (`OK ...` or `ERR ...`), which answers a request.
+    Garbled {
+        error: DecodeError,
+        reply: bool,
+    },
 }
 
 /// Why frames stopped coming.
@@ -63,8 +67,13 @@ impl<R: Read> FrameReader<R> {
                 Ok(Decoded::Incomplete) => {}
                 Err(e) if e.fatal => return Err(ReadError::Fatal(e)),
                 Err(e) => {
-                    self.buf.drain(..e.used.min(self.buf.len()));
-                    return Ok(Incoming::Garbled(e));
+                    let line = &self.buf[..e.used.min(self.buf.len())];
+                    let first = line
+                        .split(|&b| b == b' ' || b == b'\r' || b == b'\n')
+                        .next();
+                    let reply = matches!(first, Some(b"OK" | b"ERR"));
+                    self.buf.drain(..line.len());
+                    return Ok(Incoming::Garbled { error: e, reply });
                 }
             }
             let start = self.buf.len();
@@ -113,7 +122,9 @@ mod tests {
         loop {
             match r.next_frame() {
                 Ok(Incoming::Frame(f)) => out.push(format!("{f:?}")),
-                Ok(Incoming::Garbled(e)) => out.push(format!("garbled {}", e.code)),
+                Ok(Incoming::Garbled { error, reply }) => {
+                    out.push(format!("garbled {} reply={reply}", error.code))
+                }
                 Err(ReadError::Closed) => return out,
                 Err(e) => {
                     out.push(format!("error {e:?}"));
@@ -145,8 +156,13 @@ mod tests {
     #[test]
     fn a_garbled_line_is_skipped() {
         let got = frames(b"NONSENSE here\nJOIN bob\n", 64);
-        assert_eq!(got[0], "garbled unknown-command");
+        assert_eq!(got[0], "garbled unknown-command reply=false");
         assert!(got[1].contains("Join"));
+        // A final reply that cannot be read is told apart: it answers a request.
+        let got = frames(b"OK GET 7 ..%2Fevil 5\nERR\r\nOKAY\n", 64);
+        assert_eq!(got[0], "garbled bad-name reply=true", "{got:?}");
+        assert!(got[1].ends_with("reply=true"), "{got:?}");
+        assert!(got[2].ends_with("reply=false"), "{got:?}");
     }
 
     #[test]

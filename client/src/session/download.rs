@@ -233,9 +233,10 @@ impl DownloadPlan {
         }
         if let Err(e) = now_record.write(&record_path(&self.part)) {
             let why = format!(
-                "cannot write {}: {}",
+                "cannot write {}: {}; the download of {file} did not start: {} /get {file} again",
                 record_path(&self.part).display(),
-                io_words(&e)
+                io_words(&e),
+                remedy(&e)
             );
             return self.failed(why);
         }
@@ -332,16 +333,24 @@ impl Download {
             data = &data[n..];
         }
         if !data.is_empty() {
-            self.plan.handle.write_all(data).map_err(|e| {
-                Stop::Local(format!(
-                    "cannot write {}: {}",
-                    self.plan.part.display(),
-                    io_words(&e)
-                ))
-            })?;
+            self.plan
+                .handle
+                .write_all(data)
+                .map_err(|e| Stop::Local(self.write_failed(&e)))?;
             self.pos += data.len() as u64;
         }
         Ok(self.progress.at(self.pos, self.size, now))
+    }
+
+    /// The words for a write into the `.part` that failed: what, why, what is kept
+    /// and what to do.
+    fn write_failed(&self, e: &io::Error) -> String {
+        let (part, file) = (self.plan.part.display(), &self.plan.file);
+        format!(
+            "cannot write {part}: {}; the download of {file} stopped and {part} is kept: {} /get {file} to resume",
+            io_words(e),
+            remedy(e)
+        )
     }
 
     /// The `.part` differs from the server's bytes at `at`: the plan to ask again
@@ -479,6 +488,21 @@ fn place(part: &Path, dir: &Path, file: &FileName, overwrite: bool) -> Result<Pa
         }
     }
     Err("no free name is left".into())
+}
+
+/// What to do before trying again after a failed local write: a full disk (or
+/// quota) is the usual cause, and needs room made; anything else needs its cause
+/// fixed.
+fn remedy(e: &io::Error) -> &'static str {
+    let full = matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    ) || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT));
+    if full {
+        "free some space and"
+    } else {
+        "fix that and"
+    }
 }
 
 /// An exclusive advisory lock on the open `.part`, so two downloads never append to
@@ -656,6 +680,31 @@ mod tests {
         d.write(b"hi", now).ok().unwrap();
         assert_eq!(d.verify(Some(listed(2))).unwrap().path, dir.0.join("e.bin"));
         assert_eq!(std::fs::read(dir.0.join("e.bin")).unwrap(), b"hi");
+    }
+
+    #[test]
+    fn a_full_disk_says_to_free_some_space() {
+        let dir = Dir::new("full");
+        let now = Instant::now();
+        let plan = DownloadPlan::prepare(&dir.0, f("x.bin"), false).unwrap();
+        let part = plan.part.display().to_string();
+        let (d, _) = going(plan.accepted(1, 5, listed(5), None, now));
+        let enospc = io::Error::from_raw_os_error(libc::ENOSPC);
+        assert_eq!(
+            d.write_failed(&enospc),
+            format!(
+                "cannot write {part}: no space left on device; the download of x.bin stopped and {part} is kept: free some space and /get x.bin to resume"
+            )
+        );
+        for full in [
+            io::Error::from(io::ErrorKind::StorageFull),
+            io::Error::from(io::ErrorKind::QuotaExceeded),
+            io::Error::from_raw_os_error(libc::EDQUOT),
+        ] {
+            assert_eq!(remedy(&full), "free some space and", "{full}");
+        }
+        let efbig = io::Error::from_raw_os_error(libc::EFBIG);
+        assert_eq!(remedy(&efbig), "fix that and");
     }
 
     #[test]

@@ -101,14 +101,23 @@ impl End {
 /// A transfer under way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Running {
-    /// Its id on the wire, for `ABORT`.
-    pub xfer: u64,
+    /// Its id on the wire, for `ABORT`; `None`: an upload whose SHA-256 is still
+    /// being read, before its `PUT` goes.
+    pub xfer: Option<u64>,
     /// `downloading cat.png`, `uploading ./song.mp3`.
     pub what: String,
     pub upload: bool,
     /// What `/cancel <file>` may call it: the shared name, and for an upload the
     /// local path as given and its last part.
     pub names: Vec<String>,
+}
+
+#[derive(Default)]
+struct Jobs {
+    running: BTreeMap<u64, Running>,
+    /// Uploads cancelled before the server gave them an id: their hashing stops,
+    /// and a `PUT` already sent is aborted once it is accepted.
+    stopped: BTreeSet<u64>,
 }
 
 /// The names the session knows right now: a snapshot for Tab completion.
@@ -137,7 +146,7 @@ pub struct Session {
     names: Mutex<Names>,
     /// Transfers running, by job: their transfer id on the wire and what they are
     /// (`downloading cat.png`), for the user leaving or cancelling mid-way.
-    transfers: Mutex<BTreeMap<u64, Running>>,
+    transfers: Mutex<Jobs>,
     next_job: AtomicU64,
     quitting: AtomicBool,
     closed: AtomicBool,
@@ -168,7 +177,7 @@ impl Session {
             target,
             outbox,
             names: Mutex::new(Names::default()),
-            transfers: Mutex::new(BTreeMap::new()),
+            transfers: Mutex::new(Jobs::default()),
             next_job: AtomicU64::new(1),
             quitting: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -262,66 +271,116 @@ impl Session {
         job
     }
 
-    /// `/put`. Returns the job that [`wait_transfer`] waits for.
-    pub fn put(&self, mut plan: UploadPlan) -> u64 {
+    /// `/put` of a file whose SHA-256 is about to be read: from now on it is a
+    /// running transfer, which `/cancel`, Ctrl-C and `/quit` know of. Returns its job.
+    pub fn begin_put(&self, plan: &mut UploadPlan) -> u64 {
         plan.job = self.next_job.fetch_add(1, Ordering::SeqCst);
+        let local = plan.local.display().to_string();
+        let mut names = vec![plan.name.to_string(), local.clone()];
+        names.dedup();
+        let running = Running {
+            xfer: None,
+            what: format!("uploading {local}"),
+            upload: true,
+            names,
+        };
+        lock(&self.transfers).running.insert(plan.job, running);
+        plan.job
+    }
+
+    /// Upload `job` was cancelled before its `PUT` was accepted.
+    pub fn is_stopped(&self, job: u64) -> bool {
+        lock(&self.transfers).stopped.contains(&job)
+    }
+
+    /// `/put`, after [`Session::begin_put`] or without it. Returns the job that
+    /// [`wait_transfer`] waits for.
+    pub fn put(&self, mut plan: UploadPlan) -> u64 {
+        if plan.job == 0 {
+            plan.job = self.next_job.fetch_add(1, Ordering::SeqCst);
+        }
         let job = plan.job;
         self.send_with(plan.request(), false, Some(Plan::Upload(plan)));
         job
     }
 
     /// Reader: job `job` runs as this transfer now (again, after a start over).
-    pub fn transfer_started(&self, job: u64, running: Running) {
-        lock(&self.transfers).insert(job, running);
+    /// `false`: the user cancelled it before it got here; it is over.
+    pub fn transfer_started(&self, job: u64, running: Running) -> bool {
+        let mut jobs = lock(&self.transfers);
+        if jobs.stopped.remove(&job) {
+            jobs.running.remove(&job);
+            return false;
+        }
+        jobs.running.insert(job, running);
+        true
     }
 
     /// `/cancel`: `ABORT`s the running transfers `which` names (every one when
     /// `None`); the reader says how each ended. `Ok` is what is being cancelled,
     /// `Err` why nothing is.
     pub fn cancel(&self, which: Option<&str>) -> Result<Vec<String>, String> {
-        let running = self.running();
-        if running.is_empty() {
+        let mut jobs = lock(&self.transfers);
+        if jobs.running.is_empty() {
             return Err("no transfer is running".into());
         }
-        let chosen: Vec<Running> = running
+        let chosen: Vec<(u64, Running)> = jobs
+            .running
             .iter()
-            .filter(|r| match which {
+            .filter(|(_, r)| match which {
                 None => true,
                 Some(w) => r.names.iter().any(|n| n == w),
             })
-            .cloned()
+            .map(|(job, r)| (*job, r.clone()))
             .collect();
         if chosen.is_empty() {
-            let all: Vec<&str> = running.iter().map(|r| r.what.as_str()).collect();
+            let all: Vec<&str> = jobs.running.values().map(|r| r.what.as_str()).collect();
             return Err(format!(
                 "no transfer of {} is running (now: {}); /cancel alone stops them all",
                 which.unwrap_or_default(),
                 all.join(", ")
             ));
         }
-        for r in &chosen {
-            if r.upload {
-                // Before the ABORT, on the same channel: no chunk follows it.
-                self.cancel_upload(r.xfer);
+        // One not on the wire yet stops here: its hashing stops, or the reply to
+        // its PUT aborts it. Marked under the lock `transfer_started` takes, so the
+        // reply cannot slip in between.
+        for (job, r) in &chosen {
+            if r.xfer.is_none() {
+                jobs.stopped.insert(*job);
             }
-            let xfer = r.xfer;
-            self.send_with(Request::Abort { xfer }, true, Some(Plan::Cancel { xfer }));
         }
-        Ok(chosen.into_iter().map(|r| r.what).collect())
+        drop(jobs);
+        for (_, r) in &chosen {
+            self.abort(r);
+        }
+        Ok(chosen.into_iter().map(|(_, r)| r.what).collect())
+    }
+
+    /// `ABORT`s a transfer on the wire; the reader says how it ended.
+    fn abort(&self, r: &Running) {
+        let Some(xfer) = r.xfer else { return };
+        if r.upload {
+            // Before the ABORT, on the same channel: no chunk follows it.
+            self.cancel_upload(xfer);
+        }
+        self.send_with(Request::Abort { xfer }, true, Some(Plan::Cancel { xfer }));
     }
 
     pub fn transfer_ended(&self, job: u64) {
-        lock(&self.transfers).remove(&job);
+        let mut jobs = lock(&self.transfers);
+        jobs.running.remove(&job);
+        jobs.stopped.remove(&job);
     }
 
     /// What is being transferred now, oldest first.
     pub fn running(&self) -> Vec<Running> {
-        lock(&self.transfers).values().cloned().collect()
+        lock(&self.transfers).running.values().cloned().collect()
     }
 
     /// What is being transferred now (`downloading cat.png`), oldest first.
     pub fn transfers(&self) -> Vec<String> {
         lock(&self.transfers)
+            .running
             .values()
             .map(|r| r.what.clone())
             .collect()

@@ -55,12 +55,19 @@ impl Record {
 
     /// Written beside, then renamed over, so a crash leaves the old record or the
     /// new one, never half of one.
+    /// A failure removes what it had written beside, so a full disk leaves no
+    /// empty `.info-new` behind.
     pub fn write(self, path: &Path) -> io::Result<()> {
         let tmp = path.with_extension("info-new");
-        let mut f = File::create(&tmp)?;
-        f.write_all(self.to_text().as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        let written = File::create(&tmp).and_then(|mut f| {
+            f.write_all(self.to_text().as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        });
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 }
 

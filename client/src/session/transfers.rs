@@ -68,12 +68,24 @@ pub struct UploadPlan {
 /// The SHA-256 of everything in `file`, read from its start with its own cursor
 /// (`pread`), so the upload still sends from the start.
 pub fn hash_file(file: &File) -> io::Result<natter_protocol::Sha256> {
+    hash_file_unless(file, &|| false)?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::Interrupted, "stopped"))
+}
+
+/// As [`hash_file`], asking `stop` between reads: `Ok(None)` when it said to stop.
+pub fn hash_file_unless(
+    file: &File,
+    stop: &dyn Fn() -> bool,
+) -> io::Result<Option<natter_protocol::Sha256>> {
     use sha2::Digest;
     use std::os::unix::fs::FileExt;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut at = 0u64;
     loop {
+        if stop() {
+            return Ok(None);
+        }
         match file.read_at(&mut buf, at) {
             Ok(0) => break,
             Ok(n) => {
@@ -84,7 +96,7 @@ pub fn hash_file(file: &File) -> io::Result<natter_protocol::Sha256> {
             Err(e) => return Err(e),
         }
     }
-    Ok(natter_protocol::Sha256(h.finalize().into()))
+    Ok(Some(natter_protocol::Sha256(h.finalize().into())))
 }
 
 impl UploadPlan {
@@ -137,12 +149,15 @@ impl UploadPlan {
         Ok(self)
     }
 
-    /// As [`UploadPlan::hashed`], or as it is if the file cannot be read for it.
-    pub fn hashed_or_not(mut self) -> UploadPlan {
-        if let Ok(sum) = hash_file(&self.file) {
-            self.sha256 = Some(sum);
+    /// As [`UploadPlan::hashed`], or as it is if the file cannot be read for it;
+    /// `None` when `stop` says to stop (the upload was cancelled meanwhile).
+    pub fn hashed_unless(mut self, stop: &dyn Fn() -> bool) -> Option<UploadPlan> {
+        match hash_file_unless(&self.file, stop) {
+            Ok(None) => return None,
+            Ok(Some(sum)) => self.sha256 = Some(sum),
+            Err(_) => {}
         }
-        self
+        Some(self)
     }
 
     /// `PUT <name> <size> <sha256>`.

@@ -13,6 +13,25 @@ use crate::net::known_hosts::KnownHosts;
 use crate::net::trust::{Fingerprint, Refusal};
 use std::io::{BufRead, Write};
 
+/// The lines for a certificate no authority vouches for when `--pin` named others:
+/// as loud as a changed certificate trusted on first use, since a pin says which
+/// certificate to expect, and without the usual offer to pin the one presented.
+pub fn not_pinned(server: &str, pinned: &[Fingerprint], presented: Fingerprint) -> Vec<String> {
+    let mut lines = vec![format!(
+        "natter: WARNING: the certificate of {server} is not the one you pinned!"
+    )];
+    for (i, pin) in pinned.iter().enumerate() {
+        let label = if i == 0 { "pinned:   " } else { "          " };
+        lines.push(format!("natter: {label} {pin}"));
+    }
+    lines.extend([
+        format!("natter: presented: {presented}"),
+        "natter: someone may be pretending to be the server, or its certificate was replaced.".into(),
+        "natter: nothing was sent. If you know it was replaced, check the new fingerprint against natterd's startup log before you pin it".into(),
+    ]);
+    lines
+}
+
 /// The trust-on-first-use state of one server.
 pub struct FirstUse {
     known: KnownHosts,

@@ -35,7 +35,7 @@ impl Reader {
                         let file = sanitize(d.file().as_str()).into_owned();
                         let what = format!("downloading {file}");
                         let running = Running {
-                            xfer,
+                            xfer: Some(xfer),
                             what: what.clone(),
                             upload: false,
                             names: vec![d.file().to_string()],
@@ -49,13 +49,8 @@ impl Reader {
                                 human_size(size)
                             ),
                         };
-                        self.transfers.insert(
-                            xfer,
-                            Active::Download {
-                                d: Box::new(d),
-                                aborting: false,
-                            },
-                        );
+                        self.transfers
+                            .insert(xfer, Active::Download { d: Box::new(d) });
                         let mut lines: Vec<Line> = notice
                             .map(|n| Line::info(s, &sanitize(&n)))
                             .into_iter()
@@ -104,12 +99,18 @@ impl Reader {
                 let mut names = vec![stored_as.to_string(), p.name.to_string(), local.clone()];
                 names.dedup();
                 let running = Running {
-                    xfer,
+                    xfer: Some(xfer),
                     what: format!("uploading {local}"),
                     upload: true,
                     names,
                 };
-                self.session.transfer_started(job, running);
+                if !self.session.transfer_started(job, running) {
+                    // Cancelled while its PUT was on the way.
+                    self.abort_quietly(xfer);
+                    self.end_job(job, false);
+                    let text = format!("cancelled the upload of {local}; nothing of it was sent");
+                    return Some(vec![Line::info(s, &text)]);
+                }
                 let up = p.start(xfer, stored_as.clone(), self.report.clone(), Instant::now());
                 self.transfers.insert(
                     xfer,
@@ -211,6 +212,16 @@ impl Reader {
         }
     }
 
+    /// A request's reply could not be read, and the session ends: a `.part` made
+    /// for a `GET` goes again, as after a refusal. The job is not ended here: the
+    /// end of the session tells whoever waits for it, and must come first (a
+    /// batch script that went on would quit, and the end would look asked for).
+    pub(super) fn unanswered(&mut self, plan: Option<Plan>) {
+        if let Some(Plan::Download(p)) = plan {
+            p.refused();
+        }
+    }
+
     /// Transfer `xfer` is no longer running here: its progress goes with it.
     fn take(&mut self, xfer: u64) -> Option<Active> {
         if let Some(report) = &self.report {
@@ -234,12 +245,9 @@ impl Reader {
     }
 
     pub(super) fn data(&mut self, xfer: u64, data: &[u8]) {
-        let Some(Active::Download { d, aborting }) = self.transfers.get_mut(&xfer) else {
+        let Some(Active::Download { d }) = self.transfers.get_mut(&xfer) else {
             return;
         };
-        if *aborting {
-            return;
-        }
         match d.write(data, Instant::now()) {
             Ok(now) => {
                 if let Some(report) = &self.report {
@@ -247,18 +255,13 @@ impl Reader {
                 }
             }
             Err(Stop::Local(why)) => {
-                *aborting = true;
-                let why = format!(
-                    "{why}; the download of {} stopped and {} is kept: free some space and /get {} to resume",
-                    d.file(),
-                    d.part().display(),
-                    d.file()
-                );
-                self.session.send_with(
-                    Request::Abort { xfer },
-                    true,
-                    Some(Plan::Abort { xfer, why }),
-                );
+                // Ended here and now, in the write's own words: the server may have
+                // sent every byte and its DONE already, and what it still sends for
+                // this transfer is dropped as a transfer nobody knows.
+                let job = d.job();
+                self.abort_quietly(xfer);
+                self.sink.show(Line::error(self.style, &sanitize(&why)));
+                self.end_job(job, false);
             }
             Err(Stop::Mismatch(at)) => {
                 if let Some(Active::Download { d, .. }) = self.take(xfer) {

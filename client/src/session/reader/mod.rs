@@ -93,15 +93,8 @@ struct Reader {
 
 /// A transfer the server accepted and has not ended.
 enum Active {
-    Download {
-        d: Box<Download>,
-        /// A local write failed and an `ABORT` is on its way: later bodies are dropped.
-        aborting: bool,
-    },
-    Upload {
-        name: FileName,
-        job: u64,
-    },
+    Download { d: Box<Download> },
+    Upload { name: FileName, job: u64 },
 }
 
 impl Reader {
@@ -109,11 +102,27 @@ impl Reader {
         let why = loop {
             match frames.next_frame() {
                 Ok(Incoming::Frame(f)) => self.frame(f),
-                Ok(Incoming::Garbled(e)) => self.sink.show(Line::error(
+                Ok(Incoming::Garbled { error, reply: true }) => {
+                    // It answers the oldest request, but how cannot be known (a
+                    // transfer the server started has an id natter never read), and
+                    // skipping it would match every later reply with the wrong
+                    // request, or wait for one forever.
+                    if let Some(pending) = self.session.take_pending() {
+                        self.unanswered(pending.plan);
+                    }
+                    break format!(
+                        "the server sent a reply that could not be read: {}",
+                        display::sanitize(&error.to_string())
+                    );
+                }
+                Ok(Incoming::Garbled {
+                    error,
+                    reply: false,
+                }) => self.sink.show(Line::error(
                     self.style,
                     &format!(
                         "skipped a line from the server that could not be read: {}",
-                        display::sanitize(&e.to_string())
+                        display::sanitize(&error.to_string())
                     ),
                 )),
                 Err(ReadError::Closed) => break "the server closed the connection".to_string(),
@@ -143,12 +152,15 @@ impl Reader {
             ServerFrame::Ok(_) | ServerFrame::Err { .. } => return self.final_reply(f),
             // Bodies of transfers we do not know (aborted ones) are dropped.
             ServerFrame::Data { xfer, data } => return self.data(xfer, &data),
-            ServerFrame::Done { xfer, stored } if self.transfers.contains_key(&xfer) => {
-                return self.done(xfer, stored)
+            // The end of a transfer we no longer know (we aborted it) is not news:
+            // its id means nothing to the user.
+            ServerFrame::Done { xfer, .. } | ServerFrame::Failed { xfer, .. }
+                if !self.transfers.contains_key(&xfer) =>
+            {
+                return
             }
-            ServerFrame::Failed { xfer, code, text } if self.transfers.contains_key(&xfer) => {
-                return self.failed(xfer, &code, &text)
-            }
+            ServerFrame::Done { xfer, stored } => return self.done(xfer, stored),
+            ServerFrame::Failed { xfer, code, text } => return self.failed(xfer, &code, &text),
             ServerFrame::Join { ref name } => self.session.joined(name),
             ServerFrame::Leave { ref name, .. } => self.session.left(name),
             ServerFrame::Away { ref name, .. } => self.session.set_away(name, true),

@@ -250,7 +250,7 @@ impl Repl {
     /// running, the first offers to cancel them, a second right after cancels them.
     /// On a line being typed it only clears the line.
     fn interrupted(&mut self, empty: bool) {
-        let running = self.session.transfers();
+        let running = self.session.running();
         if !empty || running.is_empty() {
             self.cancel_offered = false;
             return;
@@ -264,11 +264,18 @@ impl Repl {
             return;
         }
         self.cancel_offered = true;
+        let uploads = running.iter().filter(|r| r.upload).count();
+        let kept = match (uploads, running.len() - uploads) {
+            (0, _) => "a download keeps its .part, and /get resumes it",
+            (_, 0) => "the server keeps nothing of an upload",
+            _ => "a download keeps its .part, and /get resumes it; the server keeps nothing of an upload",
+        };
+        let what: Vec<&str> = running.iter().map(|r| r.what.as_str()).collect();
         self.screen.print([Line::error(
             self.style,
             &format!(
-                "Ctrl-C again to cancel {} (a download keeps its .part, and /get resumes it); anything else keeps it going",
-                sanitize(&running.join(", "))
+                "Ctrl-C again to cancel {} ({kept}); anything else keeps it going",
+                sanitize(&what.join(", "))
             ),
         )]);
     }
@@ -413,18 +420,36 @@ impl Repl {
                 name,
                 unsplit,
             } => match super::upload_plan(local, name, unsplit) {
-                Ok(plan) => {
+                Ok(mut plan) => {
                     // Its SHA-256 is read on a thread of its own, so the prompt does not
                     // wait for a big file; the PUT goes once it is known. A file that
                     // cannot be read for it goes without, and its upload says why.
+                    // Running from now on, so it can be cancelled while it is read.
+                    let job = self.session.begin_put(&mut plan);
                     let session = self.session.clone();
+                    let screen = self.screen.clone();
+                    let style = self.style;
                     let spawned =
                         std::thread::Builder::new()
                             .name("put-hash".into())
                             .spawn(move || {
-                                let _ = session.put(plan.hashed_or_not());
+                                let local = plan.local.display().to_string();
+                                match plan.hashed_unless(&|| session.is_stopped(job)) {
+                                    Some(plan) => {
+                                        session.put(plan);
+                                    }
+                                    None => {
+                                        session.transfer_ended(job);
+                                        let text = format!(
+                                            "cancelled the upload of {}; nothing of it was sent",
+                                            sanitize(&local)
+                                        );
+                                        screen.push(Line::info(style, &text).text);
+                                    }
+                                }
                             });
                     if let Err(e) = spawned {
+                        self.session.transfer_ended(job);
                         let why = format!("cannot start the upload: {e}");
                         self.screen.print([Line::error(self.style, &why)]);
                     }
