@@ -160,8 +160,11 @@ impl Server {
             self.pacer.flushed();
         } else {
             // Still dirty, so nothing marks them twice; they go when the window ends.
+            // The window starts now, after this turn's writes: from the turn's start,
+            // a flush's last slice would eat into the next window, and every member
+            // would be written more often than once a window plus a flush.
             self.conns.dirty = held.into_iter().map(|(t, _)| t).collect();
-            self.pacer.hold(now);
+            self.pacer.hold(Instant::now());
         }
     }
 
