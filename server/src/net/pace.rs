@@ -32,6 +32,8 @@ pub const DEFAULT_MAX_WINDOW: Duration = Duration::from_millis(8);
 /// Connections written per loop turn while a flush is under way: about a
 /// millisecond of writes here (16 us each), so reads are never held up longer.
 pub const FLUSH_SLICE: usize = 64;
+/// A flush's buffer is kept between flushes up to this many connections.
+const SMALL_FLUSH: usize = 1024;
 
 /// `T`: how the loop names a connection in a flush (its slab key and its id, so an
 /// entry whose connection went and whose key was given to another is told apart).
@@ -97,22 +99,24 @@ impl<T: Copy> Pacer<T> {
     /// to be written at once; the others start a flush if the window is over and no
     /// flush is under way (or `closing`), else wait in `held`. A connection written
     /// by the flush under way and dirty again waits for the next one, so a member is
-    /// written about once a window however long a flush takes.
+    /// written about once a window however long a flush takes. `entry` names a
+    /// connection in a flush.
     pub fn sort(
         &mut self,
         now: Instant,
         closing: bool,
-        dirty: Vec<T>,
-        mut urgent: impl FnMut(T) -> bool,
-        held: &mut Vec<T>,
-    ) -> Vec<T> {
+        dirty: Vec<usize>,
+        mut entry: impl FnMut(usize) -> T,
+        mut urgent: impl FnMut(usize) -> bool,
+        held: &mut Vec<usize>,
+    ) -> Vec<usize> {
         let start = self.cycle.is_empty() && (closing || self.is_due(now));
         let mut at_once = Vec::new();
         for t in dirty {
             if urgent(t) {
                 at_once.push(t);
             } else if start {
-                self.cycle.push_back(t);
+                self.cycle.push_back(entry(t));
             } else {
                 held.push(t);
             }
@@ -131,6 +135,11 @@ impl<T: Copy> Pacer<T> {
         }
         let t = self.cycle.pop_front()?;
         *slice -= 1;
+        if self.cycle.is_empty() && self.cycle.capacity() > SMALL_FLUSH {
+            // A flush of every member of a big room leaves a big buffer behind; idle
+            // memory per connection is a figure people pay for.
+            self.cycle = VecDeque::new();
+        }
         Some(t)
     }
 
@@ -220,32 +229,37 @@ mod tests {
         // Busy: 200 dirty connections wait for the window...
         let mut held = Vec::new();
         assert!(p
-            .sort(t, false, (0..200).collect(), |_| false, &mut held)
+            .sort(t, false, (0..200).collect(), |t| t, |_| false, &mut held)
             .is_empty());
         assert_eq!(held.len(), 200);
         assert!(!p.flushing());
         p.hold(t);
         // ...but urgent output never does.
         let mut none = Vec::new();
-        assert_eq!(p.sort(t, false, vec![900], |_| true, &mut none), vec![900]);
+        assert_eq!(
+            p.sort(t, false, vec![900], |t| t, |_| true, &mut none),
+            vec![900]
+        );
         assert!(none.is_empty());
         // The window over, they are one flush, written a slice a turn in order.
         let t = t + w;
         let mut again = Vec::new();
-        assert!(p.sort(t, false, held, |_| false, &mut again).is_empty());
+        assert!(p
+            .sort(t, false, held, |t| t, |_| false, &mut again)
+            .is_empty());
         assert!(again.is_empty());
         assert!(p.flushing());
         assert_eq!(slice(&mut p), (0..64).collect::<Vec<_>>());
         // Written by this flush and dirty again: waits for the next flush, however
         // long this one takes, and so does a connection this flush does not hold;
         // their window starts when this flush is done.
-        p.sort(t, false, vec![0, 1, 500], |_| false, &mut again);
+        p.sort(t, false, vec![0, 1, 500], |t| t, |_| false, &mut again);
         assert_eq!(again, vec![0, 1, 500]);
         p.hold(t);
         assert_eq!(p.next(), None, "no window runs during a flush");
         let late = t + 3 * w;
         let mut still = Vec::new();
-        p.sort(late, false, again, |_| false, &mut still);
+        p.sort(late, false, again, |t| t, |_| false, &mut still);
         assert_eq!(still, vec![0, 1, 500]);
         assert_eq!(slice(&mut p), (64..128).collect::<Vec<_>>());
         assert_eq!(slice(&mut p), (128..192).collect::<Vec<_>>());
@@ -254,18 +268,18 @@ mod tests {
         assert!(slice(&mut p).is_empty());
         // This flush done, the next one starts one window later.
         let mut again = Vec::new();
-        p.sort(late, false, still, |_| false, &mut again);
+        p.sort(late, false, still, |t| t, |_| false, &mut again);
         assert_eq!(again, vec![0, 1, 500]);
         p.hold(late);
         assert_eq!(p.next(), Some(late + w));
         let mut none = Vec::new();
-        p.sort(late + w, false, again, |_| false, &mut none);
+        p.sort(late + w, false, again, |t| t, |_| false, &mut none);
         assert!(none.is_empty());
         assert_eq!(slice(&mut p), vec![0, 1, 500]);
         // A server shutting down starts a flush whatever the window.
         p.hold(late);
         let mut none = Vec::new();
-        p.sort(late, true, vec![7], |_| false, &mut none);
+        p.sort(late, true, vec![7], |t| t, |_| false, &mut none);
         assert!(none.is_empty());
         assert_eq!(slice(&mut p), vec![7]);
     }

@@ -144,14 +144,11 @@ impl Server {
             }
             let dirty = std::mem::take(&mut self.conns.dirty);
             let conns = &self.conns;
-            let dirty = dirty
-                .into_iter()
-                .map(|t| (t, conns.slab.get(t).map_or(0, |c| c.id)))
-                .collect();
+            let entry = |t: usize| (t, conns.slab.get(t).map_or(0, |c| c.id));
             let at_once =
                 self.pacer
-                    .sort(now, closing, dirty, |(t, _)| urgent(conns, t), &mut held);
-            for (t, _) in at_once {
+                    .sort(now, closing, dirty, entry, |t| urgent(conns, t), &mut held);
+            for t in at_once {
                 self.flush(t);
             }
             self.settle_caps();
@@ -163,7 +160,7 @@ impl Server {
             // The window starts now, after this turn's writes: from the turn's start,
             // a flush's last slice would eat into the next window, and every member
             // would be written more often than once a window plus a flush.
-            self.conns.dirty = held.into_iter().map(|(t, _)| t).collect();
+            self.conns.dirty = held;
             self.pacer.hold(Instant::now());
         }
     }
