@@ -416,7 +416,7 @@ impl Download {
         // Every byte, the kept ones of a resumed download too, against the server's
         // SHA-256: read back from the `.part`, one pass.
         if let Some(want) = self.expected {
-            let got = crate::session::transfers::hash_file(&self.plan.handle)
+            let (got, _) = crate::session::transfers::hash_file(&self.plan.handle)
                 .map_err(|e| format!("cannot read {part}: {}", io_words(&e)))?;
             if got != want {
                 let _ = std::fs::remove_file(&self.plan.part);

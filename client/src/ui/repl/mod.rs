@@ -435,8 +435,12 @@ impl Repl {
                             .spawn(move || {
                                 let local = plan.local.display().to_string();
                                 match plan.hashed_unless(&|| session.is_stopped(job)) {
-                                    Some(plan) => {
+                                    Some(Ok(plan)) => {
                                         session.put(plan);
+                                    }
+                                    Some(Err(why)) => {
+                                        session.transfer_ended(job);
+                                        screen.push(Line::error(style, &sanitize(&why)).text);
                                     }
                                     None => {
                                         session.transfer_ended(job);
