@@ -511,3 +511,117 @@ fn a_download_that_runs_out_of_room_says_so_and_keeps_its_part() {
         binary(300_000)
     );
 }
+
+/// A fake natterd's side of `/put`: it takes the `PUT` (so natter has read the
+/// file's SHA-256), lets `change` alter the local file, and only then lets the
+/// upload start; it answers whatever natter does next as natterd would. Returns
+/// natter's output.
+fn put_changing(path: &Path, change: impl FnOnce()) -> Output {
+    let fake = FakeServer::bind();
+    let port = fake.port();
+    let mut child = natter(&["alice", "127.0.0.1", &port])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start natter");
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, format!("/put {}\n", path.display()).as_bytes()).unwrap();
+    drop(stdin);
+    let mut p = fake.accept_named("alice");
+    let put = p.expect_prefix("PUT big.bin ");
+    let words: Vec<&str> = put.split(' ').collect();
+    let (size, want): (usize, String) = (words[2].parse().unwrap(), words[3].into());
+    change();
+    p.send("OK PUT 3 big.bin\n");
+    let mut got = Vec::new();
+    loop {
+        let l = p.line().expect("natter hung up during the upload");
+        if let Some(rest) = l.strip_prefix("DATA 3 ") {
+            let n: usize = rest.parse().unwrap();
+            got.extend(p.bytes(n));
+            if got.len() == size {
+                use sha2::Digest;
+                let sum: String = sha2::Sha256::digest(&got)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                // As natterd answers.
+                if sum == want {
+                    p.send(&format!("DONE 3 big.bin {size}\n"));
+                } else {
+                    p.send(&format!("FAILED 3 checksum big.bin arrived with SHA-256 {sum}, not the {want} it was sent with; not kept\n"));
+                }
+            }
+        } else if l == "ABORT 3" {
+            p.send("OK ABORT 3\n");
+        } else if l == "QUIT" {
+            p.send("OK QUIT\n");
+            break;
+        }
+    }
+    wait_output(child)
+}
+
+#[test]
+fn a_file_that_changes_while_it_is_sent_is_said_to_have_changed() {
+    let local = TempPath::new("upload");
+    std::fs::create_dir_all(&local.0).unwrap();
+    let path = local.0.join("big.bin");
+    let data = binary(300_000);
+    std::fs::write(&path, &data).unwrap();
+    // The same size, other bytes: only what natter reads while sending shows it.
+    let out = put_changing(&path, || {
+        let mut other = data.clone();
+        other[299_000] ^= 0xff;
+        std::fs::write(&path, &other).unwrap();
+    });
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "! {} changed while it was being sent (nothing was kept); /put it again once it is done changing",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("damaged"), "{stderr}");
+}
+
+#[test]
+fn a_file_that_grows_after_it_was_read_is_said_to_have_changed() {
+    let local = TempPath::new("upload");
+    std::fs::create_dir_all(&local.0).unwrap();
+    let path = local.0.join("big.bin");
+    std::fs::write(&path, binary(100_000)).unwrap();
+    let out = put_changing(&path, || {
+        let mut f = std::fs::File::options().append(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut f, b"more").unwrap();
+    });
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "! {} changed while it was being sent (nothing was kept)",
+            path.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_file_whose_size_is_not_what_it_holds_is_refused() {
+    let server = Natterd::start(&[]);
+    let downloads = TempPath::new("dl");
+    // Its size reads 0, yet it holds a page of text.
+    let out = run(&server, &downloads.0, &[], "/put /proc/self/status\n");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "! /proc/self/status is not a regular file of fixed size (its size reads 0 bytes, but it holds more); copy it to a file first"
+        ),
+        "{stderr}"
+    );
+    assert!(std::fs::read_dir(&server.dir).unwrap().next().is_none());
+}

@@ -482,3 +482,90 @@ fn an_older_server_that_refuses_the_hello_options_still_lets_you_in() {
     });
     tty.wait_for_text("echo: in");
 }
+
+/// What natter asks for on joining, answered as a server with alice alone would.
+fn answer_joining(p: &mut Peer) {
+    for _ in 0..2 {
+        match p.line().as_deref() {
+            Some("WHO") => p.send("OK WHO 1\n"),
+            Some("FILES") => p.send("OK FILES 0\n"),
+            other => panic!("wanted WHO and FILES, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_sent_line_shows_at_once_until_the_server_confirms_it() {
+    let history = TempPath::new("history");
+    let fake = FakeServer::bind();
+    let mut tty = Tty::start(&args(&history.0, "alice", &fake.port()));
+    let mut p = tty.while_reading(move || {
+        let mut p = fake.accept_named("alice");
+        answer_joining(&mut p);
+        p
+    });
+    tty.wait_for_prompt("alice>");
+    tty.type_text("held line\r");
+    let mut p = tty.while_reading(move || {
+        p.expect("SAY held line");
+        p
+    });
+    // The server has not answered: the line is there, marked as on its way.
+    tty.wait("the sent line, not confirmed yet", |t| {
+        t.rows().iter().any(|r| r == "<you> held line …") && t.cursor_row() == "alice>"
+    });
+    p.send("OK SAY 2\n");
+    tty.wait("the line in its final form, once", |t| {
+        let rows = t.rows();
+        rows.iter().any(|r| r.ends_with("] <you> held line ✓ 2"))
+            && !rows.iter().any(|r| r.contains("…"))
+    });
+    // One that never is confirmed: said so when the connection goes.
+    tty.type_text("lost line\r");
+    tty.while_reading(move || {
+        p.expect("SAY lost line");
+        drop(p);
+    });
+    assert_eq!(tty.wait_exit(), 7);
+    let screen = tty.screen.screen().contents();
+    assert!(screen.contains("<you> lost line …"), "{screen}");
+    assert!(
+        screen.contains(
+            "! 1 message you sent was not confirmed by the server: it may not have reached anyone"
+        ),
+        "{screen}"
+    );
+}
+
+#[test]
+fn quitting_with_unconfirmed_lines_says_how_many() {
+    let history = TempPath::new("history");
+    let fake = FakeServer::bind();
+    let mut tty = Tty::start(&args(&history.0, "alice", &fake.port()));
+    let mut p = tty.while_reading(move || {
+        let mut p = fake.accept_named("alice");
+        answer_joining(&mut p);
+        p
+    });
+    tty.wait_for_prompt("alice>");
+    tty.type_text("one\r");
+    tty.wait_for_text("<you> one …");
+    tty.type_text("two\r");
+    tty.wait_for_text("<you> two …");
+    tty.type_text("\x04");
+    // Gone as natter quits, having answered neither.
+    tty.while_reading(move || {
+        p.expect("SAY one");
+        p.expect("SAY two");
+        p.expect_prefix("QUIT");
+        drop(p);
+    });
+    assert_eq!(tty.wait_exit(), 0);
+    let screen = tty.screen.screen().contents();
+    assert!(
+        screen.contains(
+            "! 2 messages you sent were not confirmed by the server: they may not have reached anyone"
+        ),
+        "{screen}"
+    );
+}

@@ -82,13 +82,17 @@ pub fn bar_line(s: &Snapshot, width: usize, width_of: &dyn Fn(&str) -> usize) ->
     if width_of(&full) <= width {
         return full;
     }
-    let plain = format!("{head} {}", s.figures());
-    if width_of(&plain) <= width {
-        return plain;
+    fit(&format!("{head} {}", s.figures()), width, width_of)
+}
+
+/// `text` cut to at most `width` columns, so that it takes one row.
+pub fn fit(text: &str, width: usize, width_of: &dyn Fn(&str) -> usize) -> String {
+    if width_of(text) <= width {
+        return text.to_string();
     }
-    // Cut to fit, character by character: a narrow terminal still gets one row.
+    // Character by character: a narrow terminal still gets one row.
     let mut out = String::new();
-    for c in plain.chars() {
+    for c in text.chars() {
         let mut next = out.clone();
         next.push(c);
         if width_of(&next) > width {

@@ -248,7 +248,7 @@ impl Session {
 
     /// Reader: the server accepted an upload; the writer streams it.
     pub fn start_upload(&self, up: Upload) {
-        self.outbox.to_writer(Msg::Upload(up));
+        self.outbox.to_writer(Msg::Upload(Box::new(up)));
     }
 
     /// Reader: the server failed upload `xfer`; the writer stops sending it.

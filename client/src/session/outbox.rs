@@ -41,7 +41,7 @@ pub enum Msg {
     /// An encoded request; an empty one only flushes (TLS records rustls queued).
     Frame(Vec<u8>),
     /// Stream this upload's bytes.
-    Upload(Upload),
+    Upload(Box<Upload>),
     /// Stop sending upload `xfer` (the server failed it).
     Cancel(u64),
 }

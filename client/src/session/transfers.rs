@@ -58,6 +58,9 @@ pub struct UploadPlan {
     pub name: FileName,
     pub size: u64,
     file: File,
+    /// The file as it was when it was opened, to tell a file that changes since
+    /// from one that was damaged on the way.
+    stamp: Stamp,
     /// Its SHA-256, read before it is sent: the server publishes it only if what
     /// arrived has the same.
     pub sha256: Option<natter_protocol::Sha256>,
@@ -65,9 +68,26 @@ pub struct UploadPlan {
     pub job: u64,
 }
 
+/// A file's size and modification time: when either moves, someone is writing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Stamp {
+    fn of(file: &File) -> io::Result<Stamp> {
+        let meta = file.metadata()?;
+        Ok(Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
 /// The SHA-256 of everything in `file`, read from its start with its own cursor
-/// (`pread`), so the upload still sends from the start.
-pub fn hash_file(file: &File) -> io::Result<natter_protocol::Sha256> {
+/// (`pread`), so the upload still sends from the start; and how many bytes that was.
+pub fn hash_file(file: &File) -> io::Result<(natter_protocol::Sha256, u64)> {
     hash_file_unless(file, &|| false)?
         .ok_or_else(|| io::Error::new(io::ErrorKind::Interrupted, "stopped"))
 }
@@ -76,7 +96,7 @@ pub fn hash_file(file: &File) -> io::Result<natter_protocol::Sha256> {
 pub fn hash_file_unless(
     file: &File,
     stop: &dyn Fn() -> bool,
-) -> io::Result<Option<natter_protocol::Sha256>> {
+) -> io::Result<Option<(natter_protocol::Sha256, u64)>> {
     use sha2::Digest;
     use std::os::unix::fs::FileExt;
     let mut h = sha2::Sha256::new();
@@ -96,7 +116,7 @@ pub fn hash_file_unless(
             Err(e) => return Err(e),
         }
     }
-    Ok(Some(natter_protocol::Sha256(h.finalize().into())))
+    Ok(Some((natter_protocol::Sha256(h.finalize().into()), at)))
 }
 
 impl UploadPlan {
@@ -123,17 +143,16 @@ impl UploadPlan {
         };
         let file =
             File::open(local).map_err(|e| format!("cannot read {shown}: {}", io_words(&e)))?;
-        let size = file
-            .metadata()
-            .map_err(|e| format!("cannot read {shown}: {}", io_words(&e)))?
-            .len();
+        let stamp =
+            Stamp::of(&file).map_err(|e| format!("cannot read {shown}: {}", io_words(&e)))?;
         // Read later, off the prompt's thread where there is one (`hashed`).
         let sha256 = None;
         Ok(UploadPlan {
             local: local.to_path_buf(),
             name,
-            size,
+            size: stamp.len,
             file,
+            stamp,
             sha256,
             job: 0,
         })
@@ -142,22 +161,43 @@ impl UploadPlan {
     /// Reads the file's SHA-256, for the `PUT` to carry: a pass over the whole file
     /// (under a second a GiB with SHA instructions), so an interactive natter does it
     /// on a thread of its own.
-    pub fn hashed(mut self) -> Result<UploadPlan, String> {
-        let sum = hash_file(&self.file)
+    pub fn hashed(self) -> Result<UploadPlan, String> {
+        let read = hash_file(&self.file)
             .map_err(|e| format!("cannot read {}: {}", self.local.display(), io_words(&e)))?;
-        self.sha256 = Some(sum);
-        Ok(self)
+        self.with_sum(read)
     }
 
-    /// As [`UploadPlan::hashed`], or as it is if the file cannot be read for it;
-    /// `None` when `stop` says to stop (the upload was cancelled meanwhile).
-    pub fn hashed_unless(mut self, stop: &dyn Fn() -> bool) -> Option<UploadPlan> {
+    /// As [`UploadPlan::hashed`], or as it is if the file cannot be read for it (its
+    /// upload then says why); `None` when `stop` says to stop (the upload was
+    /// cancelled meanwhile).
+    pub fn hashed_unless(self, stop: &dyn Fn() -> bool) -> Option<Result<UploadPlan, String>> {
         match hash_file_unless(&self.file, stop) {
-            Ok(None) => return None,
-            Ok(Some(sum)) => self.sha256 = Some(sum),
-            Err(_) => {}
+            Ok(None) => None,
+            Ok(Some(read)) => Some(self.with_sum(read)),
+            Err(_) => Some(Ok(self)),
         }
-        Some(self)
+    }
+
+    /// The SHA-256 of the `bytes` read, if they are the file as it was opened. The
+    /// server would refuse any other as damaged on the way, which blames the network
+    /// for what happened here.
+    fn with_sum(
+        mut self,
+        (sum, bytes): (natter_protocol::Sha256, u64),
+    ) -> Result<UploadPlan, String> {
+        let shown = self.local.display();
+        if Stamp::of(&self.file).ok() != Some(self.stamp) {
+            return Err(changed(&self.local, "read"));
+        }
+        if bytes != self.size {
+            let more = if bytes > self.size { "more" } else { "less" };
+            return Err(format!(
+                "{shown} is not a regular file of fixed size (its size reads {} bytes, but it holds {more}); copy it to a file first",
+                group_digits(self.size)
+            ));
+        }
+        self.sha256 = Some(sum);
+        Ok(self)
     }
 
     /// `PUT <name> <size> <sha256>`.
@@ -181,12 +221,23 @@ impl UploadPlan {
         Upload {
             xfer,
             name: stored_as,
+            local: self.local,
             file: self.file,
+            stamp: self.stamp,
+            want: self.sha256,
+            read: sha2::Digest::new(),
             size: self.size,
             sent: 0,
             progress,
         }
     }
+}
+
+fn changed(local: &Path, while_: &str) -> String {
+    format!(
+        "{} changed while it was being {while_} (nothing was kept); /put it again once it is done changing",
+        local.display()
+    )
 }
 
 /// `~` and `~/...` in `/put` mean the home folder, as in a shell (and in the file
@@ -227,7 +278,14 @@ pub fn upload_name(local: &Path) -> Result<FileName, String> {
 pub struct Upload {
     pub xfer: u64,
     pub name: FileName,
+    local: PathBuf,
     file: File,
+    stamp: Stamp,
+    /// The SHA-256 the `PUT` announced, and that of what was read since: the last
+    /// chunk goes only if they agree, so the server is never sent a file that
+    /// changed here.
+    want: Option<natter_protocol::Sha256>,
+    read: sha2::Sha256,
     pub size: u64,
     pub sent: u64,
     progress: Option<(Progress, Report)>,
@@ -239,8 +297,8 @@ impl Upload {
     }
 
     /// Replaces `out` with the next `DATA` frame (header and up to [`MAX_DATA`]
-    /// bytes); `Ok` is the body's length. `Err` says why the file could not be read
-    /// to its announced size.
+    /// bytes); `Ok` is the body's length. `Err` is the line that says why the file
+    /// could not be sent as announced.
     pub fn next_frame(&mut self, out: &mut Vec<u8>) -> Result<usize, String> {
         let want = (self.size - self.sent).min(MAX_DATA as u64) as usize;
         out.clear();
@@ -252,7 +310,8 @@ impl Upload {
             match self.file.read(&mut out[start + got..]) {
                 Ok(0) => {
                     return Err(format!(
-                        "{} got shorter while it was being sent ({} of {} bytes read)",
+                        "upload of {} stopped: {} got shorter while it was being sent ({} of {} bytes read)",
+                        self.name,
                         self.name,
                         group_digits(self.sent + got as u64),
                         group_digits(self.size)
@@ -262,14 +321,28 @@ impl Upload {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     return Err(format!(
-                        "cannot read the file for {}: {}",
+                        "upload of {} stopped: cannot read the file for {}: {}",
+                        self.name,
                         self.name,
                         io_words(&e)
                     ))
                 }
             }
         }
+        sha2::Digest::update(&mut self.read, &out[start..]);
+        if self.sent + want as u64 == self.size && !self.unchanged() {
+            return Err(changed(&self.local, "sent"));
+        }
         Ok(want)
+    }
+
+    /// Whether the file is still as it was opened and hashed: its size and time,
+    /// and every byte read (once all are).
+    fn unchanged(&self) -> bool {
+        let same_bytes = self.want.is_none_or(|want| {
+            natter_protocol::Sha256(sha2::Digest::finalize(self.read.clone()).into()) == want
+        });
+        same_bytes && Stamp::of(&self.file).ok() == Some(self.stamp)
     }
 
     /// The frame from [`Upload::next_frame`] went out: counts it and reports

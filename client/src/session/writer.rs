@@ -41,7 +41,7 @@ struct Writer {
     out: WriteHalf,
     outbox: Arc<Outbox>,
     frames: VecDeque<Vec<u8>>,
-    uploads: VecDeque<Upload>,
+    uploads: VecDeque<Box<Upload>>,
     /// A write failed and the connection is closed: everything else is dropped.
     broken: bool,
     /// The buffer each `DATA` frame is built in, reused.
@@ -114,10 +114,7 @@ impl Writer {
                 self.outbox.send(
                     Request::Abort { xfer },
                     true,
-                    Some(Plan::Abort {
-                        xfer,
-                        why: format!("upload of {} stopped: {why}", up.name),
-                    }),
+                    Some(Plan::Abort { xfer, why }),
                 );
             }
         }
