@@ -43,7 +43,7 @@ struct Args {
     batch: bool,
     /// Batch mode: after the last command, keep receiving this many seconds before
     /// quitting.
-    #[arg(long, value_name = "SECS", default_value = "0", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", default_value = "0", value_parser = parse_secs, allow_negative_numbers = true)]
     linger: Duration,
     /// Where to keep the input history [default: $XDG_STATE_HOME/natter/history, or
     /// ~/.local/state/natter/history].
@@ -79,7 +79,7 @@ struct Args {
     /// After this many seconds without sending anything, send a quiet PING, so that
     /// the server (which drops connections idle for 5 minutes) keeps one that only
     /// reads (decimals allowed).
-    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_limit)]
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_limit, allow_negative_numbers = true)]
     keepalive: Duration,
     /// With --tls: trust the server's certificate whose SHA-256 fingerprint this is,
     /// whoever signed it (sha256:3F:A0:..., as natterd logs it and `openssl x509
@@ -87,7 +87,7 @@ struct Args {
     #[arg(long, value_name = "FINGERPRINT", value_parser = Fingerprint::parse, requires = "tls", conflicts_with = "tls_insecure")]
     pin: Vec<Fingerprint>,
     /// With --tls: how long the TLS handshake may take, in seconds (decimals allowed).
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_limit)]
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_limit, allow_negative_numbers = true)]
     tls_timeout: Duration,
 }
 
@@ -96,8 +96,9 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{s:?} is not a number of seconds (examples: 0, 2, 0.5)"))?;
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| format!("{s:?} is not a usable number of seconds"))
+    Duration::try_from_secs_f64(secs).map_err(|_| {
+        format!("{s:?} is not a usable number of seconds (0 or more, decimals allowed)")
+    })
 }
 
 /// A time limit: seconds, more than none.

@@ -271,6 +271,14 @@ fn usage_errors_are_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let out = run_batch(&["--linger", "soon", "alice", "127.0.0.1", "1"], "");
     assert_eq!(out.status.code(), Some(2));
+    // A negative time is a value to judge, not an unknown flag.
+    let out = run_batch(&["--keepalive", "-1", "alice", "127.0.0.1", "1"], "");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("\"-1\" is not a usable number of seconds (0 or more"),
+        "{stderr}"
+    );
     let help = run_batch(&["--help"], "");
     assert_eq!(help.status.code(), Some(0));
     let help = text(&help.stdout);
