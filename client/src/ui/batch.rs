@@ -272,7 +272,10 @@ impl Batch {
                     local,
                     name,
                     unsplit,
-                } => match super::upload_plan(local, name, unsplit).and_then(|p| p.hashed()) {
+                    bad_name,
+                } => match super::upload_plan(local, name, unsplit, bad_name)
+                    .and_then(|p| p.hashed())
+                {
                     Ok(plan) => {
                         let job = self.session.put(plan);
                         self.transfer(job)?;

@@ -52,10 +52,11 @@ fn upload_plan(
     local: PathBuf,
     name: Option<FileName>,
     unsplit: Option<PathBuf>,
+    bad_name: Option<String>,
 ) -> Result<UploadPlan, String> {
     let home = std::env::var_os("HOME");
     let exists = |p: &std::path::Path| expand_home(p, home.clone()).exists();
-    let (local, name, hint) = commands::put_target(local, name, unsplit, exists);
+    let (local, name, hint) = commands::put_target(local, name, unsplit, bad_name, exists)?;
     UploadPlan::prepare(&local, name).map_err(|why| match hint {
         Some(hint) => format!("{why} ({hint})"),
         None => why,

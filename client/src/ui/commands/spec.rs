@@ -77,6 +77,9 @@ pub enum Command {
         /// backslashes (`/put my file.txt`): the path meant if `local` is not there
         /// and this is (see `put_target`).
         unsplit: Option<PathBuf>,
+        /// Why the second word cannot be a file's name, when it cannot: the error if
+        /// the first word is a file and the whole line is not (`/put notes.txt a/b`).
+        bad_name: Option<String>,
     },
     /// Stop the running transfer of this file (its shared name, or the local path of
     /// an upload), or every running transfer.

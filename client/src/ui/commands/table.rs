@@ -297,13 +297,30 @@ fn parse_put(args: &str) -> Result<Command, ArgError> {
             local,
             name,
             unsplit,
+            bad_name: None,
         }),
-        // Not a path and a name: the whole line may still be a path.
-        (Err(_), Some(whole)) => Ok(Command::Put {
-            local: whole.clone(),
-            name: None,
-            unsplit: Some(whole),
-        }),
+        // Not a path and a name: the whole line may still be a path, or the first
+        // word one and the second a name that cannot be.
+        (Err(e), Some(whole)) => {
+            let first = words(args)
+                .ok()
+                .filter(|w| w.len() == 2)
+                .and_then(|w| w.into_iter().next());
+            Ok(match (first, e) {
+                (Some(first), ArgError::Invalid(why)) => Command::Put {
+                    local: PathBuf::from(first),
+                    name: None,
+                    unsplit: Some(whole),
+                    bad_name: Some(why),
+                },
+                _ => Command::Put {
+                    local: whole.clone(),
+                    name: None,
+                    unsplit: Some(whole),
+                    bad_name: None,
+                },
+            })
+        }
         (Err(e), None) => Err(e),
     }
 }
@@ -312,22 +329,31 @@ fn parse_put(args: &str) -> Result<Command, ArgError> {
 /// name as split into words, unless that path is not there and the whole unquoted
 /// rest of the line is (`/put my file.txt`). The third value is for the error when
 /// neither is there: how to write a path with spaces.
+/// `Err`: the second word's name error, when the first word is a file and the whole
+/// line is not.
 pub fn put_target(
     local: PathBuf,
     name: Option<FileName>,
     unsplit: Option<PathBuf>,
+    bad_name: Option<String>,
     exists: impl Fn(&Path) -> bool,
-) -> (PathBuf, Option<FileName>, Option<&'static str>) {
-    match unsplit {
-        None => (local, name, None),
-        Some(_) if exists(&local) => (local, name, None),
-        Some(whole) if exists(&whole) => (whole, None, None),
-        Some(_) => (
-            local,
-            name,
-            Some(r#"a path with spaces needs quotes: /put "my file.txt" [<name>]"#),
-        ),
-    }
+) -> Result<(PathBuf, Option<FileName>, Option<&'static str>), String> {
+    const QUOTES: &str = r#"a path with spaces needs quotes: /put "my file.txt" [<name>]"#;
+    Ok(match (unsplit, bad_name) {
+        (None, _) => (local, name, None),
+        (Some(whole), Some(why)) => {
+            if exists(&whole) {
+                (whole, None, None)
+            } else if exists(&local) {
+                return Err(why);
+            } else {
+                (whole, None, Some(QUOTES))
+            }
+        }
+        (Some(_), None) if exists(&local) => (local, name, None),
+        (Some(whole), None) if exists(&whole) => (whole, None, None),
+        (Some(_), None) => (local, name, Some(QUOTES)),
+    })
 }
 
 fn parse_mv(args: &str) -> Result<Command, ArgError> {
@@ -578,6 +604,7 @@ mod tests {
                 local: PathBuf::from("~/Music/my song.mp3"),
                 name: None,
                 unsplit: None,
+                bad_name: None,
             })
         );
         assert_eq!(
@@ -586,6 +613,7 @@ mod tests {
                 local: PathBuf::from("./x.bin"),
                 name: Some(file("y.bin")),
                 unsplit: Some(PathBuf::from("./x.bin y.bin")),
+                bad_name: None,
             })
         );
         assert_eq!(usage_of("/put"), "usage: /put <path> [<name>]");
@@ -636,6 +664,7 @@ mod tests {
     fn an_unquoted_put_keeps_the_whole_line_as_a_path() {
         let get = |s: &str| parse(s).map(|c| c.unwrap());
         let put = |local: &str, name: Option<&str>, unsplit: Option<&str>| Command::Put {
+            bad_name: None,
             local: PathBuf::from(local),
             name: name.map(file),
             unsplit: unsplit.map(PathBuf::from),
@@ -644,15 +673,19 @@ mod tests {
             get("/put my file.txt"),
             Ok(put("my", Some("file.txt"), Some("my file.txt")))
         );
-        // Three words, or a second word that cannot be a name: only the whole.
+        // Three words: only the whole. A second word that cannot be a name: the
+        // whole, or the first word with the name's error (put_target chooses).
         assert_eq!(
             get("/put my big file.txt "),
             Ok(put("my big file.txt", None, Some("my big file.txt")))
         );
-        assert_eq!(
-            get("/put old files/a.txt"),
-            Ok(put("old files/a.txt", None, Some("old files/a.txt")))
-        );
+        let Ok(Command::Put {
+            local, bad_name, ..
+        }) = get("/put old files/a.txt")
+        else {
+            panic!("not a /put");
+        };
+        assert_eq!((local, bad_name.is_some()), (PathBuf::from("old"), true));
         // One word, or quotes or backslashes: the user split it.
         assert_eq!(get("/put a.txt"), Ok(put("a.txt", None, None)));
         assert_eq!(
@@ -672,8 +705,10 @@ mod tests {
                 PathBuf::from(local),
                 Some(file("n.txt")),
                 unsplit.map(PathBuf::from),
+                None,
                 |p| there.iter().any(|t| Path::new(t) == p),
-            );
+            )
+            .unwrap();
             (path.to_string_lossy().into_owned(), name, hint.is_some())
         };
         let named = Some(file("n.txt"));
@@ -695,6 +730,46 @@ mod tests {
             target("a.txt", None, &[]),
             ("a.txt".into(), named, false),
             "typed as one word: nothing to hint"
+        );
+    }
+
+    #[test]
+    fn a_bad_name_after_a_file_is_the_error_unless_the_whole_line_is_a_file() {
+        let Ok(Some(Command::Put {
+            local,
+            name,
+            unsplit,
+            bad_name,
+        })) = parse("/put notes.txt a/b")
+        else {
+            panic!("not a /put");
+        };
+        assert_eq!(local, PathBuf::from("notes.txt"));
+        let why = bad_name.clone().unwrap_or_default();
+        assert!(why.contains("cannot contain '/'"), "{why}");
+        let target = |there: &[&str]| {
+            put_target(
+                local.clone(),
+                name.clone(),
+                unsplit.clone(),
+                bad_name.clone(),
+                |p| there.iter().any(|t| Path::new(t) == p),
+            )
+            .map(|(p, _, hint)| (p.to_string_lossy().into_owned(), hint.is_some()))
+        };
+        assert_eq!(
+            target(&["notes.txt"]),
+            Err(why),
+            "the file is there: the name is wrong"
+        );
+        assert_eq!(
+            target(&["notes.txt a/b"]),
+            Ok(("notes.txt a/b".into(), false))
+        );
+        assert_eq!(
+            target(&[]),
+            Ok(("notes.txt a/b".into(), true)),
+            "neither: how to quote"
         );
     }
 }

@@ -421,7 +421,8 @@ impl Repl {
                 local,
                 name,
                 unsplit,
-            } => match super::upload_plan(local, name, unsplit) {
+                bad_name,
+            } => match super::upload_plan(local, name, unsplit, bad_name) {
                 Ok(mut plan) => {
                     // Its SHA-256 is read on a thread of its own, so the prompt does not
                     // wait for a big file; the PUT goes once it is known. A file that
