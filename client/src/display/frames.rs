@@ -458,10 +458,23 @@ fn files_table(
     let mut lines = vec![Line::info(s, &format!("SharedFiles: {usage}"))];
     let name_w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let size_w = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    let shown = rows.len() as u64;
     for (name, human, exact) in rows {
         lines.push(Line::plain(format!(
             "  {name:<name_w$}  {human:>size_w$}   ({exact} bytes)"
         )));
+    }
+    // Lines natter could not read were skipped (and said so): the count says more.
+    if let Some(missing) = count.checked_sub(shown).filter(|&n| n > 0) {
+        let (n, them) = if missing == 1 {
+            ("1 file".to_string(), "its line")
+        } else {
+            (format!("{} files", group_digits(missing)), "their lines")
+        };
+        lines.push(Line::info(
+            s,
+            &format!("{n} more in the listing could not be shown: {them} could not be read"),
+        ));
     }
     lines
 }
@@ -874,6 +887,19 @@ mod tests {
         assert_eq!(
             rep_all(Request::Files, &[], "OK FILES 0"),
             ["* SharedFiles: 0 files, 0 B"]
+        );
+        // Lines that could not be read were skipped: what the server counted says so.
+        assert_eq!(
+            rep_all(
+                Request::Files,
+                &["FILE x 7 2026-11-22T17:03:05Z"],
+                "OK FILES 3"
+            ),
+            [
+                "* SharedFiles: 3 files, 7 B",
+                "  x  7 B   (7 bytes)",
+                "* 2 files more in the listing could not be shown: their lines could not be read",
+            ]
         );
     }
 
