@@ -57,17 +57,6 @@ impl View<'_> {
     }
 }
 
-/// A message of ours on its way, as it shows until the server acknowledges it (then
-/// [`reply`] gives its final form): no time yet, and `…` for "not confirmed". Plain
-/// text, for whoever shows it to cut to a row and dim; `None` for other requests.
-pub fn sending(req: &Request) -> Option<String> {
-    match req {
-        Request::Say { text } => Some(format!("<you> {} …", sanitize(text))),
-        Request::Tell { name, text } => Some(format!("[you → {name}] {} …", sanitize(text))),
-        _ => None,
-    }
-}
-
 /// The line for an event (or `None` for frames that are not shown on their own:
 /// items, which belong to a reply, file data, and `SHUTDOWN`, which ends the session
 /// and is reported then).

@@ -59,11 +59,6 @@ impl Style {
         }
     }
 
-    /// Dimmed: what is not final yet.
-    pub fn dim(self, s: &str) -> String {
-        self.paint(DIM, s)
-    }
-
     pub(super) fn name(self, name: &str) -> String {
         let h = name
             .to_ascii_lowercase()

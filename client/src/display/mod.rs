@@ -31,8 +31,8 @@ mod progress;
 mod words;
 
 pub use escape::sanitize;
-pub use frames::{error_words, event, reply, sending, View};
+pub use frames::{error_words, event, reply, View};
 pub use line::{Line, Style};
 pub use local_time::{local_hm, utc_offset};
-pub use progress::{bar_line, fit, Snapshot};
+pub use progress::{bar_line, Snapshot};
 pub use words::{duration_words, group_digits, human_size, io_words};

@@ -82,17 +82,13 @@ pub fn bar_line(s: &Snapshot, width: usize, width_of: &dyn Fn(&str) -> usize) ->
     if width_of(&full) <= width {
         return full;
     }
-    fit(&format!("{head} {}", s.figures()), width, width_of)
-}
-
-/// `text` cut to at most `width` columns, so that it takes one row.
-pub fn fit(text: &str, width: usize, width_of: &dyn Fn(&str) -> usize) -> String {
-    if width_of(text) <= width {
-        return text.to_string();
+    let plain = format!("{head} {}", s.figures());
+    if width_of(&plain) <= width {
+        return plain;
     }
-    // Character by character: a narrow terminal still gets one row.
+    // Cut to fit, character by character: a narrow terminal still gets one row.
     let mut out = String::new();
-    for c in text.chars() {
+    for c in plain.chars() {
         let mut next = out.clone();
         next.push(c);
         if width_of(&next) > width {

@@ -35,13 +35,6 @@
 //! [`BAR_EVERY`], never wider than the terminal (so each is one row), and a bar that
 //! ends stays until the line that says how its transfer ended replaces it.
 //!
-//! A message the user sent shows in the same block, dimmed and marked `…`, from
-//! the moment it goes until the server acknowledges it: then its row leaves the
-//! block and the final line (`[14:02] <you> hi ✓ 2`) is printed above in its
-//! place. So a line is never gone from the screen while the server is slow to
-//! answer, and printing it once in its final form needs no cursor movement over
-//! lines printed since. What is still unconfirmed when natter leaves is counted.
-//!
 //! From [`Screen::new`] to [`Screen::restore`] the terminal stays in rustyline's raw
 //! input mode, between two `readline` calls too: keys typed while the main thread is
 //! busy wait as bytes for the next `readline`, instead of being echoed and
@@ -53,7 +46,7 @@
 //! Ctrl-Z, which is why natter suspends itself ([`Screen::suspend`]): line mode
 //! while stopped, raw mode again on `fg`.
 
-use crate::display::{bar_line, fit, Line, Snapshot, Style};
+use crate::display::{bar_line, Line, Snapshot};
 use crate::exit::Exit;
 use crate::session::transfers::Meter;
 use rustyline::GraphemeClusterMode;
@@ -98,15 +91,6 @@ struct State {
     bars: BTreeMap<u64, Snapshot>,
     /// A bar changed since the block was last drawn.
     bars_changed: bool,
-    /// Messages sent and not acknowledged yet, by request id, oldest first: their
-    /// text as [`crate::display::sending`] gives it, and how to dim it.
-    sending: VecDeque<(u64, String, Style)>,
-    /// A row of `sending` came or went since the block was last drawn.
-    sending_changed: bool,
-    /// The id of the last request answered. Requests are answered in the order of
-    /// their ids, so one at or below it needs no row: its reply can come before the
-    /// main thread, which learns the id only once the request went, adds one.
-    answered_upto: u64,
     /// Transfers that ended, so that no late update draws them again.
     bars_ended: BTreeSet<u64>,
     /// Rows of the bar block directly above the prompt (or above the cursor, between
@@ -165,36 +149,6 @@ impl Screen {
     pub fn push(&self, text: String) {
         self.lock().queue.push_back(text);
         self.changed.notify_all();
-    }
-
-    /// Main: message `id` was sent; it shows as `text` until [`Screen::answered`].
-    pub fn sending(&self, id: u64, text: String, style: Style) {
-        let mut st = self.lock();
-        if id <= st.answered_upto {
-            return;
-        }
-        st.sending.push_back((id, text, style));
-        st.sending_changed = true;
-        drop(st);
-        self.changed.notify_all();
-    }
-
-    /// Reader: request `id` was answered with `lines`; a message sent as `id` stops
-    /// showing as on its way, in the same redraw that shows them.
-    pub fn answered(&self, id: u64, lines: Vec<String>) {
-        let mut st = self.lock();
-        let before = st.sending.len();
-        st.answered_upto = st.answered_upto.max(id);
-        st.sending.retain(|(i, _, _)| *i > id);
-        st.sending_changed |= st.sending.len() != before;
-        st.queue.extend(lines);
-        drop(st);
-        self.changed.notify_all();
-    }
-
-    /// How many sent messages the server has not acknowledged.
-    pub fn unconfirmed(&self) -> usize {
-        self.lock().sending.len()
     }
 
     /// Printer thread: blocks until rustyline may take the next message (the next
@@ -350,7 +304,6 @@ impl Screen {
         let mut out = std::io::stdout().lock();
         write_pending(&mut out, &mut st);
         drop(out);
-        unconfirmed_note(&st);
         eprintln!("{}", goodbye.text);
     }
 
@@ -372,7 +325,6 @@ impl Screen {
         let _ = write!(out, "{RESET_SEQUENCE}");
         write_pending(&mut out, st);
         drop(out);
-        unconfirmed_note(st);
         eprintln!("{goodbye}");
         std::process::exit(exit.code())
     }
@@ -423,8 +375,6 @@ fn take_message(st: &mut State) -> Take {
         st.bars_changed = false;
     }
     let bars_due = match st.last_bar_draw {
-        // A message sent shows at once, not at the bars' pace.
-        _ if st.sending_changed => Some(Duration::ZERO),
         _ if !st.bars_changed => None,
         None => Some(Duration::ZERO),
         Some(at) => Some((at + BAR_EVERY).saturating_duration_since(Instant::now())),
@@ -458,41 +408,16 @@ fn compose(st: &mut State, lines: &[String]) -> String {
             .map(|g| usize::from(gcm.width(g)))
             .sum::<usize>()
     };
-    // One column spare: a row filled to the last column would leave the cursor
-    // there, not on the next row.
-    let width = cols.saturating_sub(1).max(1);
-    for (_, text, style) in &st.sending {
-        out.push_str(&style.dim(&fit(text, width, &width_of)));
-        out.push('\n');
-    }
     for snap in st.bars.values() {
-        out.push_str(&bar_line(snap, width, &width_of));
+        // One column spare: a row filled to the last column would leave the cursor
+        // there, not on the next row.
+        out.push_str(&bar_line(snap, cols.saturating_sub(1).max(1), &width_of));
         out.push('\n');
     }
-    st.block_rows = st.sending.len() + st.bars.len();
+    st.block_rows = st.bars.len();
     st.bars_changed = false;
-    st.sending_changed = false;
     st.last_bar_draw = Some(Instant::now());
     out
-}
-
-/// Leaving with messages the server never acknowledged: they show above, still
-/// marked `…`, and this says what that means.
-fn unconfirmed_note(st: &State) {
-    if let (Some(words), Some((_, _, style))) =
-        (unconfirmed_words(st.sending.len()), st.sending.front())
-    {
-        eprintln!("{}", Line::error(*style, &words).text);
-    }
-}
-
-/// What `n` messages the server never acknowledged mean, if there are any.
-pub fn unconfirmed_words(n: usize) -> Option<String> {
-    match n {
-        0 => None,
-        1 => Some("1 message you sent was not confirmed by the server: it may not have reached anyone".into()),
-        n => Some(format!("{n} messages you sent were not confirmed by the server: they may not have reached anyone")),
-    }
 }
 
 /// Writes a line rustyline was given but never drew, then the queue.

@@ -32,13 +32,6 @@ use std::thread::JoinHandle;
 pub trait Sink: Send {
     fn show(&mut self, line: Line);
 
-    /// The reply to request `id`, in `lines`.
-    fn answered(&mut self, _id: u64, lines: Vec<Line>) {
-        for line in lines {
-            self.show(line);
-        }
-    }
-
     /// The session ended (not by our own `QUIT`). Called after the main thread was
     /// told through its channel.
     fn ended(&mut self, _end: &End) {}
@@ -217,17 +210,17 @@ impl Reader {
         }
         // What the plan says replaces the usual words; `None` keeps them.
         let planned = pending.plan.and_then(|p| self.take_up(p, &result));
-        let lines = match planned {
-            Some(lines) => lines,
-            None if pending.quiet => Vec::new(),
-            None => {
+        if !pending.quiet || planned.is_some() {
+            let lines = planned.unwrap_or_else(|| {
                 let me = self.session.me();
                 let view = self.view(me.as_ref().map(|m| m.as_str()));
                 let rtt = pending.sent_at.elapsed();
                 display::reply(&pending.req, &items, &f, rtt, &view)
+            });
+            for line in lines {
+                self.sink.show(line);
             }
-        };
-        self.sink.answered(pending.id, lines);
+        }
         let _ = self.outcomes.send(Outcome::Reply {
             id: pending.id,
             req: pending.req,

@@ -24,7 +24,7 @@ mod login;
 
 pub use editor::{default_history_file, HISTORY_SIZE};
 
-use crate::display::{self, sanitize, Line, Style};
+use crate::display::{sanitize, Line, Style};
 use crate::exit::Exit;
 use crate::net::transport::ReadHalf;
 use crate::net::wire::FrameReader;
@@ -34,7 +34,7 @@ use crate::session::transfers::Report;
 use crate::session::{call, End, Outcome, Session};
 use crate::ui::commands::{self, Command, Mode, COMMANDS};
 use crate::ui::secret::Given;
-use crate::ui::terminal::{self, Screen};
+use crate::ui::terminal::Screen;
 use editor::{ChatEditor, Printer};
 use keys::{Ending, Keys};
 use natter_protocol::Request;
@@ -142,11 +142,6 @@ struct TerminalSink {
 impl Sink for TerminalSink {
     fn show(&mut self, line: Line) {
         self.screen.push(line.text);
-    }
-
-    fn answered(&mut self, id: u64, lines: Vec<Line>) {
-        self.screen
-            .answered(id, lines.into_iter().map(|l| l.text).collect());
     }
 
     fn ended(&mut self, end: &End) {
@@ -382,12 +377,15 @@ impl Repl {
                     ),
                 )]);
             }
-            Command::Send(req) => self.send(req),
+            Command::Send(req) => {
+                // A failed write ends the session; the reader reports it.
+                self.session.send(req, false);
+            }
             Command::Split { parts, bytes } => {
                 let note = commands::split_note(bytes, parts.len());
                 self.screen.print([Line::info(self.style, &note)]);
                 for req in parts {
-                    self.send(req);
+                    self.session.send(req, false);
                 }
             }
             Command::SetMode(mode) => self.switch(mode),
@@ -465,16 +463,6 @@ impl Repl {
             },
         }
         Flow::Next
-    }
-
-    /// Sends `req`; a message shows as on its way until the server acknowledges it.
-    fn send(&mut self, req: Request) {
-        let shown = display::sending(&req);
-        // A failed write ends the session; the reader reports it.
-        let id = self.session.send(req, false);
-        if let Some(text) = shown {
-            self.screen.sending(id, text, self.style);
-        }
     }
 
     /// `--download-dir`, else `./<name>/` for the name the server accepted.
@@ -555,9 +543,7 @@ impl Repl {
             Request::Quit { text },
             Some(QUIT_WAIT),
         );
-        let note = terminal::unconfirmed_words(self.screen.unconfirmed())
-            .map(|words| Line::error(self.style, &words));
-        self.screen.print(note);
+        self.screen.print([]);
         Exit::Ok
     }
 
