@@ -55,11 +55,6 @@ fn get(server: &Natterd, downloads: &Path) -> Output {
 /// A fake natterd's side of `/get big.bin`: the listing (with `mtime`), then the
 /// file's first `bytes.len()` bytes of `size`, and then the connection is cut.
 fn cut_off(downloads: &Path, size: usize, mtime: &str, bytes: &[u8]) {
-    cut_off_into(downloads, "big.bin.part", size, mtime, bytes)
-}
-
-/// As [`cut_off`], with the `.part` natter is to leave: `part`.
-fn cut_off_into(downloads: &Path, part: &str, size: usize, mtime: &str, bytes: &[u8]) {
     let fake = FakeServer::bind();
     let child = spawn(&fake.port(), downloads, "/get big.bin\n");
     let mut p = fake.accept_named("alice");
@@ -77,12 +72,12 @@ fn cut_off_into(downloads: &Path, part: &str, size: usize, mtime: &str, bytes: &
     assert_eq!(out.status.code(), Some(7), "{stderr}");
     assert!(
         stderr.contains("the download of big.bin stopped; ")
-            && stderr.contains(&format!("{part} is kept: /get big.bin resumes it")),
+            && stderr.contains("big.bin.part is kept: /get big.bin resumes it"),
         "{stderr}"
     );
-    let part = downloads.join(part);
+    let part = downloads.join("big.bin.part");
     assert_eq!(std::fs::metadata(&part).unwrap().len(), bytes.len() as u64);
-    assert!(downloads.join(format!("{}.info", part.display())).exists());
+    assert!(downloads.join("big.bin.part.info").exists());
 }
 
 /// A real natterd sharing `data` as big.bin, modified at `mtime_secs`.
@@ -142,41 +137,22 @@ fn downloads() -> TempPath {
 }
 
 #[test]
-fn a_part_without_natters_record_is_left_alone() {
+fn a_same_size_part_without_a_record_starts_over() {
     let data = binary(SIZE);
     let server = serving(&data, MTIME_SECS);
     let dl = downloads();
-    // The user's own file, which only looks like a download of big.bin: natter
-    // writes a record beside every .part of its own.
-    let theirs = vec![7u8; SIZE];
-    std::fs::write(dl.0.join("big.bin.part"), &theirs).unwrap();
-    let out = get(&server, &dl.0);
-    assert!(std::fs::read(dl.0.join("big.bin.part")).unwrap() == theirs);
-    std::fs::remove_file(dl.0.join("big.bin.part")).unwrap();
-    let stdout = saved(&out, &dl.0, &data);
-    assert!(!stdout.contains("starting"), "{stdout}");
-    assert!(!dl.0.join("big.bin.1.part").exists());
-    assert!(!dl.0.join("big.bin.1.part.info").exists());
+    // Left by something else: as long as the file, and nothing like it.
+    std::fs::write(dl.0.join("big.bin.part"), vec![0u8; SIZE]).unwrap();
+    let stdout = saved(&get(&server, &dl.0), &dl.0, &data);
+    assert!(
+        stdout.contains(&format!(
+            "* starting big.bin over: {}/big.bin.part has no record of which version of big.bin it came from\n",
+            dl.0.display()
+        )),
+        "{stdout}"
+    );
     let log = server.wait_log("downloads big.bin (200000 bytes, from 0)");
     assert_eq!(log.matches("downloads big.bin").count(), 1, "{log}");
-}
-
-#[test]
-fn a_download_beside_someone_elses_part_resumes_through_its_own() {
-    let data = binary(SIZE);
-    let dl = downloads();
-    let theirs = b"not natter's".to_vec();
-    std::fs::write(dl.0.join("big.bin.part"), &theirs).unwrap();
-    cut_off_into(&dl.0, "big.bin.1.part", SIZE, MTIME, &data[..CUT]);
-    let server = serving(&data, MTIME_SECS);
-    let out = get(&server, &dl.0);
-    assert_eq!(std::fs::read(dl.0.join("big.bin.part")).unwrap(), theirs);
-    std::fs::remove_file(dl.0.join("big.bin.part")).unwrap();
-    let stdout = saved(&out, &dl.0, &data);
-    assert!(!stdout.contains("starting"), "{stdout}");
-    assert!(!dl.0.join("big.bin.1.part").exists());
-    assert!(!dl.0.join("big.bin.1.part.info").exists());
-    server.wait_log(&format!("downloads big.bin (200000 bytes, from {FROM})"));
 }
 
 #[test]

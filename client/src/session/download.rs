@@ -101,7 +101,7 @@ impl DownloadPlan {
                 io_words(&e)
             )
         })?;
-        let part = part_path(dir, &file)?;
+        let part = dir.join(format!("{file}{PART_SUFFIX}"));
         let created = std::fs::symlink_metadata(&part).is_err();
         let mut handle = OpenOptions::new()
             .read(true)
@@ -124,9 +124,8 @@ impl DownloadPlan {
         let shown = part.display();
         let stale = match (part_len, record) {
             (0, _) => None,
-            // Its record is there (else it would not be natter's) but unreadable.
             (_, None) => Some(format!(
-                "the record beside {shown} cannot be read, so which version of {file} it came from is not known"
+                "{shown} has no record of which version of {file} it came from"
             )),
             (n, Some(r)) if n > r.size => Some(format!(
                 "{shown} holds more than the {} bytes its version of {file} had",
@@ -274,34 +273,6 @@ impl DownloadPlan {
         self.part_len = 0;
         Ok(())
     }
-}
-
-/// How many `.part` names a download tries, beside files that are not natter's.
-const PART_NAMES: u32 = 100;
-
-/// The `.part` for `file`: `<file>.part`, unless a file of that name is there that
-/// natter did not write (it writes a record beside each of its own), which may be
-/// the user's own and is left alone: then `<file>.1.part`, `<file>.2.part`, ... The
-/// first of natter's own among them is continued; else the first free one is used.
-fn part_path(dir: &Path, file: &FileName) -> Result<PathBuf, String> {
-    let mut free = None;
-    for i in 0..PART_NAMES {
-        let part = match i {
-            0 => dir.join(format!("{file}{PART_SUFFIX}")),
-            i => dir.join(format!("{file}.{i}{PART_SUFFIX}")),
-        };
-        if std::fs::symlink_metadata(&part).is_err() {
-            free.get_or_insert(part);
-        } else if std::fs::symlink_metadata(record_path(&part)).is_ok() {
-            return Ok(part);
-        }
-    }
-    free.ok_or_else(|| {
-        format!(
-            "{} holds {PART_NAMES} files named {file}.part, {file}.1.part, ... that natter did not write, and it leaves them alone; move them away, or choose another folder with --download-dir",
-            dir.display()
-        )
-    })
 }
 
 /// A download under way: `DATA` bodies are first compared with the `.part`'s last
@@ -611,14 +582,12 @@ mod tests {
         let dir = Dir::new("stale");
         std::fs::create_dir_all(&dir.0).unwrap();
         let now = Instant::now();
-        // natter's (a record is beside it), but the record cannot be read: emptied
-        // once the server accepts.
+        // No record: emptied once the server accepts.
         std::fs::write(dir.0.join("b.bin.part"), vec![0u8; 10]).unwrap();
-        std::fs::write(dir.0.join("b.bin.part.info"), b"garbage").unwrap();
         let plan = DownloadPlan::prepare(&dir.0, f("b.bin"), false).unwrap();
         assert_eq!(plan.offset, 0);
         let (mut d, notice) = going(plan.accepted(1, 10, listed(10), None, now));
-        assert!(notice.unwrap().contains("cannot be read, so which version"));
+        assert!(notice.unwrap().contains("has no record of which version"));
         assert_eq!(
             std::fs::metadata(dir.0.join("b.bin.part")).unwrap().len(),
             0
