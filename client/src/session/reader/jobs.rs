@@ -88,7 +88,7 @@ impl Reader {
             (Plan::Upload(p), Ok(Reply::Put { xfer, stored_as })) => {
                 let (xfer, job) = (*xfer, p.job);
                 let (local, size) = (p.local.display().to_string(), p.size);
-                let mut text = format!("uploading {local} ({})", human_size(size));
+                let mut text = format!("uploading {} ({})", sanitize(&local), human_size(size));
                 if stored_as != &p.name {
                     text.push_str(&format!(
                         " as {} ({} is taken)",
@@ -100,7 +100,7 @@ impl Reader {
                 names.dedup();
                 let running = Running {
                     xfer: Some(xfer),
-                    what: format!("uploading {local}"),
+                    what: format!("uploading {}", sanitize(&local)),
                     upload: true,
                     names,
                 };
@@ -108,7 +108,10 @@ impl Reader {
                     // Cancelled while its PUT was on the way.
                     self.abort_quietly(xfer);
                     self.end_job(job, false);
-                    let text = format!("cancelled the upload of {local}; nothing of it was sent");
+                    let text = format!(
+                        "cancelled the upload of {}; nothing of it was sent",
+                        sanitize(&local)
+                    );
                     return Some(vec![Line::info(s, &text)]);
                 }
                 let up = p.start(xfer, stored_as.clone(), self.report.clone(), Instant::now());
